@@ -1,0 +1,209 @@
+package dev.pullthrough.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/** Turns the merged config tree into validated records, applying the embedded defaults. */
+final class ConfigBinder {
+    private ConfigBinder() {}
+
+    static final String DEFAULT_HOST = "0.0.0.0";
+    static final int DEFAULT_PORT = 5000;
+    static final int DEFAULT_ADMIN_PORT = 5001;
+    static final String DEFAULT_STORAGE_PATH = "./data";
+    static final String DEFAULT_MAX_SIZE = "50GiB";
+    static final String DEFAULT_TAG_TTL = "5m";
+    static final String DEFAULT_MAX_STALE = "7d";
+    static final String DOCKER_HUB_NAME = "docker.io";
+    static final String DOCKER_HUB_URL = "https://registry-1.docker.io";
+    private static final Pattern UPSTREAM_NAME = Pattern.compile("[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?");
+
+    static void addDefaultUpstream(ArrayNode list) {
+        ObjectNode hub = list.addObject();
+        hub.put("name", DOCKER_HUB_NAME);
+        hub.put("url", DOCKER_HUB_URL);
+        hub.put("default", "true");
+    }
+
+    static PullthroughConfig bind(ObjectNode root) {
+        ObjectNode server = object(root, "server");
+        ObjectNode storage = object(root, "storage");
+        ObjectNode auth = object(root, "auth");
+        ServerConfig serverConfig = new ServerConfig(
+                text(server, "server.host", "host").orElse(DEFAULT_HOST),
+                port(server, "server.port", "port", DEFAULT_PORT),
+                tls(server));
+        AdminConfig admin = new AdminConfig(port(object(root, "admin"), "admin.port", "port", DEFAULT_ADMIN_PORT));
+        StorageConfig storageConfig = new StorageConfig(
+                Path.of(text(storage, "storage.path", "path").orElse(DEFAULT_STORAGE_PATH)),
+                Sizes.parse("storage.maxSize", text(storage, "storage.maxSize", "maxSize").orElse(DEFAULT_MAX_SIZE)));
+        AuthConfig authConfig = new AuthConfig(
+                text(auth, "auth.htpasswd", "htpasswd").map(Path::of),
+                list(auth, "auth.allowCidrs", "allowCidrs"));
+        return new PullthroughConfig(serverConfig, admin, storageConfig,
+                bool(root, "offline", "offline", false), authConfig, upstreams(root));
+    }
+
+    private static Optional<TlsConfig> tls(ObjectNode server) {
+        JsonNode node = server.get("tls");
+        if (node == null || node.isNull()) {
+            return Optional.empty();
+        }
+        ObjectNode tls = (ObjectNode) node;
+        Path cert = text(tls, "server.tls.certFile", "certFile").map(Path::of).orElseThrow(() ->
+                new ConfigException("server.tls.certFile", "is missing", "give the PEM certificate file, or remove server.tls"));
+        Path key = text(tls, "server.tls.keyFile", "keyFile").map(Path::of).orElseThrow(() ->
+                new ConfigException("server.tls.keyFile", "is missing", "give the PEM private key file, or remove server.tls"));
+        return Optional.of(new TlsConfig(cert, key, text(tls, "server.tls.clientCaFile", "clientCaFile").map(Path::of)));
+    }
+
+    private static List<UpstreamConfig> upstreams(ObjectNode root) {
+        JsonNode node = root.get("upstreams");
+        if (node == null || node.isNull()) {
+            ArrayNode list = JsonNodeFactory.instance.arrayNode();
+            addDefaultUpstream(list);
+            node = list;
+        }
+        if (node.size() == 0) {
+            throw new ConfigException("upstreams", "is empty", "name at least one upstream registry, or remove the key for Docker Hub");
+        }
+        List<UpstreamConfig> upstreams = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < node.size(); i++) {
+            UpstreamConfig upstream = upstream((ObjectNode) node.get(i), "upstreams[" + i + "]", node.size() == 1);
+            if (!names.add(upstream.name())) {
+                throw new ConfigException("upstreams[" + i + "].name", "'" + upstream.name() + "' is used twice",
+                        "give every upstream its own name");
+            }
+            upstreams.add(upstream);
+        }
+        long defaults = upstreams.stream().filter(UpstreamConfig::isDefault).count();
+        if (defaults != 1) {
+            throw new ConfigException("upstreams", (defaults == 0 ? "none" : defaults) + " of them are marked default",
+                    "mark exactly one upstream with 'default: true'");
+        }
+        return upstreams;
+    }
+
+    private static UpstreamConfig upstream(ObjectNode node, String path, boolean only) {
+        URI url = url(path + ".url", text(node, path + ".url", "url").orElseThrow(() ->
+                new ConfigException(path + ".url", "is missing", "give the registry's base URL, e.g. https://ghcr.io")));
+        String name = text(node, path + ".name", "name").orElse(url.getPort() < 0 ? url.getHost() : url.getHost() + ":" + url.getPort());
+        if (!UPSTREAM_NAME.matcher(name).matches()) {
+            throw new ConfigException(path + ".name", "'" + name + "' is not a valid upstream name",
+                    "use a lowercase host-like name such as docker.io or ghcr.io");
+        }
+        Duration tagTtl = Durations.parse(path + ".tagTtl", text(node, path + ".tagTtl", "tagTtl").orElse(DEFAULT_TAG_TTL));
+        Duration maxStale = Durations.parse(path + ".maxStale", text(node, path + ".maxStale", "maxStale").orElse(DEFAULT_MAX_STALE));
+        return new UpstreamConfig(name, url, bool(node, path + ".default", "default", only), tagTtl, maxStale,
+                text(node, path + ".username", "username"), password(node, path),
+                list(node, path + ".allow", "allow").orElse(List.of()));
+    }
+
+    private static Optional<String> password(ObjectNode node, String path) {
+        Optional<String> inline = text(node, path + ".password", "password");
+        Optional<String> file = text(node, path + ".passwordFile", "passwordFile");
+        if (inline.isPresent() && file.isPresent()) {
+            throw new ConfigException(path + ".password", "is set together with passwordFile", "keep only one of them");
+        }
+        if (file.isEmpty()) {
+            return inline;
+        }
+        try {
+            return Optional.of(Files.readString(Path.of(file.get())).strip());
+        } catch (IOException e) {
+            throw new ConfigException(path + ".passwordFile", "cannot read " + file.get() + " (" + e.getMessage() + ")",
+                    "give a readable file holding only the password");
+        }
+    }
+
+    private static URI url(String key, String text) {
+        URI url;
+        try {
+            url = new URI(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
+        } catch (URISyntaxException e) {
+            throw new ConfigException(key, "'" + text + "' is not a URL", "use e.g. https://registry-1.docker.io");
+        }
+        if (!"http".equals(url.getScheme()) && !"https".equals(url.getScheme()) || url.getHost() == null) {
+            throw new ConfigException(key, "'" + text + "' is not an http(s) URL with a host", "use e.g. https://registry-1.docker.io");
+        }
+        if (url.getRawPath() != null && !url.getRawPath().isEmpty() || url.getRawQuery() != null) {
+            throw new ConfigException(key, "'" + text + "' has a path or query", "give only scheme, host and port; /v2/ is added by the proxy");
+        }
+        return url;
+    }
+
+    private static ObjectNode object(ObjectNode parent, String key) {
+        JsonNode node = parent.get(key);
+        return node instanceof ObjectNode ? (ObjectNode) node : JsonNodeFactory.instance.objectNode();
+    }
+
+    private static Optional<String> text(ObjectNode parent, String path, String key) {
+        JsonNode node = parent.get(key);
+        if (node == null || node.isNull()) {
+            return Optional.empty();
+        }
+        String text = node.asText();
+        if (text.isBlank()) {
+            throw new ConfigException(path, "is empty", "give a value or remove the key");
+        }
+        return Optional.of(text.trim());
+    }
+
+    private static int port(ObjectNode parent, String path, String key, int defaultPort) {
+        Optional<String> text = text(parent, path, key);
+        if (text.isEmpty()) {
+            return defaultPort;
+        }
+        try {
+            int port = Integer.parseInt(text.get());
+            if (port >= 0 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new ConfigException(path, "'" + text.get() + "' is not a port", "use a number from 1 to 65535, e.g. " + defaultPort);
+    }
+
+    private static boolean bool(ObjectNode parent, String path, String key, boolean defaultValue) {
+        Optional<String> text = text(parent, path, key);
+        if (text.isEmpty()) {
+            return defaultValue;
+        }
+        switch (text.get().toLowerCase()) {
+            case "true": return true;
+            case "false": return false;
+            default: throw new ConfigException(path, "'" + text.get() + "' is not a boolean", "use true or false");
+        }
+    }
+
+    private static Optional<List<String>> list(ObjectNode parent, String path, String key) {
+        JsonNode node = parent.get(key);
+        if (node == null || node.isNull()) {
+            return Optional.empty();
+        }
+        List<String> items = new ArrayList<>();
+        for (JsonNode item : node) {
+            if (!item.isValueNode() || item.asText().isBlank()) {
+                throw new ConfigException(path, "holds an empty or nested item", "list plain strings, e.g. [\"library/*\"]");
+            }
+            items.add(item.asText().trim());
+        }
+        return Optional.of(items);
+    }
+}

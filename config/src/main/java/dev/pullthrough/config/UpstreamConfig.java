@@ -1,0 +1,36 @@
+package dev.pullthrough.config;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One registry the proxy pulls from. {@code name} is also its path prefix and its containerd
+ * {@code ns=} value; {@code password} is already resolved from the file or environment.
+ */
+public record UpstreamConfig(
+        String name,
+        URI url,
+        boolean isDefault,
+        Duration tagTtl,
+        Duration maxStale,
+        Optional<String> username,
+        Optional<String> password,
+        List<String> allow) {
+
+    public UpstreamConfig {
+        allow = List.copyOf(allow);
+    }
+
+    /** Host and port as a client names this registry, e.g. {@code registry-1.docker.io}. */
+    public String host() {
+        return url.getPort() < 0 ? url.getHost() : url.getHost() + ":" + url.getPort();
+    }
+
+    /** Docker Hub puts one-part names under {@code library/}. */
+    public boolean isDockerHub() {
+        return name.equals("docker.io") || url.getHost().equals("registry-1.docker.io")
+                || url.getHost().equals("docker.io") || url.getHost().equals("index.docker.io");
+    }
+}

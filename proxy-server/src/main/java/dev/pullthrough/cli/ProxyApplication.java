@@ -1,0 +1,141 @@
+package dev.pullthrough.cli;
+
+import dev.pullthrough.admin.AdminRoutes;
+import dev.pullthrough.config.PullthroughConfig;
+import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.proxy.BlobService;
+import dev.pullthrough.proxy.ListingService;
+import dev.pullthrough.proxy.ManifestService;
+import dev.pullthrough.proxy.PullApi;
+import dev.pullthrough.proxy.UpstreamRouter;
+import dev.pullthrough.server.RegistryServer;
+import dev.pullthrough.storage.blob.BlobPaths;
+import dev.pullthrough.storage.blob.FileBlobStore;
+import dev.pullthrough.storage.meta.RocksMetadataStore;
+import dev.pullthrough.upstream.UpstreamClient;
+import dev.pullthrough.upstream.auth.TokenCache;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.http.HttpClient;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The composition root: the only place that builds concrete objects, with plain constructors. */
+public final class ProxyApplication implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ProxyApplication.class);
+    /** Threads that may block on disk, RocksDB or an upstream's answer, so the event loops never do. */
+    private static final int BLOCKING_THREADS = 64;
+    /** Upstream blob downloads at once; further ones queue. */
+    private static final int MAX_DOWNLOADS = 32;
+
+    private final RocksMetadataStore metadata;
+    private final RegistryServer server;
+    private final ExecutorService blocking;
+    private final ExecutorService downloads;
+    private final Metrics metrics;
+    private final InetSocketAddress registryAddress;
+
+    private ProxyApplication(RocksMetadataStore metadata, RegistryServer server, ExecutorService blocking,
+                             ExecutorService downloads, Metrics metrics, InetSocketAddress registryAddress) {
+        this.metadata = metadata;
+        this.server = server;
+        this.blocking = blocking;
+        this.downloads = downloads;
+        this.metrics = metrics;
+        this.registryAddress = registryAddress;
+    }
+
+    public static ProxyApplication start(PullthroughConfig config) throws StartupException {
+        BlobPaths paths = new BlobPaths(config.storage().path());
+        FileBlobStore blobs;
+        RocksMetadataStore metadata;
+        try {
+            blobs = new FileBlobStore(paths);
+            int swept = blobs.sweepTempFiles();
+            if (swept > 0) {
+                LOG.info("removed {} temp files left by an interrupted run", swept);
+            }
+            metadata = new RocksMetadataStore(paths.metadataDir());
+        } catch (IOException e) {
+            throw new StartupException("cannot use storage.path " + config.storage().path().toAbsolutePath()
+                    + ": " + e.getMessage(), e);
+        }
+        Metrics metrics = new Metrics();
+        ExecutorService blocking = Executors.newFixedThreadPool(BLOCKING_THREADS, named("blocking"));
+        ExecutorService downloads = Executors.newFixedThreadPool(MAX_DOWNLOADS, named("download"));
+        HttpClient http = UpstreamClient.newHttpClient();
+        TokenCache tokens = new TokenCache();
+        List<UpstreamClient> upstreams = config.upstreams().stream()
+                .map(u -> new UpstreamClient(u, http, tokens, metrics)).collect(Collectors.toList());
+        Clock clock = Clock.systemUTC();
+        PullApi api = new PullApi(new UpstreamRouter(upstreams),
+                new ManifestService(metadata, metrics, clock, config.offline()),
+                new BlobService(blobs, metrics, downloads, config.offline()),
+                new ListingService(config.offline()), blocking);
+        AdminRoutes admin = new AdminRoutes(metrics, paths.tmpDir());
+        RegistryServer server = new RegistryServer();
+        InetSocketAddress address;
+        try {
+            boolean sharedPort = config.admin().port() == config.server().port();
+            address = server.bindRegistry(config.server().host(), config.server().port(), Optional.empty(), api,
+                    sharedPort ? Optional.of(admin) : Optional.empty(), metrics, blocking);
+            if (!sharedPort) {
+                server.bindAdmin(config.server().host(), config.admin().port(), admin, metrics, blocking);
+            }
+        } catch (Exception e) {
+            server.close();
+            metadata.close();
+            blocking.shutdownNow();
+            downloads.shutdownNow();
+            throw new StartupException("cannot listen on " + config.server().host() + ":" + config.server().port()
+                    + " / admin " + config.admin().port() + ": " + e.getMessage()
+                    + " (set server.port / admin.port to free ports)", e);
+        }
+        LOG.info("pullthrough serving {} upstream(s): {}; default {}; data in {}", upstreams.size(),
+                config.upstreams().stream().map(u -> u.name() + "=" + u.url()).collect(Collectors.joining(", ")),
+                config.defaultUpstream().name(), config.storage().path().toAbsolutePath());
+        return new ProxyApplication(metadata, server, blocking, downloads, metrics, address);
+    }
+
+    public InetSocketAddress registryAddress() {
+        return registryAddress;
+    }
+
+    public Metrics metrics() {
+        return metrics;
+    }
+
+    /** Stops accepting, lets responses finish briefly, then closes RocksDB last. */
+    @Override
+    public void close() {
+        server.close();
+        downloads.shutdownNow();
+        blocking.shutdown();
+        try {
+            blocking.awaitTermination(5, TimeUnit.SECONDS);
+            downloads.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        metadata.close();
+        LOG.info("pullthrough stopped");
+    }
+
+    private static ThreadFactory named(String prefix) {
+        AtomicInteger count = new AtomicInteger();
+        return r -> {
+            Thread thread = new Thread(r, prefix + "-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+}

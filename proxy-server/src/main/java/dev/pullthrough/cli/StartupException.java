@@ -1,0 +1,8 @@
+package dev.pullthrough.cli;
+
+/** The proxy could not start (port taken, storage unusable); the message says which and why. */
+public final class StartupException extends Exception {
+    public StartupException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

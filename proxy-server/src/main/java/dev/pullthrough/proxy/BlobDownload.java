@@ -1,0 +1,171 @@
+package dev.pullthrough.proxy;
+
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.registry.api.ErrorCode;
+import dev.pullthrough.storage.blob.BlobStore;
+import dev.pullthrough.storage.blob.BlobWriter;
+import dev.pullthrough.storage.blob.StoredBlob;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArraySet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one upstream download of a blob, shared by every client that asks for it meanwhile. The body
+ * streams into a temp file; readers follow the growing file from their own offset. The last byte is
+ * held back until the digest is verified, so no client ever holds a complete body of wrong bytes:
+ * on a failure every reader is aborted and nothing is committed.
+ */
+public final class BlobDownload implements Runnable {
+    private static final Logger LOG = LoggerFactory.getLogger(BlobDownload.class);
+    private static final int CHUNK = 64 * 1024;
+
+    private final Target target;
+    private final Digest digest;
+    private final BlobStore store;
+    private final Runnable onFinish;
+    private final CompletableFuture<Long> started = new CompletableFuture<>();
+    private final Set<Runnable> listeners = new CopyOnWriteArraySet<>();
+    private volatile long size = -1;
+    private volatile long written;
+    private volatile boolean committed;
+    private volatile Throwable failure;
+    private BlobWriter writer;
+    private StoredBlob stored;
+
+    BlobDownload(Target target, Digest digest, BlobStore store, Runnable onFinish) {
+        this.target = target;
+        this.digest = digest;
+        this.store = store;
+        this.onFinish = onFinish;
+    }
+
+    public Digest digest() {
+        return digest;
+    }
+
+    /**
+     * Completes with the blob's size once the upstream answered 200 (or, when the upstream sent no
+     * length, once the blob is committed); fails with {@link UpstreamStatusException} or an I/O error.
+     */
+    CompletableFuture<Long> started() {
+        return started;
+    }
+
+    /** How many bytes a reader may send now: all when verified, otherwise all but the last. */
+    public long readable() {
+        if (committed) {
+            return size;
+        }
+        long known = size;
+        return known < 0 ? 0 : Math.max(0, Math.min(written, known - 1));
+    }
+
+    public boolean committed() {
+        return committed;
+    }
+
+    /** The reason the download failed, or null while it has not. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    /** Opens the bytes for reading: the temp file while downloading, the committed blob after. */
+    public synchronized FileChannel openForReading() throws IOException {
+        if (failure != null) {
+            throw new IOException("download of " + digest + " failed", failure);
+        }
+        return FileChannel.open(committed ? stored.path() : writer.tempFile(), StandardOpenOption.READ);
+    }
+
+    /** Called (on the download thread) whenever more bytes became readable or the download ended. */
+    public void addListener(Runnable listener) {
+        listeners.add(listener);
+    }
+
+    public void removeListener(Runnable listener) {
+        listeners.remove(listener);
+    }
+
+    @Override
+    public void run() {
+        try {
+            download();
+        } catch (Throwable e) {
+            fail(e);
+        } finally {
+            onFinish.run();
+            notifyListeners();
+        }
+    }
+
+    private void download() throws IOException {
+        HttpResponse<InputStream> response = target.upstream().openBlob(target.repository(), digest);
+        try (InputStream body = response.body()) {
+            if (response.statusCode() != 200) {
+                throw new UpstreamStatusException(UpstreamErrors.forStatus(response.statusCode(), response.headers(),
+                        ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository(), target.upstreamName()));
+            }
+            long length = response.headers().firstValueAsLong("Content-Length").orElse(-1);
+            synchronized (this) {
+                writer = store.newWriter(digest);
+            }
+            if (length >= 0) {
+                size = length;
+                started.complete(length);
+            }
+            copy(body, length);
+        }
+        synchronized (this) {
+            stored = writer.commit();
+            size = stored.size();
+            committed = true;
+        }
+        started.complete(size);
+    }
+
+    private void copy(InputStream body, long length) throws IOException {
+        byte[] buffer = new byte[CHUNK];
+        ByteBuffer wrapped = ByteBuffer.wrap(buffer);
+        int n;
+        while ((n = body.read(buffer)) >= 0) {
+            wrapped.clear().limit(n);
+            writer.write(wrapped);
+            written = writer.written();
+            if (length >= 0 && written > length) {
+                throw new IOException("upstream sent more than its Content-Length of " + length);
+            }
+            notifyListeners();
+        }
+        if (length >= 0 && written != length) {
+            throw new IOException("upstream ended after " + written + " of " + length + " bytes");
+        }
+    }
+
+    private void fail(Throwable e) {
+        synchronized (this) {
+            failure = e;
+            if (writer != null) {
+                writer.abort();
+            }
+        }
+        started.completeExceptionally(e);
+        if (!(e instanceof UpstreamStatusException)) {
+            LOG.warn("fetching blob {} of {} from {} failed after {} bytes: {}",
+                    digest, target.repository(), target.upstreamName(), written, e.toString());
+        }
+    }
+
+    private void notifyListeners() {
+        for (Runnable listener : listeners) {
+            listener.run();
+        }
+    }
+}

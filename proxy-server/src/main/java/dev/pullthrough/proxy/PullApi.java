@@ -1,0 +1,106 @@
+package dev.pullthrough.proxy;
+
+import dev.pullthrough.registry.api.ApiError;
+import dev.pullthrough.registry.api.ErrorCode;
+import dev.pullthrough.registry.api.Route;
+import dev.pullthrough.registry.api.RouteParser;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The pull API from request line to answer: parse and validate, choose the upstream, and run the
+ * service on the worker pool (services block on disk, RocksDB and upstreams; the event loop must not).
+ */
+public final class PullApi {
+    private static final Logger LOG = LoggerFactory.getLogger(PullApi.class);
+
+    private final UpstreamRouter router;
+    private final ManifestService manifests;
+    private final BlobService blobs;
+    private final ListingService listings;
+    private final Executor workers;
+
+    public PullApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, ListingService listings,
+                   Executor workers) {
+        this.router = router;
+        this.manifests = manifests;
+        this.blobs = blobs;
+        this.listings = listings;
+        this.workers = workers;
+    }
+
+    /** A response and the headers that go with it whatever it is (e.g. {@code OCI-Namespace}). */
+    public record Reply(ProxyResponse response, Map<String, String> headers, String route) {}
+
+    public CompletableFuture<Reply> handle(String method, String uri, List<String> accept) {
+        RouteParser.Parsed parsed = RouteParser.parse(method, uri);
+        if (parsed.error().isPresent()) {
+            return done(new ProxyResponse.Error(parsed.error().get(), Map.of()), Map.of(), "invalid");
+        }
+        Route route = parsed.route().orElseThrow();
+        if (route instanceof Route.Base) {
+            return done(new ProxyResponse.Json(200, "application/json", "{}".getBytes(), Map.of()), Map.of(), "base");
+        }
+        UpstreamRouter.Result routed = router.route(nameOf(route), Optional.ofNullable(parsed.query().get("ns")));
+        if (routed.error().isPresent()) {
+            return done(new ProxyResponse.Error(routed.error().get(), Map.of()), Map.of(), kindOf(route));
+        }
+        Target target = routed.target().orElseThrow();
+        Map<String, String> headers = target.namespace() == null ? Map.of() : Map.of("OCI-Namespace", target.namespace());
+        boolean head = method.equals("HEAD");
+        return CompletableFuture.supplyAsync(() -> new Reply(serve(target, route, head, accept), headers, kindOf(route)), workers);
+    }
+
+    private ProxyResponse serve(Target target, Route route, boolean head, List<String> accept) {
+        try {
+            if (route instanceof Route.Manifest) {
+                return manifests.get(target, ((Route.Manifest) route).reference(), accept);
+            }
+            if (route instanceof Route.Blob) {
+                return blobs.get(target, ((Route.Blob) route).digest(), head);
+            }
+            if (route instanceof Route.Tags) {
+                return listings.tags(target, (Route.Tags) route);
+            }
+            return listings.referrers(target, (Route.Referrers) route);
+        } catch (Exception e) {
+            LOG.error("serving {} from {} failed", route, target.upstreamName(), e);
+            return new ProxyResponse.Error(new ApiError(ErrorCode.UNKNOWN, "the proxy failed serving this request: " + e.getMessage()), Map.of());
+        }
+    }
+
+    private static CompletableFuture<Reply> done(ProxyResponse response, Map<String, String> headers, String route) {
+        return CompletableFuture.completedFuture(new Reply(response, headers, route));
+    }
+
+    private static dev.pullthrough.oci.RepositoryName nameOf(Route route) {
+        if (route instanceof Route.Manifest) {
+            return ((Route.Manifest) route).name();
+        }
+        if (route instanceof Route.Blob) {
+            return ((Route.Blob) route).name();
+        }
+        if (route instanceof Route.Tags) {
+            return ((Route.Tags) route).name();
+        }
+        return ((Route.Referrers) route).name();
+    }
+
+    private static String kindOf(Route route) {
+        if (route instanceof Route.Manifest) {
+            return "manifest";
+        }
+        if (route instanceof Route.Blob) {
+            return "blob";
+        }
+        if (route instanceof Route.Tags) {
+            return "tags";
+        }
+        return "referrers";
+    }
+}

@@ -1,0 +1,14 @@
+package dev.pullthrough.proxy;
+
+import dev.pullthrough.oci.RepositoryName;
+import dev.pullthrough.upstream.UpstreamClient;
+
+/**
+ * Where a request goes: the upstream and the repository name as that upstream knows it;
+ * {@code namespace} is the containerd {@code ns=} value when that chose the upstream (echoed back).
+ */
+public record Target(UpstreamClient upstream, RepositoryName repository, String namespace) {
+    public String upstreamName() {
+        return upstream.config().name();
+    }
+}

@@ -1,0 +1,96 @@
+package dev.pullthrough.proxy;
+
+import dev.pullthrough.config.UpstreamConfig;
+import dev.pullthrough.oci.InvalidNameException;
+import dev.pullthrough.oci.RepositoryName;
+import dev.pullthrough.registry.api.ApiError;
+import dev.pullthrough.registry.api.ErrorCode;
+import dev.pullthrough.upstream.UpstreamClient;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Chooses the upstream of a request, in this order: containerd's {@code ns=<host>}, a path prefix
+ * naming a configured upstream ({@code /v2/ghcr.io/org/app/...}), else the default upstream. Only
+ * configured upstreams are ever used: the proxy is not an open relay.
+ */
+public final class UpstreamRouter {
+    private final Map<String, UpstreamClient> byName = new LinkedHashMap<>();
+    private final UpstreamClient defaultUpstream;
+
+    public UpstreamRouter(List<UpstreamClient> upstreams) {
+        UpstreamClient fallback = null;
+        for (UpstreamClient client : upstreams) {
+            byName.put(client.config().name(), client);
+            if (client.config().isDefault()) {
+                fallback = client;
+            }
+        }
+        this.defaultUpstream = fallback == null ? upstreams.get(0) : fallback;
+    }
+
+    /** The target of {@code name}, or the error the client gets. */
+    public Result route(RepositoryName name, Optional<String> namespace) {
+        if (namespace.isPresent()) {
+            Optional<UpstreamClient> chosen = forNamespace(namespace.get());
+            if (chosen.isEmpty()) {
+                return Result.fail(new ApiError(ErrorCode.NAME_UNKNOWN,
+                        "no upstream is configured for registry '" + namespace.get() + "'"));
+            }
+            return target(chosen.get(), name, namespace.get());
+        }
+        String value = name.value();
+        int slash = value.indexOf('/');
+        if (slash > 0) {
+            UpstreamClient prefixed = byName.get(value.substring(0, slash));
+            if (prefixed != null) {
+                return target(prefixed, RepositoryName.parse(value.substring(slash + 1)), null);
+            }
+        }
+        return target(defaultUpstream, name, null);
+    }
+
+    private Optional<UpstreamClient> forNamespace(String namespace) {
+        UpstreamClient named = byName.get(namespace);
+        if (named != null) {
+            return Optional.of(named);
+        }
+        return byName.values().stream().filter(c -> c.config().host().equals(namespace)
+                || namespace.equals("docker.io") && c.config().isDockerHub()).findFirst();
+    }
+
+    private static Result target(UpstreamClient client, RepositoryName name, String namespace) {
+        UpstreamConfig config = client.config();
+        RepositoryName repository;
+        try {
+            // Docker Hub: "alpine" is "library/alpine".
+            repository = config.isDockerHub() && name.isSingleComponent() ? name.withPrefix("library") : name;
+        } catch (InvalidNameException e) {
+            return Result.fail(new ApiError(ErrorCode.NAME_INVALID, e.getMessage()));
+        }
+        if (!config.allow().isEmpty() && config.allow().stream().noneMatch(p -> matches(p, repository.value()))) {
+            return Result.fail(new ApiError(ErrorCode.DENIED,
+                    "repository " + repository + " is not allowed on upstream " + config.name()));
+        }
+        return Result.ok(new Target(client, repository, namespace));
+    }
+
+    /** Glob match where {@code *} spans any characters, slashes included. */
+    static boolean matches(String pattern, String value) {
+        String regex = ("\\Q" + pattern + "\\E").replace("*", "\\E.*\\Q");
+        return value.matches(regex);
+    }
+
+    /** A target or an error, never both. */
+    public record Result(Optional<Target> target, Optional<ApiError> error) {
+        static Result ok(Target target) {
+            return new Result(Optional.of(target), Optional.empty());
+        }
+
+        static Result fail(ApiError error) {
+            return new Result(Optional.empty(), Optional.of(error));
+        }
+    }
+}

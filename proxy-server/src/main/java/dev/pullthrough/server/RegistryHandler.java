@@ -1,0 +1,160 @@
+package dev.pullthrough.server;
+
+import dev.pullthrough.admin.AdminRoutes;
+import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.proxy.ProxyResponse;
+import dev.pullthrough.proxy.PullApi;
+import dev.pullthrough.registry.api.ApiError;
+import dev.pullthrough.registry.api.ErrorCode;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection's requests, one at a time: reading pauses while a request is served (no
+ * pipelining to untangle), the answer is computed off the event loop by {@link PullApi}, and
+ * written back here. Undecodable requests are answered and the connection closed; the server stays up.
+ */
+final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
+    private static final Logger ACCESS = LoggerFactory.getLogger("pullthrough.access");
+
+    private final PullApi api;
+    private final Optional<AdminRoutes> admin;
+    private final Metrics metrics;
+    private final Executor workers;
+
+    RegistryHandler(PullApi api, Optional<AdminRoutes> admin, Metrics metrics, Executor workers) {
+        this.api = api;
+        this.admin = admin;
+        this.metrics = metrics;
+        this.workers = workers;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+        if (!(msg instanceof HttpRequest)) {
+            return; // request bodies are not read: the pull API has none, pushes are refused
+        }
+        HttpRequest request = (HttpRequest) msg;
+        if (request.decoderResult().isFailure()) {
+            rejectUndecodable(ctx, request.decoderResult().cause());
+            return;
+        }
+        long started = System.nanoTime();
+        String method = request.method().name();
+        boolean head = request.method().equals(HttpMethod.HEAD);
+        boolean keepAlive = HttpUtil.isKeepAlive(request) && (head || request.method().equals(HttpMethod.GET));
+        ctx.channel().config().setAutoRead(false);
+
+        String path = pathOf(request.uri());
+        if (admin.isPresent() && admin.get().answer(path).isPresent() && !path.startsWith("/v2")) {
+            CompletableFuture.supplyAsync(() -> admin.get().answer(path).orElseThrow(), workers)
+                    .thenAccept(a -> ctx.executor().execute(() -> {
+                        FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.valueOf(a.status()), a.body(), head);
+                        out.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType());
+                        finish(ctx, ctx.writeAndFlush(out), keepAlive);
+                    }));
+            return;
+        }
+        if (api == null) {
+            finish(ctx, ctx.writeAndFlush(ResponseWriter.error(new ApiError(ErrorCode.NOT_FOUND,
+                    "the admin port serves /metrics, /healthz and /readyz"), head)), keepAlive);
+            return;
+        }
+        List<String> accept = request.headers().getAll(HttpHeaderNames.ACCEPT);
+        api.handle(method, request.uri(), accept).whenComplete((reply, failure) -> ctx.executor().execute(() -> {
+            if (failure != null) {
+                reply(ctx, new PullApi.Reply(new ProxyResponse.Error(new ApiError(ErrorCode.UNKNOWN,
+                        "the proxy failed serving this request"), Map.of()), Map.of(), "error"), head, keepAlive, method, request.uri(), started);
+            } else {
+                reply(ctx, reply, head, keepAlive, method, request.uri(), started);
+            }
+        }));
+    }
+
+    private void reply(ChannelHandlerContext ctx, PullApi.Reply reply, boolean head, boolean keepAlive,
+                       String method, String uri, long started) {
+        if (!ctx.channel().isActive()) {
+            ResponseWriter.discard(reply.response());
+            return;
+        }
+        int status = statusOf(reply.response());
+        metrics.request(reply.route(), status);
+        ChannelFuture done = ResponseWriter.write(ctx, reply.response(), head, reply.headers());
+        done.addListener(f -> {
+            if (ACCESS.isInfoEnabled()) {
+                ACCESS.info("{} {} {} {}ms{}", method, uri, status, (System.nanoTime() - started) / 1_000_000,
+                        f.isSuccess() ? "" : " (aborted)");
+            }
+        });
+        finish(ctx, done, keepAlive && !(reply.response() instanceof ProxyResponse.Error && status >= 500));
+    }
+
+    private static int statusOf(ProxyResponse response) {
+        if (response instanceof ProxyResponse.Error) {
+            return ((ProxyResponse.Error) response).error().status();
+        }
+        if (response instanceof ProxyResponse.Json) {
+            return ((ProxyResponse.Json) response).status();
+        }
+        return 200;
+    }
+
+    /** Keep-alive: read the next request once this response is out; otherwise close. */
+    private static void finish(ChannelHandlerContext ctx, ChannelFuture done, boolean keepAlive) {
+        if (!keepAlive) {
+            done.addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        done.addListener((ChannelFutureListener) f -> {
+            if (f.isSuccess()) {
+                f.channel().config().setAutoRead(true);
+                f.channel().read();
+            } else {
+                f.channel().close();
+            }
+        });
+    }
+
+    private void rejectUndecodable(ChannelHandlerContext ctx, Throwable cause) {
+        ErrorCode code;
+        if (cause instanceof TooLongHttpLineException) {
+            code = ErrorCode.URI_TOO_LONG;
+        } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
+            code = ErrorCode.HEADERS_TOO_LARGE;
+        } else {
+            code = ErrorCode.BAD_REQUEST;
+        }
+        metrics.request("invalid", code.status());
+        ctx.writeAndFlush(ResponseWriter.error(ApiError.of(code), false)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LoggerFactory.getLogger(RegistryHandler.class).debug("connection error: {}", cause.toString());
+        ctx.close();
+    }
+
+    private static String pathOf(String uri) {
+        int q = uri.indexOf('?');
+        return q < 0 ? uri : uri.substring(0, q);
+    }
+}

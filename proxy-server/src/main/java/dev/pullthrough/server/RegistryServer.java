@@ -1,0 +1,87 @@
+package dev.pullthrough.server;
+
+import dev.pullthrough.admin.AdminRoutes;
+import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.proxy.PullApi;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The Netty listeners: the registry port and, when different, the admin port. Epoll where available, NIO otherwise. */
+public final class RegistryServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RegistryServer.class);
+
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final Class<? extends ServerSocketChannel> channelType;
+    private final List<Channel> listeners = new ArrayList<>();
+
+    public RegistryServer() {
+        IoHandlerFactory io;
+        if (Epoll.isAvailable()) {
+            io = EpollIoHandler.newFactory();
+            channelType = EpollServerSocketChannel.class;
+        } else {
+            io = NioIoHandler.newFactory();
+            channelType = NioServerSocketChannel.class;
+        }
+        boss = new MultiThreadIoEventLoopGroup(1, io);
+        workers = new MultiThreadIoEventLoopGroup(0, io);
+    }
+
+    /** Binds the registry API; with {@code admin} present, the admin paths answer on this port too. */
+    public InetSocketAddress bindRegistry(String host, int port, Optional<SslContext> ssl, PullApi api,
+                                          Optional<AdminRoutes> admin, Metrics metrics, Executor blocking)
+            throws InterruptedException {
+        return bind(host, port, new RegistryInitializer(ssl, () -> new RegistryHandler(api, admin, metrics, blocking)));
+    }
+
+    /** Binds an admin-only listener: every non-admin path is 404. */
+    public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, Metrics metrics, Executor blocking)
+            throws InterruptedException {
+        return bind(host, port, new RegistryInitializer(Optional.empty(),
+                () -> new RegistryHandler(null, Optional.of(admin), metrics, blocking)));
+    }
+
+    private InetSocketAddress bind(String host, int port, RegistryInitializer initializer) throws InterruptedException {
+        Channel channel = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(channelType)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(initializer)
+                .bind(host, port).sync().channel();
+        listeners.add(channel);
+        InetSocketAddress address = (InetSocketAddress) channel.localAddress();
+        LOG.info("listening on {}:{} ({})", host, address.getPort(), channelType.getSimpleName());
+        return address;
+    }
+
+    /** Stops accepting, lets in-flight responses finish for a short while, then stops the loops. */
+    @Override
+    public void close() {
+        for (Channel channel : listeners) {
+            channel.close().awaitUninterruptibly();
+        }
+        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+}

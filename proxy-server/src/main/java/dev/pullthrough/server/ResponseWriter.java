@@ -1,0 +1,157 @@
+package dev.pullthrough.server;
+
+import dev.pullthrough.oci.MediaTypes;
+import dev.pullthrough.proxy.ProxyResponse;
+import dev.pullthrough.registry.api.ApiError;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.DefaultFileRegion;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.stream.ChunkedNioFile;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.util.Map;
+
+/**
+ * Writes a {@link ProxyResponse} to the client. Every manifest and blob response carries
+ * {@code Content-Length} (never chunked), the exact media type without parameters, and no
+ * {@code Content-Encoding}; {@code HEAD} gets the same headers and no body. Cached blobs go
+ * zero-copy ({@code FileRegion}) without TLS, in chunked file reads with it.
+ */
+final class ResponseWriter {
+    static final String API_VERSION = "registry/2.0";
+
+    private ResponseWriter() {}
+
+    /** Writes the response; the returned future completes when its last byte was written. */
+    static ChannelFuture write(ChannelHandlerContext ctx, ProxyResponse response, boolean head, Map<String, String> extra) {
+        if (response instanceof ProxyResponse.Manifest) {
+            ProxyResponse.Manifest m = (ProxyResponse.Manifest) response;
+            FullHttpResponse out = full(HttpResponseStatus.OK, m.bytes(), head);
+            out.headers().set(HttpHeaderNames.CONTENT_TYPE, m.mediaType());
+            out.headers().set("Docker-Content-Digest", m.digest().toString());
+            out.headers().set(HttpHeaderNames.ETAG, "\"" + m.digest() + "\"");
+            m.headers().forEach(out.headers()::set);
+            return send(ctx, out, extra);
+        }
+        if (response instanceof ProxyResponse.Json) {
+            ProxyResponse.Json j = (ProxyResponse.Json) response;
+            FullHttpResponse out = full(HttpResponseStatus.valueOf(j.status()), j.body(), head);
+            out.headers().set(HttpHeaderNames.CONTENT_TYPE, j.contentType());
+            j.headers().forEach(out.headers()::set);
+            return send(ctx, out, extra);
+        }
+        if (response instanceof ProxyResponse.BlobHead) {
+            ProxyResponse.BlobHead b = (ProxyResponse.BlobHead) response;
+            FullHttpResponse out = full(HttpResponseStatus.OK, new byte[0], true);
+            blobHeaders(out.headers(), b.digest().toString(), b.size());
+            return send(ctx, out, extra);
+        }
+        if (response instanceof ProxyResponse.BlobFile) {
+            return blobFile(ctx, (ProxyResponse.BlobFile) response, head, extra);
+        }
+        if (response instanceof ProxyResponse.BlobStream) {
+            return blobStream(ctx, (ProxyResponse.BlobStream) response, extra);
+        }
+        ProxyResponse.Error e = (ProxyResponse.Error) response;
+        FullHttpResponse out = error(e.error(), head);
+        e.headers().forEach(out.headers()::set);
+        return send(ctx, out, extra);
+    }
+
+    static FullHttpResponse error(ApiError error, boolean head) {
+        FullHttpResponse out = full(HttpResponseStatus.valueOf(error.status()), error.body(), head);
+        out.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        return out;
+    }
+
+    /** A complete response; for {@code HEAD} the body is left out but its length is still announced. */
+    static FullHttpResponse full(HttpResponseStatus status, byte[] body, boolean head) {
+        FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+                head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
+        out.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        out.headers().set("Docker-Distribution-API-Version", API_VERSION);
+        return out;
+    }
+
+    static ChannelFuture send(ChannelHandlerContext ctx, FullHttpResponse out, Map<String, String> extra) {
+        extra.forEach(out.headers()::set);
+        return ctx.writeAndFlush(out);
+    }
+
+    private static void blobHeaders(HttpHeaders headers, String digest, long size) {
+        headers.set(HttpHeaderNames.CONTENT_TYPE, MediaTypes.OCTET_STREAM);
+        headers.set(HttpHeaderNames.CONTENT_LENGTH, size);
+        headers.set("Docker-Content-Digest", digest);
+        headers.set(HttpHeaderNames.ETAG, "\"" + digest + "\"");
+        headers.set(HttpHeaderNames.ACCEPT_RANGES, "bytes");
+        headers.set("Docker-Distribution-API-Version", API_VERSION);
+    }
+
+    private static ChannelFuture blobFile(ChannelHandlerContext ctx, ProxyResponse.BlobFile b, boolean head,
+                                          Map<String, String> extra) {
+        HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        long size = b.blob().size();
+        blobHeaders(out.headers(), b.blob().digest().toString(), size);
+        extra.forEach(out.headers()::set);
+        ctx.write(out);
+        if (head) {
+            closeQuietly(b.channel());
+            return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+        }
+        if (ctx.pipeline().get(SslHandler.class) == null) {
+            ctx.write(new DefaultFileRegion(b.channel(), 0, size));
+        } else {
+            try {
+                ctx.write(new ChunkedNioFile(b.channel(), 0, size, 64 * 1024));
+            } catch (IOException e) {
+                closeQuietly(b.channel());
+                return ctx.close();
+            }
+        }
+        return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+    }
+
+    private static ChannelFuture blobStream(ChannelHandlerContext ctx, ProxyResponse.BlobStream b, Map<String, String> extra) {
+        HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        blobHeaders(out.headers(), b.download().digest().toString(), b.size());
+        extra.forEach(out.headers()::set);
+        ctx.write(out);
+        ctx.write(new GrowingFileInput(b.download(), b.channel(), 0, b.size(), ctx))
+                .addListener((ChannelFutureListener) f -> {
+                    if (!f.isSuccess()) {
+                        // A short body must never look like success: drop the connection.
+                        f.channel().close();
+                    }
+                });
+        return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+    }
+
+    /** Releases what a response held when it could not be written (the client went away). */
+    static void discard(ProxyResponse response) {
+        if (response instanceof ProxyResponse.BlobFile) {
+            closeQuietly(((ProxyResponse.BlobFile) response).channel());
+        } else if (response instanceof ProxyResponse.BlobStream) {
+            closeQuietly(((ProxyResponse.BlobStream) response).channel());
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // nothing left to do with it
+        }
+    }
+}

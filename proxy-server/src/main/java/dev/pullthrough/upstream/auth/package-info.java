@@ -1,0 +1,2 @@
+/** Upstream authentication: challenge parsing and the token cache. */
+package dev.pullthrough.upstream.auth;

@@ -1,0 +1,30 @@
+package dev.pullthrough.storage.blob;
+
+import dev.pullthrough.oci.Digest;
+import java.nio.file.Path;
+import java.util.UUID;
+
+/** The only class that knows the disk layout: {@code blobs/<alg>/<2 hex>/<hex>} and {@code tmp/}. */
+public final class BlobPaths {
+    private final Path root;
+
+    public BlobPaths(Path root) {
+        this.root = root;
+    }
+
+    public Path blob(Digest digest) {
+        return root.resolve("blobs").resolve(digest.algorithm()).resolve(digest.hex().substring(0, 2)).resolve(digest.hex());
+    }
+
+    public Path tmpDir() {
+        return root.resolve("tmp");
+    }
+
+    public Path newTempFile() {
+        return tmpDir().resolve(UUID.randomUUID() + ".part");
+    }
+
+    public Path metadataDir() {
+        return root.resolve("meta");
+    }
+}

@@ -1,0 +1,20 @@
+package dev.pullthrough.storage.blob;
+
+import dev.pullthrough.oci.Digest;
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * Content-addressed blob bytes. Narrow on purpose, so an object-store implementation can sit
+ * beside the file one: a blob under a digest is always complete and verified.
+ */
+public interface BlobStore {
+    /** The committed blob with this digest, if present. */
+    Optional<StoredBlob> stat(Digest digest) throws IOException;
+
+    /** A writer into a temp location that becomes {@code expected} only on a verified commit. */
+    BlobWriter newWriter(Digest expected) throws IOException;
+
+    /** Removes the blob; false when it was not there. */
+    boolean delete(Digest digest) throws IOException;
+}

@@ -1,0 +1,105 @@
+package dev.pullthrough.storage.blob;
+
+import dev.pullthrough.oci.Digest;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+
+/**
+ * Writes one blob into a temp file while hashing it; {@link #commit()} checks the digest, fsyncs
+ * and renames atomically, so nothing partial or wrong ever appears under a digest. Single writer;
+ * readers of the growing temp file use {@link #tempFile()} and {@link #written()}.
+ */
+public final class BlobWriter implements AutoCloseable {
+    private final Digest expected;
+    private final Path temp;
+    private final Path target;
+    private final FileChannel channel;
+    private final MessageDigest hasher;
+    private volatile long written;
+    private boolean finished;
+
+    BlobWriter(Digest expected, Path temp, Path target) throws IOException {
+        this.expected = expected;
+        this.temp = temp;
+        this.target = target;
+        Files.createDirectories(temp.getParent());
+        this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        this.hasher = expected.newHasher();
+    }
+
+    /** Appends all of {@code bytes} (consumed). */
+    public void write(ByteBuffer bytes) throws IOException {
+        ByteBuffer forHash = bytes.duplicate();
+        while (bytes.hasRemaining()) {
+            channel.write(bytes);
+        }
+        hasher.update(forHash);
+        written = channel.position();
+    }
+
+    public long written() {
+        return written;
+    }
+
+    public Path tempFile() {
+        return temp;
+    }
+
+    /**
+     * Verifies and publishes the blob.
+     *
+     * @throws DigestMismatchException when the bytes do not hash to the expected digest (the temp file is removed)
+     */
+    public StoredBlob commit() throws IOException {
+        finished = true;
+        try {
+            if (!expected.matches(hasher)) {
+                throw new DigestMismatchException("bytes of " + expected + " hash to something else (" + written + " bytes)");
+            }
+            channel.force(true);
+            channel.close();
+            Files.createDirectories(target.getParent());
+            try {
+                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("the blob directory does not support atomic renames", e);
+            }
+            return new StoredBlob(expected, target, written);
+        } finally {
+            abortQuietly();
+        }
+    }
+
+    /** Drops the temp file; harmless after a commit. */
+    public void abort() {
+        finished = true;
+        abortQuietly();
+    }
+
+    private void abortQuietly() {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing a file we are deleting
+        }
+        try {
+            Files.deleteIfExists(temp);
+        } catch (IOException ignored) {
+            // swept at the next start-up
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!finished) {
+            abort();
+        }
+    }
+}

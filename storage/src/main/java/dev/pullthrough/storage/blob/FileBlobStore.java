@@ -1,0 +1,51 @@
+package dev.pullthrough.storage.blob;
+
+import dev.pullthrough.oci.Digest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/** The blob store on the local file system, laid out by {@link BlobPaths}. */
+public final class FileBlobStore implements BlobStore {
+    private final BlobPaths paths;
+
+    public FileBlobStore(BlobPaths paths) throws IOException {
+        this.paths = paths;
+        Files.createDirectories(paths.tmpDir());
+    }
+
+    @Override
+    public Optional<StoredBlob> stat(Digest digest) throws IOException {
+        Path path = paths.blob(digest);
+        try {
+            return Optional.of(new StoredBlob(digest, path, Files.size(path)));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public BlobWriter newWriter(Digest expected) throws IOException {
+        return new BlobWriter(expected, paths.newTempFile(), paths.blob(expected));
+    }
+
+    @Override
+    public boolean delete(Digest digest) throws IOException {
+        return Files.deleteIfExists(paths.blob(digest));
+    }
+
+    /** Removes temp files left by an interrupted run; call before serving. Returns how many. */
+    public int sweepTempFiles() throws IOException {
+        int removed = 0;
+        try (var files = Files.list(paths.tmpDir())) {
+            for (Path file : (Iterable<Path>) files::iterator) {
+                if (Files.deleteIfExists(file)) {
+                    removed++;
+                }
+            }
+        }
+        return removed;
+    }
+}
