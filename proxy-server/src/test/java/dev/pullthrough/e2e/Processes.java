@@ -1,0 +1,56 @@
+package dev.pullthrough.e2e;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs the real command-line clients (skopeo, docker, ctr) and reports what they said when they fail. */
+final class Processes {
+    private Processes() {}
+
+    /** The result of one command. */
+    record Result(int exitCode, String output) {
+        Result requireSuccess(List<String> command) {
+            if (exitCode != 0) {
+                throw new AssertionError("command failed (exit " + exitCode + "): " + String.join(" ", command) + "\n" + output);
+            }
+            return this;
+        }
+    }
+
+    static Result run(List<String> command, long timeoutSeconds) {
+        try {
+            Path log = Files.createTempFile("cmd", ".log");
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+                return new Result(-1, "timed out after " + timeoutSeconds + "s\n" + Files.readString(log, StandardCharsets.UTF_8));
+            }
+            String output = Files.readString(log, StandardCharsets.UTF_8);
+            Files.deleteIfExists(log);
+            return new Result(process.exitValue(), output);
+        } catch (IOException e) {
+            throw new AssertionError("cannot run " + command.get(0) + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted running " + command, e);
+        }
+    }
+
+    static Result runOk(long timeoutSeconds, String... command) {
+        return run(List.of(command), timeoutSeconds).requireSuccess(List.of(command));
+    }
+
+    /** Fails (never skips) with the package to install when a real client is missing. */
+    static Path require(String binary, String debianPackage) {
+        Path path = Path.of(binary);
+        if (!Files.isExecutable(path)) {
+            throw new AssertionError(binary + " is missing: install it with 'apt-get install -y " + debianPackage
+                    + "' (bash .ci/run does this)");
+        }
+        return path;
+    }
+}

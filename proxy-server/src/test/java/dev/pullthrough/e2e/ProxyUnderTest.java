@@ -1,0 +1,60 @@
+package dev.pullthrough.e2e;
+
+import dev.pullthrough.cli.ProxyApplication;
+import dev.pullthrough.config.ConfigLoader;
+import dev.pullthrough.config.PullthroughConfig;
+import dev.pullthrough.metrics.Metrics;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** This proxy, started in-process on a free loopback port with its own data directory. */
+final class ProxyUnderTest implements AutoCloseable {
+    private final ProxyApplication app;
+    private final int port;
+
+    private ProxyUnderTest(ProxyApplication app, int port) {
+        this.app = app;
+        this.port = port;
+    }
+
+    /** A proxy in front of {@code upstream}, named docker.io so Docker Hub naming applies. */
+    static ProxyUnderTest start(Path data, URI upstream) {
+        return start(data, "upstreams:\n  - name: docker.io\n    url: " + upstream + "\n    default: true\n");
+    }
+
+    /** A proxy from YAML; server, admin and storage keys are filled in here. */
+    static ProxyUnderTest start(Path data, String yaml) {
+        int port = FreePorts.next();
+        String full = yaml + "\nserver:\n  host: 127.0.0.1\n  port: " + port + "\nadmin:\n  port: " + port
+                + "\nstorage:\n  path: " + data + "\n";
+        PullthroughConfig config = ConfigLoader.fromYaml(full, Map.of());
+        try {
+            return new ProxyUnderTest(ProxyApplication.start(config), port);
+        } catch (Exception e) {
+            throw new AssertionError("the proxy did not start: " + e.getMessage(), e);
+        }
+    }
+
+    URI url() {
+        return URI.create("http://127.0.0.1:" + port);
+    }
+
+    String hostPort() {
+        return "127.0.0.1:" + port;
+    }
+
+    Metrics metrics() {
+        return app.metrics();
+    }
+
+    /** Requests this proxy sent upstream, of a kind (manifest, blob) and method. */
+    long upstreamRequests(String kind, String method) {
+        return (long) app.metrics().sum("pullthrough_upstream_requests", "kind", kind, "method", method);
+    }
+
+    @Override
+    public void close() {
+        app.close();
+    }
+}

@@ -1,0 +1,139 @@
+package dev.pullthrough.e2e;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The real reference registry (Debian's {@code docker-registry}, distribution 2.8) as a child
+ * process on a free loopback port with its own storage directory. It can be stopped and started
+ * again on the same port and data, to play an upstream outage.
+ */
+final class ReferenceRegistry implements AutoCloseable {
+    static final String BINARY = "/usr/bin/docker-registry";
+
+    private final Path dir;
+    private final int port;
+    private final List<String> extraConfig;
+    private Process process;
+
+    private ReferenceRegistry(Path dir, int port, List<String> extraConfig) {
+        this.dir = dir;
+        this.port = port;
+        this.extraConfig = extraConfig;
+    }
+
+    static ReferenceRegistry start(Path dir) {
+        return start(dir, List.of());
+    }
+
+    /** Starts a registry; {@code extraConfig} lines are appended to its YAML (e.g. a proxy section). */
+    static ReferenceRegistry start(Path dir, List<String> extraConfig) {
+        Processes.require(BINARY, "docker-registry");
+        ReferenceRegistry registry = new ReferenceRegistry(dir, FreePorts.next(), extraConfig);
+        registry.start();
+        return registry;
+    }
+
+    synchronized void start() {
+        try {
+            Files.createDirectories(dir.resolve("data"));
+            List<String> config = new ArrayList<>(List.of(
+                    "version: 0.1",
+                    "log:",
+                    "  level: warn",
+                    "  accesslog:",
+                    "    disabled: false",
+                    "storage:",
+                    "  filesystem:",
+                    "    rootdirectory: " + dir.resolve("data"),
+                    "  delete:",
+                    "    enabled: true",
+                    "http:",
+                    "  addr: 127.0.0.1:" + port));
+            config.addAll(extraConfig);
+            Path file = dir.resolve("config.yml");
+            Files.write(file, config);
+            process = new ProcessBuilder(BINARY, "serve", file.toString())
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("registry.log").toFile()))
+                    .start();
+            awaitReady();
+        } catch (IOException e) {
+            throw new AssertionError("cannot start " + BINARY + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void awaitReady() {
+        HttpClient http = HttpClient.newHttpClient();
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new AssertionError("docker-registry exited with " + process.exitValue() + "; see " + dir.resolve("registry.log"));
+            }
+            try {
+                HttpResponse<Void> response = http.send(HttpRequest.newBuilder(url().resolve("/v2/")).build(),
+                        HttpResponse.BodyHandlers.discarding());
+                if (response.statusCode() == 200 || response.statusCode() == 401) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+            sleep(50);
+        }
+        throw new AssertionError("docker-registry did not answer /v2/ within 20s");
+    }
+
+    synchronized void stop() {
+        if (process != null) {
+            process.destroy();
+            try {
+                process.waitFor();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            process = null;
+        }
+    }
+
+    URI url() {
+        return URI.create("http://127.0.0.1:" + port);
+    }
+
+    String hostPort() {
+        return "127.0.0.1:" + port;
+    }
+
+    /** The access log lines of the registry, to count what the upstream really served. */
+    List<String> log() {
+        try {
+            return Files.readAllLines(dir.resolve("registry.log"));
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+}
