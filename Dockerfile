@@ -1,0 +1,21 @@
+# Build: the whole reactor with Maven, tests skipped (they need a registry, skopeo and dockerd).
+FROM maven:3.9-eclipse-temurin-17 AS build
+WORKDIR /src
+COPY pom.xml .
+COPY config config
+COPY storage storage
+COPY proxy-server proxy-server
+RUN mvn -B -q -DskipTests package
+
+# Run: a slim Java runtime with only the jar.
+FROM eclipse-temurin:17-jre
+RUN useradd --system --uid 10001 pullthrough \
+ && mkdir -p /var/lib/pullthrough /etc/pullthrough \
+ && chown pullthrough /var/lib/pullthrough
+COPY --from=build /src/proxy-server/target/pullthrough.jar /opt/pullthrough/pullthrough.jar
+USER pullthrough
+ENV PULLTHROUGH_STORAGE_PATH=/var/lib/pullthrough
+VOLUME ["/var/lib/pullthrough", "/etc/pullthrough"]
+EXPOSE 5000 5001
+ENTRYPOINT ["java", "-XX:MaxRAMPercentage=50", "-jar", "/opt/pullthrough/pullthrough.jar"]
+CMD ["serve"]
