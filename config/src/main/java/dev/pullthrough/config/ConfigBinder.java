@@ -53,9 +53,17 @@ final class ConfigBinder {
                 Sizes.parse("storage.maxSize", text(storage, "storage.maxSize", "maxSize").orElse(DEFAULT_MAX_SIZE)));
         AuthConfig authConfig = new AuthConfig(
                 text(auth, "auth.htpasswd", "htpasswd").map(Path::of),
-                list(auth, "auth.allowCidrs", "allowCidrs"));
+                list(auth, "auth.allowCidrs", "allowCidrs").map(ConfigBinder::cidrs));
         return new PullthroughConfig(serverConfig, admin, storageConfig,
                 bool(root, "offline", "offline", false), authConfig, upstreams(root));
+    }
+
+    private static List<CidrBlock> cidrs(List<String> texts) {
+        List<CidrBlock> blocks = new ArrayList<>();
+        for (int i = 0; i < texts.size(); i++) {
+            blocks.add(CidrBlock.parse("auth.allowCidrs[" + i + "]", texts.get(i)));
+        }
+        return blocks;
     }
 
     private static Optional<TlsConfig> tls(ObjectNode server) {

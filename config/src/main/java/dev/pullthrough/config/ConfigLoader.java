@@ -21,7 +21,9 @@ import java.util.TreeMap;
  */
 public final class ConfigLoader {
     static final String ENV_PREFIX = "PULLTHROUGH_";
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    /** Duplicate keys are refused: with them, one of two settings would silently be lost. */
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private ConfigLoader() {}
 
@@ -49,8 +51,11 @@ public final class ConfigLoader {
     private static ObjectNode readYaml(Path file) {
         try {
             return parse(file.toString(), Files.readString(file));
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new ConfigException("--config", "there is no file " + file.toAbsolutePath(),
+                    "give the path of an existing YAML file, or leave --config out for the embedded defaults");
         } catch (IOException e) {
-            throw new ConfigException("--config", "cannot read " + file + " (" + e.getMessage() + ")",
+            throw new ConfigException("--config", "cannot read " + file + " (" + e + ")",
                     "give the path of a readable YAML file");
         }
     }

@@ -130,4 +130,11 @@ class ConfigLoaderTest {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromYaml("server: [\n", Map.of()));
         assertTrue(e.getMessage().contains("not valid YAML"), e.getMessage());
     }
+
+    @Test
+    void load_duplicateKey_refused() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.fromYaml("server:\n  port: 1\nserver:\n  port: 2\n", Map.of()));
+        assertTrue(e.getMessage().contains("Duplicate field 'server'"), e.getMessage());
+    }
 }

@@ -1,6 +1,7 @@
 package dev.pullthrough.cli;
 
 import dev.pullthrough.admin.AdminRoutes;
+import dev.pullthrough.config.ConfigException;
 import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.proxy.BlobService;
@@ -8,7 +9,10 @@ import dev.pullthrough.proxy.ListingService;
 import dev.pullthrough.proxy.ManifestService;
 import dev.pullthrough.proxy.PullApi;
 import dev.pullthrough.proxy.UpstreamRouter;
+import dev.pullthrough.server.ClientPolicy;
 import dev.pullthrough.server.RegistryServer;
+import dev.pullthrough.server.TlsContexts;
+import io.netty.handler.ssl.SslContext;
 import dev.pullthrough.storage.blob.BlobPaths;
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
@@ -55,6 +59,12 @@ public final class ProxyApplication implements AutoCloseable {
     }
 
     public static ProxyApplication start(PullthroughConfig config) throws StartupException {
+        if (config.auth().htpasswd().isPresent()) {
+            // Refuse rather than serve everyone while the operator believes pulls need a password.
+            throw new ConfigException("auth.htpasswd", "is not supported by this version yet",
+                    "remove it, and restrict clients with auth.allowCidrs or a firewall meanwhile");
+        }
+        Optional<SslContext> tls = TlsContexts.forServer(config.server().tls());
         BlobPaths paths = new BlobPaths(config.storage().path());
         FileBlobStore blobs;
         RocksMetadataStore metadata;
@@ -86,8 +96,9 @@ public final class ProxyApplication implements AutoCloseable {
         InetSocketAddress address;
         try {
             boolean sharedPort = config.admin().port() == config.server().port();
-            address = server.bindRegistry(config.server().host(), config.server().port(), Optional.empty(), api,
-                    sharedPort ? Optional.of(admin) : Optional.empty(), metrics, blocking);
+            address = server.bindRegistry(config.server().host(), config.server().port(), tls, api,
+                    sharedPort ? Optional.of(admin) : Optional.empty(), metrics, blocking,
+                    new ClientPolicy(config.auth().allowCidrs()));
             if (!sharedPort) {
                 server.bindAdmin(config.server().host(), config.admin().port(), admin, metrics, blocking);
             }

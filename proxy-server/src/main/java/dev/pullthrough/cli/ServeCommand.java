@@ -28,6 +28,9 @@ public final class ServeCommand implements Callable<Integer> {
         ProxyApplication app;
         try {
             app = ProxyApplication.start(loaded);
+        } catch (ConfigException e) {
+            System.err.println("pullthrough: config error: " + e.getMessage());
+            return 2;
         } catch (StartupException e) {
             System.err.println("pullthrough: " + e.getMessage());
             return 1;

@@ -40,12 +40,14 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     private final Optional<AdminRoutes> admin;
     private final Metrics metrics;
     private final Executor workers;
+    private final ClientPolicy clients;
 
-    RegistryHandler(PullApi api, Optional<AdminRoutes> admin, Metrics metrics, Executor workers) {
+    RegistryHandler(PullApi api, Optional<AdminRoutes> admin, Metrics metrics, Executor workers, ClientPolicy clients) {
         this.api = api;
         this.admin = admin;
         this.metrics = metrics;
         this.workers = workers;
+        this.clients = clients;
     }
 
     @Override
@@ -72,6 +74,12 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
                         out.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType());
                         finish(ctx, ctx.writeAndFlush(out), keepAlive);
                     }));
+            return;
+        }
+        if (!clients.allows(ctx.channel().remoteAddress())) {
+            metrics.request("denied", 403);
+            finish(ctx, ctx.writeAndFlush(ResponseWriter.error(new ApiError(ErrorCode.DENIED,
+                    "this client address may not pull from this proxy"), head)), false);
             return;
         }
         if (api == null) {

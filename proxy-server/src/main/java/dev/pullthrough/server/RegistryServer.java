@@ -49,16 +49,16 @@ public final class RegistryServer implements AutoCloseable {
 
     /** Binds the registry API; with {@code admin} present, the admin paths answer on this port too. */
     public InetSocketAddress bindRegistry(String host, int port, Optional<SslContext> ssl, PullApi api,
-                                          Optional<AdminRoutes> admin, Metrics metrics, Executor blocking)
-            throws InterruptedException {
-        return bind(host, port, new RegistryInitializer(ssl, () -> new RegistryHandler(api, admin, metrics, blocking)));
+                                          Optional<AdminRoutes> admin, Metrics metrics, Executor blocking,
+                                          ClientPolicy clients) throws InterruptedException {
+        return bind(host, port, new RegistryInitializer(ssl, () -> new RegistryHandler(api, admin, metrics, blocking, clients)));
     }
 
     /** Binds an admin-only listener: every non-admin path is 404. */
     public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, Metrics metrics, Executor blocking)
             throws InterruptedException {
         return bind(host, port, new RegistryInitializer(Optional.empty(),
-                () -> new RegistryHandler(null, Optional.of(admin), metrics, blocking)));
+                () -> new RegistryHandler(null, Optional.of(admin), metrics, blocking, ClientPolicy.ANYONE)));
     }
 
     private InetSocketAddress bind(String host, int port, RegistryInitializer initializer) throws InterruptedException {

@@ -23,12 +23,14 @@ final class ProxyUnderTest implements AutoCloseable {
         return start(data, "upstreams:\n  - name: docker.io\n    url: " + upstream + "\n    default: true\n");
     }
 
-    /** A proxy from YAML; server, admin and storage keys are filled in here. */
+    /** A proxy from YAML; listen address, admin port and storage path are set here (as environment overrides). */
     static ProxyUnderTest start(Path data, String yaml) {
         int port = FreePorts.next();
-        String full = yaml + "\nserver:\n  host: 127.0.0.1\n  port: " + port + "\nadmin:\n  port: " + port
-                + "\nstorage:\n  path: " + data + "\n";
-        PullthroughConfig config = ConfigLoader.fromYaml(full, Map.of());
+        PullthroughConfig config = ConfigLoader.fromYaml(yaml, Map.of(
+                "PULLTHROUGH_SERVER_HOST", "127.0.0.1",
+                "PULLTHROUGH_SERVER_PORT", Integer.toString(port),
+                "PULLTHROUGH_ADMIN_PORT", Integer.toString(port),
+                "PULLTHROUGH_STORAGE_PATH", data.toString()));
         try {
             return new ProxyUnderTest(ProxyApplication.start(config), port);
         } catch (Exception e) {
