@@ -90,7 +90,7 @@ public final class ProxyApplication implements AutoCloseable {
         PullApi api = new PullApi(new UpstreamRouter(upstreams),
                 new ManifestService(metadata, metrics, clock, config.offline()),
                 new BlobService(blobs, metrics, downloads, config.offline()),
-                new ListingService(config.offline()), blocking);
+                new ListingService(config.offline(), clock), blocking);
         AdminRoutes admin = new AdminRoutes(metrics, paths.tmpDir());
         RegistryServer server = new RegistryServer();
         InetSocketAddress address;

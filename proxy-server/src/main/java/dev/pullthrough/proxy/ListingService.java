@@ -1,20 +1,37 @@
 package dev.pullthrough.proxy;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.registry.api.Route;
 import java.io.IOException;
 import java.net.URLEncoder;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 
-/** Tag lists and referrers: small JSON documents passed through from the upstream, not cached yet. */
+/**
+ * Tag lists and referrers: small JSON documents from the upstream, cached in memory for the
+ * upstream's tag TTL (they change like tags do) and served stale, with a warning, while the
+ * upstream is down, up to its maxStale. {@code Link} headers are rewritten to the client's name.
+ */
 public final class ListingService {
-    private final boolean offline;
+    /** A fetched listing and when. */
+    private record Entry(ProxyResponse.Json response, long fetchedAtMillis) {}
 
-    public ListingService(boolean offline) {
+    private final boolean offline;
+    private final Clock clock;
+    private final Cache<String, Entry> cache = Caffeine.newBuilder()
+            .maximumWeight(32L << 20)
+            .weigher((String key, Entry entry) -> key.length() + entry.response().body().length)
+            .build();
+
+    public ListingService(boolean offline, Clock clock) {
         this.offline = offline;
+        this.clock = clock;
     }
 
     public ProxyResponse tags(Target target, Route.Tags route) {
@@ -37,21 +54,53 @@ public final class ListingService {
     }
 
     private ProxyResponse fetch(Target target, String pathAndQuery, String kind, String what, ErrorCode notFound) {
+        String key = target.upstreamName() + " " + target.repository() + "/" + pathAndQuery;
+        Entry cached = cache.getIfPresent(key);
+        long now = clock.millis();
+        long ttl = target.upstream().config().tagTtl().toMillis();
+        if (cached != null && (offline || now - cached.fetchedAtMillis() < ttl)) {
+            return cached.response();
+        }
         if (offline) {
-            return UpstreamErrors.error(notFound, what + " cannot be listed while the proxy is offline");
+            return UpstreamErrors.error(notFound, what + " is not cached and the proxy is offline");
         }
+        HttpResponse<byte[]> response;
         try {
-            HttpResponse<byte[]> response = target.upstream().getJson(target.repository(), pathAndQuery, kind);
-            if (response.statusCode() != 200) {
-                return UpstreamErrors.forStatus(response.statusCode(), response.headers(), notFound, what, target.upstreamName());
-            }
-            Map<String, String> headers = new HashMap<>();
-            response.headers().firstValue("Link").ifPresent(link -> headers.put("Link", link));
-            response.headers().firstValue("OCI-Filters-Applied").ifPresent(f -> headers.put("OCI-Filters-Applied", f));
-            String type = response.headers().firstValue("Content-Type").orElse("application/json");
-            return new ProxyResponse.Json(200, type, response.body(), headers);
+            response = target.upstream().getJson(target.repository(), pathAndQuery, kind);
         } catch (IOException e) {
-            return UpstreamErrors.forFailure(e, what, target.upstreamName());
+            return stale(target, cached, now, ttl).orElseGet(() -> UpstreamErrors.forFailure(e, what, target.upstreamName()));
         }
+        if (response.statusCode() != 200) {
+            if (UpstreamErrors.isOutage(response.statusCode())) {
+                Optional<ProxyResponse> stale = stale(target, cached, now, ttl);
+                if (stale.isPresent()) {
+                    return stale.get();
+                }
+            }
+            return UpstreamErrors.fromUpstream(response.statusCode(), response.headers(), response.body(), notFound, what,
+                    target.upstreamName());
+        }
+        Map<String, String> headers = new HashMap<>();
+        response.headers().firstValue("Link").ifPresent(link -> headers.put("Link", rewriteLink(link, target)));
+        response.headers().firstValue("OCI-Filters-Applied").ifPresent(f -> headers.put("OCI-Filters-Applied", f));
+        String type = response.headers().firstValue("Content-Type").orElse("application/json");
+        ProxyResponse.Json json = new ProxyResponse.Json(200, type, response.body(), headers);
+        cache.put(key, new Entry(json, now));
+        return json;
+    }
+
+    private Optional<ProxyResponse> stale(Target target, Entry cached, long now, long ttl) {
+        if (cached == null || now - cached.fetchedAtMillis() >= ttl + target.upstream().config().maxStale().toMillis()) {
+            return Optional.empty();
+        }
+        Map<String, String> headers = new HashMap<>(cached.response().headers());
+        headers.put("Warning", "299 - \"upstream " + target.upstreamName() + " unavailable; serving a cached listing\"");
+        ProxyResponse.Json json = cached.response();
+        return Optional.of(new ProxyResponse.Json(json.status(), json.contentType(), json.body(), headers));
+    }
+
+    /** The upstream's next-page link names its repository; the client must get the name it used. */
+    static String rewriteLink(String link, Target target) {
+        return link.replace("/v2/" + target.repository() + "/", "/v2/" + target.clientName() + "/");
     }
 }

@@ -19,12 +19,24 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Manifests through the cache. By digest: immutable, from cache once verified. By tag: the
- * resolution is kept per accept set and trusted for the upstream's tag TTL, then revalidated with
- * {@code HEAD} (free on Docker Hub); a {@code GET} only when the digest moved. The upstream's bytes
- * are kept exactly and served with the media type and digest that belong to them. Blocking.
+ * Manifests through the cache, indistinguishable from the upstream for every {@code Accept}.
+ *
+ * <p>By tag: the resolution is kept per (upstream, repository, tag, accept set), trusted for the
+ * upstream's tag TTL, then revalidated with {@code HEAD} (free on Docker Hub); a {@code GET} only
+ * when the digest moved. When the upstream is down or limiting us, a stale resolution is served
+ * with a {@code Warning} for up to {@code maxStale}.
+ *
+ * <p>By digest: immutable bytes, served from cache when the client accepts their media type (or
+ * this accept set was already given them by the upstream). Otherwise the upstream decides, as it
+ * would for a direct client (it may convert, or refuse), and its answer is passed through.
+ *
+ * <p>The upstream's bytes are kept exactly and served with the media type and digest that belong
+ * to them; a body that does not hash to its digest is never cached nor served. Blocking.
  */
 public final class ManifestService {
+    /** Tag-key prefix for remembering which accept sets the upstream answered with a digest's own type. */
+    private static final String BY_DIGEST = "@";
+
     private final MetadataStore metadata;
     private final Metrics metrics;
     private final Clock clock;
@@ -38,87 +50,134 @@ public final class ManifestService {
     }
 
     public ProxyResponse get(Target target, Reference reference, List<String> accept) {
+        String acceptKey = AcceptHeader.normalise(accept);
         if (reference instanceof Reference.ByDigest) {
-            return byDigest(target, ((Reference.ByDigest) reference).value(), accept);
+            return byDigest(target, ((Reference.ByDigest) reference).value(), accept, acceptKey);
         }
-        return byTag(target, ((Reference.Tag) reference).value(), accept);
+        return byTag(target, ((Reference.Tag) reference).value(), accept, acceptKey);
     }
 
-    private ProxyResponse byDigest(Target target, Digest digest, List<String> accept) {
+    // ---------------------------------------------------------------- by digest
+
+    private ProxyResponse byDigest(Target target, Digest digest, List<String> accept, String acceptKey) {
         Optional<StoredManifest> cached = metadata.manifest(digest);
-        metrics.cacheLookup("manifest", cached.isPresent());
-        if (cached.isPresent()) {
-            return served(cached.get(), true);
+        TagKey seen = new TagKey(target.upstreamName(), "", BY_DIGEST + digest, acceptKey);
+        if (cached.isPresent() && acceptable(cached.get(), accept, seen)) {
+            metrics.cacheLookup("manifest", true);
+            return served(cached.get(), Map.of());
         }
+        metrics.cacheLookup("manifest", false);
         if (offline) {
-            return UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, "manifest " + digest + " is not cached and the proxy is offline");
+            return UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, cached.isPresent()
+                    ? "manifest " + digest + " is cached as " + cached.get().mediaType()
+                            + ", which this client does not accept, and the proxy is offline"
+                    : "manifest " + digest + " is not cached and the proxy is offline");
         }
+        String what = describe(target, digest.toString());
         HttpResponse<byte[]> response;
         try {
             response = target.upstream().manifest("GET", target.repository(), digest.toString(), accept);
         } catch (IOException e) {
-            return UpstreamErrors.forFailure(e, describe(target, digest.toString()), target.upstreamName());
+            return UpstreamErrors.forFailure(e, what, target.upstreamName());
         }
         if (response.statusCode() != 200) {
-            return UpstreamErrors.forStatus(response.statusCode(), response.headers(), ErrorCode.MANIFEST_UNKNOWN,
-                    describe(target, digest.toString()), target.upstreamName());
+            return UpstreamErrors.fromUpstream(response.statusCode(), response.headers(), response.body(),
+                    ErrorCode.MANIFEST_UNKNOWN, what, target.upstreamName());
         }
         String mediaType = mediaTypeOf(response);
         if (isSignedSchema1(mediaType)) {
             return passThroughSchema1(response, mediaType);
         }
         if (!digest.matches(response.body())) {
-            return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE,
-                    "upstream " + target.upstreamName() + " sent bytes that do not hash to " + digest + "; nothing was cached");
+            return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream " + target.upstreamName()
+                    + " sent bytes for " + digest + " that hash to something else; nothing was cached");
         }
         StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
-        metadata.putManifest(manifest);
-        return served(manifest, false);
+        metadata.putManifestAndTag(manifest, seen, new TagResolution(digest, mediaType, clock.millis()));
+        return served(manifest, Map.of());
     }
 
-    private ProxyResponse byTag(Target target, String tag, List<String> accept) {
-        TagKey key = new TagKey(target.upstreamName(), target.repository().value(), tag, AcceptHeader.normalise(accept));
+    /** The client lists the stored type, or the upstream already gave this accept set these very bytes. */
+    private boolean acceptable(StoredManifest manifest, List<String> accept, TagKey seen) {
+        if (AcceptHeader.types(accept).contains(manifest.mediaType())) {
+            return true;
+        }
+        return metadata.tag(seen).map(r -> r.digest().equals(manifest.digest())).orElse(false);
+    }
+
+    // ---------------------------------------------------------------- by tag
+
+    private ProxyResponse byTag(Target target, String tag, List<String> accept, String acceptKey) {
+        TagKey key = new TagKey(target.upstreamName(), target.repository().value(), tag, acceptKey);
         Optional<TagResolution> known = metadata.tag(key);
         Optional<StoredManifest> cached = known.flatMap(r -> metadata.manifest(r.digest()));
         long now = clock.millis();
-        if (cached.isPresent() && (offline || now - known.get().checkedAtMillis() < target.upstream().config().tagTtl().toMillis())) {
+        long age = known.map(r -> now - r.checkedAtMillis()).orElse(Long.MAX_VALUE);
+        if (cached.isPresent() && age < target.upstream().config().tagTtl().toMillis()) {
             metrics.cacheLookup("manifest", true);
-            return served(cached.get(), true);
+            return served(cached.get(), Map.of());
         }
         if (offline) {
-            metrics.cacheLookup("manifest", false);
-            return UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, "tag " + tag + " is not cached and the proxy is offline");
+            metrics.cacheLookup("manifest", cached.isPresent());
+            return cached.isPresent() ? served(cached.get(), Map.of())
+                    : UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, "tag " + tag + " is not cached and the proxy is offline");
         }
-        if (cached.isPresent() && stillCurrent(target, tag, accept, known.get())) {
-            metrics.cacheLookup("manifest", true);
-            metadata.putTag(key, new TagResolution(known.get().digest(), known.get().mediaType(), now));
-            return served(cached.get(), true);
+        if (cached.isPresent()) {
+            Optional<ProxyResponse> revalidated = revalidate(target, tag, accept, key, known.get(), cached.get(), age);
+            if (revalidated.isPresent()) {
+                return revalidated.get();
+            }
         }
         metrics.cacheLookup("manifest", false);
-        return fetchTag(target, tag, accept, key, now);
+        return fetchTag(target, tag, accept, key, cached, age);
     }
 
-    /** {@code HEAD /v2/<name>/manifests/<tag>}: does not count against Docker Hub's pull limit. */
-    private boolean stillCurrent(Target target, String tag, List<String> accept, TagResolution known) {
+    /**
+     * {@code HEAD /v2/<name>/manifests/<tag>}: does not count against Docker Hub's pull limit. Empty
+     * when the digest moved (the caller GETs the new one); the cached manifest when it did not, or
+     * (stale, with a warning) when the upstream cannot say.
+     */
+    private Optional<ProxyResponse> revalidate(Target target, String tag, List<String> accept, TagKey key,
+                                               TagResolution known, StoredManifest cached, long age) {
+        HttpResponse<byte[]> head;
         try {
-            HttpResponse<byte[]> head = target.upstream().manifest("HEAD", target.repository(), tag, accept);
-            return head.statusCode() == 200
-                    && head.headers().firstValue("Docker-Content-Digest").map(known.digest().toString()::equals).orElse(false);
+            head = target.upstream().manifest("HEAD", target.repository(), tag, accept);
         } catch (IOException e) {
-            return false;
+            return stale(target, cached, age, "upstream " + target.upstreamName() + " unreachable");
         }
+        if (UpstreamErrors.isOutage(head.statusCode())) {
+            return stale(target, cached, age, "upstream " + target.upstreamName() + " answered " + head.statusCode());
+        }
+        boolean unchanged = head.statusCode() == 200 && head.headers().firstValue("Docker-Content-Digest")
+                .map(known.digest().toString()::equals).orElse(false);
+        if (!unchanged) {
+            return Optional.empty();
+        }
+        metrics.cacheLookup("manifest", true);
+        metadata.putTag(key, new TagResolution(known.digest(), known.mediaType(), clock.millis()));
+        return Optional.of(served(cached, Map.of()));
     }
 
-    private ProxyResponse fetchTag(Target target, String tag, List<String> accept, TagKey key, long now) {
+    private ProxyResponse fetchTag(Target target, String tag, List<String> accept, TagKey key,
+                                   Optional<StoredManifest> cached, long age) {
+        String what = describe(target, tag);
         HttpResponse<byte[]> response;
         try {
             response = target.upstream().manifest("GET", target.repository(), tag, accept);
         } catch (IOException e) {
-            return UpstreamErrors.forFailure(e, describe(target, tag), target.upstreamName());
+            return cached.flatMap(c -> stale(target, c, age, "upstream " + target.upstreamName() + " unreachable"))
+                    .orElseGet(() -> UpstreamErrors.forFailure(e, what, target.upstreamName()));
         }
         if (response.statusCode() != 200) {
-            return UpstreamErrors.forStatus(response.statusCode(), response.headers(), ErrorCode.MANIFEST_UNKNOWN,
-                    describe(target, tag), target.upstreamName());
+            if (UpstreamErrors.isOutage(response.statusCode()) && cached.isPresent()) {
+                Optional<ProxyResponse> stale = stale(target, cached.get(), age,
+                        "upstream " + target.upstreamName() + " answered " + response.statusCode());
+                if (stale.isPresent()) {
+                    return stale.get();
+                }
+            }
+            return UpstreamErrors.fromUpstream(response.statusCode(), response.headers(), response.body(),
+                    ErrorCode.MANIFEST_UNKNOWN, what, target.upstreamName());
         }
         String mediaType = mediaTypeOf(response);
         if (isSignedSchema1(mediaType)) {
@@ -137,9 +196,21 @@ public final class ManifestService {
                     + " sent a manifest for " + tag + " that does not hash to its digest " + digest + "; nothing was cached");
         }
         StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
-        metadata.putManifestAndTag(manifest, key, new TagResolution(digest, mediaType, now));
-        return served(manifest, false);
+        metadata.putManifestAndTag(manifest, key, new TagResolution(digest, mediaType, clock.millis()));
+        return served(manifest, Map.of());
     }
+
+    /** A cached tag past its TTL, while the upstream cannot answer: served up to maxStale, with a warning. */
+    private Optional<ProxyResponse> stale(Target target, StoredManifest cached, long age, String why) {
+        long limit = target.upstream().config().tagTtl().plus(target.upstream().config().maxStale()).toMillis();
+        if (age >= limit) {
+            return Optional.empty();
+        }
+        metrics.cacheLookup("manifest", true);
+        return Optional.of(served(cached, Map.of("Warning", "299 - \"" + why + "; serving a cached tag\"")));
+    }
+
+    // ---------------------------------------------------------------- shared
 
     /**
      * A signed schema 1 manifest is re-signed by the upstream on every request: its bytes never
@@ -148,7 +219,7 @@ public final class ManifestService {
     private static ProxyResponse passThroughSchema1(HttpResponse<byte[]> response, String mediaType) {
         Digest digest = response.headers().firstValue("Docker-Content-Digest").flatMap(ManifestService::tryParse)
                 .orElseGet(() -> Digest.sha256Of(response.body()));
-        return new ProxyResponse.Manifest(mediaType, digest, response.body(), false, Map.of());
+        return new ProxyResponse.Manifest(mediaType, digest, response.body(), Map.of());
     }
 
     private static Optional<Digest> tryParse(String text) {
@@ -170,8 +241,8 @@ public final class ManifestService {
         return (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
     }
 
-    private static ProxyResponse served(StoredManifest manifest, boolean fromCache) {
-        return new ProxyResponse.Manifest(manifest.mediaType(), manifest.digest(), manifest.bytes(), fromCache, Map.of());
+    private static ProxyResponse served(StoredManifest manifest, Map<String, String> headers) {
+        return new ProxyResponse.Manifest(manifest.mediaType(), manifest.digest(), manifest.bytes(), headers);
     }
 
     private static String describe(Target target, String reference) {

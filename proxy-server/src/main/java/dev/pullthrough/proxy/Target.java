@@ -5,9 +5,10 @@ import dev.pullthrough.upstream.UpstreamClient;
 
 /**
  * Where a request goes: the upstream and the repository name as that upstream knows it;
- * {@code namespace} is the containerd {@code ns=} value when that chose the upstream (echoed back).
+ * {@code clientName} is the name as the client wrote it (with any upstream prefix), and
+ * {@code namespace} the containerd {@code ns=} value when that chose the upstream (echoed back).
  */
-public record Target(UpstreamClient upstream, RepositoryName repository, String namespace) {
+public record Target(UpstreamClient upstream, RepositoryName repository, RepositoryName clientName, String namespace) {
     public String upstreamName() {
         return upstream.config().name();
     }

@@ -6,9 +6,24 @@ import java.net.http.HttpHeaders;
 import java.net.http.HttpTimeoutException;
 import java.util.Map;
 
-/** Turns what an upstream answered (or how it failed) into the OCI error the client gets. */
+/** Turns what an upstream answered (or how it failed) into what the client gets. */
 final class UpstreamErrors {
     private UpstreamErrors() {}
+
+    /**
+     * An upstream's refusal. A 400, 404 or 406 that carries an OCI error body is passed through as
+     * is: the client sees what the upstream said (e.g. the reference registry's "OCI manifest found,
+     * but accept header does not support OCI manifests"). Others map to our own error.
+     */
+    static ProxyResponse fromUpstream(int status, HttpHeaders headers, byte[] body, ErrorCode notFound, String what,
+                                      String upstream) {
+        boolean json = headers.firstValue("Content-Type").map(t -> t.startsWith("application/json")).orElse(false);
+        if ((status == 400 || status == 404 || status == 406) && json && body != null && body.length > 0
+                && body.length < 64 * 1024 && new String(body, java.nio.charset.StandardCharsets.UTF_8).contains("\"errors\"")) {
+            return new ProxyResponse.Json(status, "application/json", body, Map.of());
+        }
+        return forStatus(status, headers, notFound, what, upstream);
+    }
 
     static ProxyResponse.Error forStatus(int status, HttpHeaders headers, ErrorCode notFound, String what, String upstream) {
         switch (status) {
@@ -32,6 +47,11 @@ final class UpstreamErrors {
             return error(ErrorCode.UPSTREAM_TIMEOUT, "upstream " + upstream + " timed out fetching " + what);
         }
         return error(ErrorCode.UPSTREAM_UNAVAILABLE, "fetching " + what + " from upstream " + upstream + " failed: " + failure);
+    }
+
+    /** Whether an answer means the upstream is down or limiting us (serve stale), not that the thing is gone. */
+    static boolean isOutage(int status) {
+        return status == 429 || status >= 500;
     }
 
     static ProxyResponse.Error error(ErrorCode code, String message) {

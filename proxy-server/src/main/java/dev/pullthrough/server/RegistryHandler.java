@@ -72,19 +72,22 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
                     .thenAccept(a -> ctx.executor().execute(() -> {
                         FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.valueOf(a.status()), a.body(), head);
                         out.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType());
+                        closeIf(!keepAlive, out);
                         finish(ctx, ctx.writeAndFlush(out), keepAlive);
                     }));
             return;
         }
         if (!clients.allows(ctx.channel().remoteAddress())) {
             metrics.request("denied", 403);
-            finish(ctx, ctx.writeAndFlush(ResponseWriter.error(new ApiError(ErrorCode.DENIED,
-                    "this client address may not pull from this proxy"), head)), false);
+            FullHttpResponse out = ResponseWriter.error(new ApiError(ErrorCode.DENIED,
+                    "this client address may not pull from this proxy"), head);
+            finish(ctx, ctx.writeAndFlush(closeIf(true, out)), false);
             return;
         }
         if (api == null) {
-            finish(ctx, ctx.writeAndFlush(ResponseWriter.error(new ApiError(ErrorCode.NOT_FOUND,
-                    "the admin port serves /metrics, /healthz and /readyz"), head)), keepAlive);
+            FullHttpResponse out = ResponseWriter.error(new ApiError(ErrorCode.NOT_FOUND,
+                    "the admin port serves /metrics, /healthz and /readyz"), head);
+            finish(ctx, ctx.writeAndFlush(closeIf(!keepAlive, out)), keepAlive);
             return;
         }
         List<String> accept = request.headers().getAll(HttpHeaderNames.ACCEPT);
@@ -106,14 +109,21 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         }
         int status = statusOf(reply.response());
         metrics.request(reply.route(), status);
-        ChannelFuture done = ResponseWriter.write(ctx, reply.response(), head, reply.headers());
+        boolean keep = keepAlive && !(reply.response() instanceof ProxyResponse.Error && status >= 500);
+        Map<String, String> headers = reply.headers();
+        if (!keep) {
+            // Say so, or a client may send its next request on a connection we are closing.
+            headers = new java.util.HashMap<>(headers);
+            headers.put("Connection", "close");
+        }
+        ChannelFuture done = ResponseWriter.write(ctx, reply.response(), head, headers);
         done.addListener(f -> {
             if (ACCESS.isInfoEnabled()) {
                 ACCESS.info("{} {} {} {}ms{}", method, uri, status, (System.nanoTime() - started) / 1_000_000,
                         f.isSuccess() ? "" : " (aborted)");
             }
         });
-        finish(ctx, done, keepAlive && !(reply.response() instanceof ProxyResponse.Error && status >= 500));
+        finish(ctx, done, keep);
     }
 
     private static int statusOf(ProxyResponse response) {
@@ -152,7 +162,14 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
             code = ErrorCode.BAD_REQUEST;
         }
         metrics.request("invalid", code.status());
-        ctx.writeAndFlush(ResponseWriter.error(ApiError.of(code), false)).addListener(ChannelFutureListener.CLOSE);
+        ctx.writeAndFlush(closeIf(true, ResponseWriter.error(ApiError.of(code), false))).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private static FullHttpResponse closeIf(boolean closing, FullHttpResponse out) {
+        if (closing) {
+            out.headers().set(HttpHeaderNames.CONNECTION, "close");
+        }
+        return out;
     }
 
     @Override

@@ -14,6 +14,11 @@ public final class AcceptHeader {
 
     /** Sorted, lower-case, parameter-free types joined by commas; types with {@code q=0} are left out. */
     public static String normalise(List<String> headers) {
+        return String.join(",", types(headers));
+    }
+
+    /** The accepted types, lower case and without parameters; types with {@code q=0} are left out. */
+    public static TreeSet<String> types(List<String> headers) {
         TreeSet<String> types = new TreeSet<>();
         for (String header : headers) {
             for (String part : header.split(",")) {
@@ -25,7 +30,7 @@ public final class AcceptHeader {
                 types.add(type);
             }
         }
-        return String.join(",", types);
+        return types;
     }
 
     private static boolean refused(String[] pieces) {
