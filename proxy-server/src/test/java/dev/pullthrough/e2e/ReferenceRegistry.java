@@ -124,6 +124,12 @@ final class ReferenceRegistry implements AutoCloseable {
         }
     }
 
+    /** How many requests the registry's access log shows for {@code method} and exactly {@code path}. */
+    long requests(String method, String path) {
+        String needle = "\"" + method + " " + path + " HTTP/";
+        return log().stream().filter(line -> line.contains(needle)).count();
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);

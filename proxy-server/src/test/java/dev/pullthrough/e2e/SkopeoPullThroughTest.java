@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pullthrough.e2e.TestImages.Format;
 import dev.pullthrough.e2e.TestImages.Pushed;
 import dev.pullthrough.oci.Digest;
@@ -61,6 +63,26 @@ class SkopeoPullThroughTest {
         if (destination != null) {
             destination.close();
         }
+    }
+
+    // ---------------------------------------------------------------- skopeo agrees with itself run directly
+
+    @Order(0)
+    @ParameterizedTest
+    @ValueSource(strings = {"docker", "oci", "docker-list", "oci-index"})
+    void inspect_throughProxy_agreesWithUpstream(String kind) throws Exception {
+        Pushed image = images.get(kind);
+        for (String mode : new String[] {"--raw", "--config"}) {
+            String direct = Skopeo.inspect(mode, upstream.hostPort() + "/" + image.repository() + ":v1");
+            String viaProxy = Skopeo.inspect(mode, proxy.hostPort() + "/" + image.repository() + ":v1");
+            assertEquals(direct, viaProxy, "skopeo inspect " + mode + " of " + kind);
+        }
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode direct = (ObjectNode) json.readTree(Skopeo.inspect("", upstream.hostPort() + "/" + image.repository() + ":v1"));
+        ObjectNode viaProxy = (ObjectNode) json.readTree(Skopeo.inspect("", proxy.hostPort() + "/" + image.repository() + ":v1"));
+        direct.remove("Name");
+        viaProxy.remove("Name");
+        assertEquals(direct, viaProxy, "skopeo inspect of " + kind + " (apart from the registry's name)");
     }
 
     // ---------------------------------------------------------------- cold, then warm
