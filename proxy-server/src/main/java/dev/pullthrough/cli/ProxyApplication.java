@@ -22,10 +22,12 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.http.HttpClient;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -40,20 +42,25 @@ public final class ProxyApplication implements AutoCloseable {
     private static final int BLOCKING_THREADS = 64;
     /** Upstream blob downloads at once; further ones queue. */
     private static final int MAX_DOWNLOADS = 32;
+    /** An upstream that sends no byte of a blob for this long has its download aborted. */
+    private static final Duration DOWNLOAD_IDLE_TIMEOUT = Duration.ofSeconds(60);
 
     private final RocksMetadataStore metadata;
     private final RegistryServer server;
     private final ExecutorService blocking;
     private final ExecutorService downloads;
+    private final ScheduledExecutorService housekeeping;
     private final Metrics metrics;
     private final InetSocketAddress registryAddress;
 
     private ProxyApplication(RocksMetadataStore metadata, RegistryServer server, ExecutorService blocking,
-                             ExecutorService downloads, Metrics metrics, InetSocketAddress registryAddress) {
+                             ExecutorService downloads, ScheduledExecutorService housekeeping, Metrics metrics,
+                             InetSocketAddress registryAddress) {
         this.metadata = metadata;
         this.server = server;
         this.blocking = blocking;
         this.downloads = downloads;
+        this.housekeeping = housekeeping;
         this.metrics = metrics;
         this.registryAddress = registryAddress;
     }
@@ -87,9 +94,12 @@ public final class ProxyApplication implements AutoCloseable {
         List<UpstreamClient> upstreams = config.upstreams().stream()
                 .map(u -> new UpstreamClient(u, http, tokens, metrics)).collect(Collectors.toList());
         Clock clock = Clock.systemUTC();
+        BlobService blobService = new BlobService(blobs, metrics, downloads, config.offline());
+        ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(named("housekeeping"));
+        housekeeping.scheduleWithFixedDelay(() -> blobService.abortStalledDownloads(DOWNLOAD_IDLE_TIMEOUT), 5, 5, TimeUnit.SECONDS);
         PullApi api = new PullApi(new UpstreamRouter(upstreams),
                 new ManifestService(metadata, metrics, clock, config.offline()),
-                new BlobService(blobs, metrics, downloads, config.offline()),
+                blobService,
                 new ListingService(config.offline(), clock), blocking);
         AdminRoutes admin = new AdminRoutes(metrics, paths.tmpDir());
         RegistryServer server = new RegistryServer();
@@ -107,6 +117,7 @@ public final class ProxyApplication implements AutoCloseable {
             metadata.close();
             blocking.shutdownNow();
             downloads.shutdownNow();
+            housekeeping.shutdownNow();
             throw new StartupException("cannot listen on " + config.server().host() + ":" + config.server().port()
                     + " / admin " + config.admin().port() + ": " + e.getMessage()
                     + " (set server.port / admin.port to free ports)", e);
@@ -114,7 +125,7 @@ public final class ProxyApplication implements AutoCloseable {
         LOG.info("pullthrough serving {} upstream(s): {}; default {}; data in {}", upstreams.size(),
                 config.upstreams().stream().map(u -> u.name() + "=" + u.url()).collect(Collectors.joining(", ")),
                 config.defaultUpstream().name(), config.storage().path().toAbsolutePath());
-        return new ProxyApplication(metadata, server, blocking, downloads, metrics, address);
+        return new ProxyApplication(metadata, server, blocking, downloads, housekeeping, metrics, address);
     }
 
     public InetSocketAddress registryAddress() {
@@ -129,6 +140,7 @@ public final class ProxyApplication implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        housekeeping.shutdownNow();
         downloads.shutdownNow();
         blocking.shutdown();
         try {

@@ -37,6 +37,8 @@ public final class BlobDownload implements Runnable {
     private volatile long written;
     private volatile boolean committed;
     private volatile Throwable failure;
+    private volatile long lastProgressNanos = System.nanoTime();
+    private volatile InputStream body;
     private BlobWriter writer;
     private StoredBlob stored;
 
@@ -108,7 +110,9 @@ public final class BlobDownload implements Runnable {
 
     private void download() throws IOException {
         HttpResponse<InputStream> response = target.upstream().openBlob(target.repository(), digest);
+        lastProgressNanos = System.nanoTime();
         try (InputStream body = response.body()) {
+            this.body = body;
             if (response.statusCode() != 200) {
                 throw new UpstreamStatusException(UpstreamErrors.forStatus(response.statusCode(), response.headers(),
                         ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository(), target.upstreamName()));
@@ -139,6 +143,7 @@ public final class BlobDownload implements Runnable {
             wrapped.clear().limit(n);
             writer.write(wrapped);
             written = writer.written();
+            lastProgressNanos = System.nanoTime();
             if (length >= 0 && written > length) {
                 throw new IOException("upstream sent more than its Content-Length of " + length);
             }
@@ -146,6 +151,23 @@ public final class BlobDownload implements Runnable {
         }
         if (length >= 0 && written != length) {
             throw new IOException("upstream ended after " + written + " of " + length + " bytes");
+        }
+    }
+
+    /**
+     * Aborts a download whose upstream sent nothing for {@code idle}: the JDK client has no read
+     * timeout for a streamed body, so without this a stalled upstream would hold every reader forever.
+     */
+    void abortIfStalled(long nowNanos, java.time.Duration idle) {
+        InputStream current = body;
+        if (current != null && !committed && failure == null && nowNanos - lastProgressNanos > idle.toNanos()) {
+            LOG.warn("upstream {} sent nothing for {}s while fetching blob {}; aborting", target.upstreamName(),
+                    idle.toSeconds(), digest);
+            try {
+                current.close();
+            } catch (IOException ignored) {
+                // the reading thread sees the failure
+            }
         }
     }
 

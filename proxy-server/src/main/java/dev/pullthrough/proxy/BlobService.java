@@ -2,6 +2,8 @@ package dev.pullthrough.proxy;
 
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.registry.api.ApiError;
+import dev.pullthrough.registry.api.ByteRange;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.StoredBlob;
@@ -36,8 +38,21 @@ public final class BlobService {
         this.offline = offline;
     }
 
-    public ProxyResponse get(Target target, Digest digest, boolean head) throws IOException {
-        Optional<ProxyResponse> local = fromDisk(digest, head);
+    /** Aborts downloads whose upstream went silent for {@code idle}; call periodically. */
+    public void abortStalledDownloads(java.time.Duration idle) {
+        long now = System.nanoTime();
+        for (BlobDownload download : inFlight.values()) {
+            download.abortIfStalled(now, idle);
+        }
+    }
+
+    /**
+     * A blob, or one range of it ({@code range} is the client's {@code Range} header): from disk,
+     * from the download in flight, or from a download started now (a range of an uncached blob,
+     * as lazy-pull snapshotters ask, is answered as soon as its bytes arrive).
+     */
+    public ProxyResponse get(Target target, Digest digest, boolean head, Optional<String> range) throws IOException {
+        Optional<ProxyResponse> local = fromDisk(digest, head, range);
         metrics.cacheLookup("blob", local.isPresent());
         if (local.isPresent()) {
             return local.get();
@@ -51,7 +66,7 @@ public final class BlobService {
         Optional<BlobDownload> download = join(target, digest);
         if (download.isEmpty()) {
             // Committed between our look at the disk and the join.
-            return fromDisk(digest, head).orElseGet(() -> UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, "blob " + digest + " vanished"));
+            return fromDisk(digest, head, range).orElseGet(() -> UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, "blob " + digest + " vanished"));
         }
         long size;
         try {
@@ -69,8 +84,12 @@ public final class BlobService {
         if (head) {
             return new ProxyResponse.BlobHead(digest, size);
         }
+        ByteRange.Resolution part = ByteRange.resolve(range, size);
+        if (part instanceof ByteRange.Unsatisfiable) {
+            return unsatisfiable(size);
+        }
         try {
-            return new ProxyResponse.BlobStream(download.get(), size, download.get().openForReading());
+            return new ProxyResponse.BlobStream(download.get(), size, download.get().openForReading(), partOf(part));
         } catch (IOException e) {
             return UpstreamErrors.forFailure(e, "blob " + digest + " of " + target.repository(), target.upstreamName());
         }
@@ -99,7 +118,7 @@ public final class BlobService {
         return Optional.ofNullable(download);
     }
 
-    private Optional<ProxyResponse> fromDisk(Digest digest, boolean head) throws IOException {
+    private Optional<ProxyResponse> fromDisk(Digest digest, boolean head, Optional<String> range) throws IOException {
         Optional<StoredBlob> blob = store.stat(digest);
         if (blob.isEmpty()) {
             return Optional.empty();
@@ -107,11 +126,25 @@ public final class BlobService {
         if (head) {
             return Optional.of(new ProxyResponse.BlobHead(digest, blob.get().size()));
         }
+        ByteRange.Resolution part = ByteRange.resolve(range, blob.get().size());
+        if (part instanceof ByteRange.Unsatisfiable) {
+            return Optional.of(unsatisfiable(blob.get().size()));
+        }
         try {
-            return Optional.of(new ProxyResponse.BlobFile(blob.get(), FileChannel.open(blob.get().path(), StandardOpenOption.READ)));
+            FileChannel channel = FileChannel.open(blob.get().path(), StandardOpenOption.READ);
+            return Optional.of(new ProxyResponse.BlobFile(blob.get(), channel, partOf(part)));
         } catch (NoSuchFileException e) {
             return Optional.empty();
         }
+    }
+
+    private static Optional<ByteRange> partOf(ByteRange.Resolution resolution) {
+        return resolution instanceof ByteRange.Part ? Optional.of(((ByteRange.Part) resolution).range()) : Optional.empty();
+    }
+
+    private static ProxyResponse unsatisfiable(long size) {
+        return new ProxyResponse.Error(new ApiError(ErrorCode.RANGE_INVALID, "the requested range is not within the blob's "
+                + size + " bytes"), Map.of("Content-Range", "bytes */" + size));
     }
 
     /** {@code HEAD} of an uncached blob asks the upstream with {@code HEAD} only: no download. */

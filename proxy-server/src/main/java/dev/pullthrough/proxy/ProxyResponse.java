@@ -2,9 +2,11 @@ package dev.pullthrough.proxy;
 
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.registry.api.ApiError;
+import dev.pullthrough.registry.api.ByteRange;
 import dev.pullthrough.storage.blob.StoredBlob;
 import java.nio.channels.FileChannel;
 import java.util.Map;
+import java.util.Optional;
 
 /** What the pull-through services answer, as data; the server turns it into HTTP. */
 public sealed interface ProxyResponse {
@@ -15,11 +17,12 @@ public sealed interface ProxyResponse {
     /** A small JSON document passed through from upstream (tags, referrers). */
     record Json(int status, String contentType, byte[] body, Map<String, String> headers) implements ProxyResponse {}
 
-    /** A committed blob on disk, opened for the response; the writer closes the channel. */
-    record BlobFile(StoredBlob blob, FileChannel channel) implements ProxyResponse {}
+    /** A committed blob on disk, opened for the response (all of it, or one range); the writer closes the channel. */
+    record BlobFile(StoredBlob blob, FileChannel channel, Optional<ByteRange> range) implements ProxyResponse {}
 
-    /** A blob still downloading, opened for this client: it reads the growing file as bytes arrive. */
-    record BlobStream(BlobDownload download, long size, FileChannel channel) implements ProxyResponse {}
+    /** A blob still downloading, opened for this client: it reads the growing file (or one range) as bytes arrive. */
+    record BlobStream(BlobDownload download, long size, FileChannel channel, Optional<ByteRange> range)
+            implements ProxyResponse {}
 
     /** The headers of a blob without its body ({@code HEAD}). */
     record BlobHead(Digest digest, long size) implements ProxyResponse {}

@@ -37,7 +37,8 @@ public final class PullApi {
     /** A response and the headers that go with it whatever it is (e.g. {@code OCI-Namespace}). */
     public record Reply(ProxyResponse response, Map<String, String> headers, String route) {}
 
-    public CompletableFuture<Reply> handle(String method, String uri, List<String> accept) {
+    /** Answers one request; {@code range} is its {@code Range} header, used for blobs. */
+    public CompletableFuture<Reply> handle(String method, String uri, List<String> accept, Optional<String> range) {
         RouteParser.Parsed parsed = RouteParser.parse(method, uri);
         if (parsed.error().isPresent()) {
             return done(new ProxyResponse.Error(parsed.error().get(), Map.of()), Map.of(), "invalid");
@@ -53,16 +54,16 @@ public final class PullApi {
         Target target = routed.target().orElseThrow();
         Map<String, String> headers = target.namespace() == null ? Map.of() : Map.of("OCI-Namespace", target.namespace());
         boolean head = method.equals("HEAD");
-        return CompletableFuture.supplyAsync(() -> new Reply(serve(target, route, head, accept), headers, kindOf(route)), workers);
+        return CompletableFuture.supplyAsync(() -> new Reply(serve(target, route, head, accept, range), headers, kindOf(route)), workers);
     }
 
-    private ProxyResponse serve(Target target, Route route, boolean head, List<String> accept) {
+    private ProxyResponse serve(Target target, Route route, boolean head, List<String> accept, Optional<String> range) {
         try {
             if (route instanceof Route.Manifest) {
                 return manifests.get(target, ((Route.Manifest) route).reference(), accept);
             }
             if (route instanceof Route.Blob) {
-                return blobs.get(target, ((Route.Blob) route).digest(), head);
+                return blobs.get(target, ((Route.Blob) route).digest(), head, range);
             }
             if (route instanceof Route.Tags) {
                 return listings.tags(target, (Route.Tags) route);

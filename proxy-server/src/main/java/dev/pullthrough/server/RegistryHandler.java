@@ -91,7 +91,8 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
             return;
         }
         List<String> accept = request.headers().getAll(HttpHeaderNames.ACCEPT);
-        api.handle(method, request.uri(), accept).whenComplete((reply, failure) -> ctx.executor().execute(() -> {
+        Optional<String> range = Optional.ofNullable(request.headers().get(HttpHeaderNames.RANGE));
+        api.handle(method, request.uri(), accept, range).whenComplete((reply, failure) -> ctx.executor().execute(() -> {
             if (failure != null) {
                 reply(ctx, new PullApi.Reply(new ProxyResponse.Error(new ApiError(ErrorCode.UNKNOWN,
                         "the proxy failed serving this request"), Map.of()), Map.of(), "error"), head, keepAlive, method, request.uri(), started);
@@ -127,6 +128,10 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     }
 
     private static int statusOf(ProxyResponse response) {
+        if (response instanceof ProxyResponse.BlobFile && ((ProxyResponse.BlobFile) response).range().isPresent()
+                || response instanceof ProxyResponse.BlobStream && ((ProxyResponse.BlobStream) response).range().isPresent()) {
+            return 206;
+        }
         if (response instanceof ProxyResponse.Error) {
             return ((ProxyResponse.Error) response).error().status();
         }
@@ -170,6 +175,15 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
             out.headers().set(HttpHeaderNames.CONNECTION, "close");
         }
         return out;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
+        if (event instanceof io.netty.handler.timeout.IdleStateEvent) {
+            ctx.close();
+            return;
+        }
+        super.userEventTriggered(ctx, event);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.pullthrough.server;
 import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.proxy.ProxyResponse;
 import dev.pullthrough.registry.api.ApiError;
+import dev.pullthrough.registry.api.ByteRange;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -22,6 +23,7 @@ import io.netty.handler.stream.ChunkedNioFile;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Writes a {@link ProxyResponse} to the client. Every manifest and blob response carries
@@ -99,22 +101,31 @@ final class ResponseWriter {
         headers.set("Docker-Distribution-API-Version", API_VERSION);
     }
 
+    /** 200 for the whole blob, 206 with {@code Content-Range} for one part of it. */
+    private static HttpResponse blobResponse(String digest, long size, Optional<ByteRange> range, Map<String, String> extra) {
+        HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1,
+                range.isPresent() ? HttpResponseStatus.PARTIAL_CONTENT : HttpResponseStatus.OK);
+        blobHeaders(out.headers(), digest, range.map(ByteRange::length).orElse(size));
+        range.ifPresent(r -> out.headers().set(HttpHeaderNames.CONTENT_RANGE, r.contentRange()));
+        extra.forEach(out.headers()::set);
+        return out;
+    }
+
     private static ChannelFuture blobFile(ChannelHandlerContext ctx, ProxyResponse.BlobFile b, boolean head,
                                           Map<String, String> extra) {
-        HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         long size = b.blob().size();
-        blobHeaders(out.headers(), b.blob().digest().toString(), size);
-        extra.forEach(out.headers()::set);
-        ctx.write(out);
+        ctx.write(blobResponse(b.blob().digest().toString(), size, b.range(), extra));
         if (head) {
             closeQuietly(b.channel());
             return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
         }
+        long start = b.range().map(ByteRange::start).orElse(0L);
+        long length = b.range().map(ByteRange::length).orElse(size);
         if (ctx.pipeline().get(SslHandler.class) == null) {
-            ctx.write(new DefaultFileRegion(b.channel(), 0, size));
+            ctx.write(new DefaultFileRegion(b.channel(), start, length));
         } else {
             try {
-                ctx.write(new ChunkedNioFile(b.channel(), 0, size, 64 * 1024));
+                ctx.write(new ChunkedNioFile(b.channel(), start, length, 64 * 1024));
             } catch (IOException e) {
                 closeQuietly(b.channel());
                 return ctx.close();
@@ -124,11 +135,10 @@ final class ResponseWriter {
     }
 
     private static ChannelFuture blobStream(ChannelHandlerContext ctx, ProxyResponse.BlobStream b, Map<String, String> extra) {
-        HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-        blobHeaders(out.headers(), b.download().digest().toString(), b.size());
-        extra.forEach(out.headers()::set);
-        ctx.write(out);
-        ctx.write(new GrowingFileInput(b.download(), b.channel(), 0, b.size(), ctx))
+        ctx.write(blobResponse(b.download().digest().toString(), b.size(), b.range(), extra));
+        long start = b.range().map(ByteRange::start).orElse(0L);
+        long end = b.range().map(r -> r.endInclusive() + 1).orElse(b.size());
+        ctx.write(new GrowingFileInput(b.download(), b.channel(), start, end, ctx))
                 .addListener((ChannelFutureListener) f -> {
                     if (!f.isSuccess()) {
                         // A short body must never look like success: drop the connection.

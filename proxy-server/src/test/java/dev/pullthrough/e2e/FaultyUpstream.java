@@ -69,6 +69,38 @@ final class FaultyUpstream implements AutoCloseable {
         };
     }
 
+    /**
+     * A blob sent in {@code chunk}-byte pieces with {@code delayMillis} between them, declaring its
+     * full length; it stops (and the connection drops) after {@code stopAfter} bytes when that is
+     * smaller than the body.
+     */
+    static Answer trickle(byte[] body, int chunk, long delayMillis, long stopAfter) {
+        return exchange -> {
+            exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
+            exchange.sendResponseHeaders(200, body.length);
+            OutputStream out = exchange.getResponseBody();
+            int sent = 0;
+            try {
+                while (sent < body.length && sent < stopAfter) {
+                    int n = (int) Math.min(Math.min(chunk, body.length - sent), stopAfter - sent);
+                    out.write(body, sent, n);
+                    out.flush();
+                    sent += n;
+                    if (delayMillis > 0) {
+                        Thread.sleep(delayMillis);
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (sent < body.length) {
+                // Leave the response short: the server drops the connection on close.
+                throw new IOException("fault injected after " + sent + " bytes");
+            }
+            out.close();
+        };
+    }
+
     private void handle(HttpExchange exchange) throws IOException {
         String key = exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath();
         counts.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
