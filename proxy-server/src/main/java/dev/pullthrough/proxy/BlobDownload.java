@@ -35,6 +35,7 @@ public final class BlobDownload implements Runnable {
     private final Set<Runnable> listeners = new CopyOnWriteArraySet<>();
     private volatile long size = -1;
     private volatile long written;
+    private volatile boolean verified;
     private volatile boolean committed;
     private volatile Throwable failure;
     private volatile long lastProgressNanos = System.nanoTime();
@@ -63,7 +64,7 @@ public final class BlobDownload implements Runnable {
 
     /** How many bytes a reader may send now: all when verified, otherwise all but the last. */
     public long readable() {
-        if (committed) {
+        if (verified) {
             return size;
         }
         long known = size;
@@ -127,9 +128,15 @@ public final class BlobDownload implements Runnable {
             }
             copy(body, length);
         }
+        writer.verify();
+        if (size < 0) {
+            size = written;
+        }
+        // Readers may send the last bytes now; the fsync and rename that follow need not hold them.
+        verified = true;
+        notifyListeners();
         synchronized (this) {
             stored = writer.commit();
-            size = stored.size();
             committed = true;
         }
         started.complete(size);

@@ -24,6 +24,7 @@ public final class BlobWriter implements AutoCloseable {
     private final MessageDigest hasher;
     private volatile long written;
     private boolean finished;
+    private boolean verified;
 
     BlobWriter(Digest expected, Path temp, Path target) throws IOException {
         this.expected = expected;
@@ -53,16 +54,26 @@ public final class BlobWriter implements AutoCloseable {
     }
 
     /**
-     * Verifies and publishes the blob.
+     * Checks the bytes against the expected digest, without publishing them yet: readers of the
+     * temp file may hand out the last bytes as soon as this passed.
      *
      * @throws DigestMismatchException when the bytes do not hash to the expected digest (the temp file is removed)
      */
-    public StoredBlob commit() throws IOException {
-        finished = true;
-        try {
+    public void verify() throws IOException {
+        if (!verified) {
             if (!expected.matches(hasher)) {
+                abort();
                 throw new DigestMismatchException("bytes of " + expected + " hash to something else (" + written + " bytes)");
             }
+            verified = true;
+        }
+    }
+
+    /** Verifies (if not done yet), fsyncs and atomically renames the blob under its digest. */
+    public StoredBlob commit() throws IOException {
+        verify();
+        finished = true;
+        try {
             channel.force(true);
             channel.close();
             Files.createDirectories(target.getParent());
