@@ -119,6 +119,7 @@ final class ConfigBinder {
         Duration maxStale = Durations.parse(path + ".maxStale", text(node, path + ".maxStale", "maxStale").orElse(DEFAULT_MAX_STALE));
         return new UpstreamConfig(name, url, bool(node, path + ".default", "default", only), tagTtl, maxStale,
                 text(node, path + ".username", "username"), password(node, path),
+                list(node, path + ".authHosts", "authHosts").orElse(List.of()),
                 list(node, path + ".allow", "allow").orElse(List.of()));
     }
 

@@ -39,6 +39,7 @@ final class ConfigSchema {
                     "username", scalar(),
                     "password", scalar(),
                     "passwordFile", scalar(),
+                    "authHosts", scalarList(),
                     "allow", scalarList()));
 
     static ConfigSchema scalar() {

@@ -7,7 +7,8 @@ import java.util.Optional;
 
 /**
  * One registry the proxy pulls from. {@code name} is also its path prefix and its containerd
- * {@code ns=} value; {@code password} is already resolved from the file or environment.
+ * {@code ns=} value; {@code password} is already resolved from the file or environment;
+ * {@code authHosts} are the other hosts (token realms) that may receive the credentials.
  */
 public record UpstreamConfig(
         String name,
@@ -17,15 +18,26 @@ public record UpstreamConfig(
         Duration maxStale,
         Optional<String> username,
         Optional<String> password,
+        List<String> authHosts,
         List<String> allow) {
 
     public UpstreamConfig {
+        authHosts = List.copyOf(authHosts);
         allow = List.copyOf(allow);
     }
 
     /** Host and port as a client names this registry, e.g. {@code registry-1.docker.io}. */
     public String host() {
         return url.getPort() < 0 ? url.getHost() : url.getHost() + ":" + url.getPort();
+    }
+
+    /** Hosts that may receive this upstream's credentials: its own, Docker Hub's token service, the listed ones. */
+    public boolean trustsWithCredentials(String host) {
+        if (host == null) {
+            return false;
+        }
+        return host.equalsIgnoreCase(url.getHost()) || authHosts.stream().anyMatch(host::equalsIgnoreCase)
+                || isDockerHub() && host.equalsIgnoreCase("auth.docker.io");
     }
 
     /** Docker Hub puts one-part names under {@code library/}. */

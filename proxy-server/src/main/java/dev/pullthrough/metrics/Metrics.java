@@ -26,6 +26,34 @@ public final class Metrics {
                 .register(registry).increment();
     }
 
+    private final java.util.Map<String, java.util.concurrent.atomic.AtomicLong> gauges = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The upstream's latest {@code ratelimit-remaining} (Docker Hub: pulls left in its window). */
+    public void upstreamRateLimitRemaining(String upstream, long remaining) {
+        gauge("pullthrough_upstream_ratelimit_remaining", "Pulls the upstream says are left in its rate-limit window", upstream)
+                .set(remaining);
+    }
+
+    /** The upstream's latest {@code ratelimit-limit}. */
+    public void upstreamRateLimit(String upstream, long limit) {
+        gauge("pullthrough_upstream_ratelimit_limit", "The upstream's rate limit per window", upstream).set(limit);
+    }
+
+    private java.util.concurrent.atomic.AtomicLong gauge(String name, String description, String upstream) {
+        return gauges.computeIfAbsent(name + " " + upstream, k -> {
+            java.util.concurrent.atomic.AtomicLong value = new java.util.concurrent.atomic.AtomicLong(-1);
+            io.micrometer.core.instrument.Gauge.builder(name, value, java.util.concurrent.atomic.AtomicLong::get)
+                    .description(description).tag("upstream", upstream).register(registry);
+            return value;
+        });
+    }
+
+    /** The value of a gauge, for tests; NaN when absent. */
+    public double gaugeValue(String name, String... tags) {
+        io.micrometer.core.instrument.Gauge gauge = registry.find(name).tags(tags).gauge();
+        return gauge == null ? Double.NaN : gauge.value();
+    }
+
     /** A cache lookup for a manifest or blob, and whether it was served locally. */
     public void cacheLookup(String kind, boolean hit) {
         Counter.builder("pullthrough_cache_lookups")

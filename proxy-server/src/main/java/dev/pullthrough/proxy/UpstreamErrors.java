@@ -30,7 +30,13 @@ final class UpstreamErrors {
             case 404:
                 return error(notFound, what + " is not known to upstream " + upstream);
             case 401:
-                return error(ErrorCode.UNAUTHORIZED, "upstream " + upstream + " refused the proxy's credentials for " + what);
+                if (headers.firstValue("WWW-Authenticate").orElse("").contains("insufficient_scope")) {
+                    // Docker Hub's answer, after a fresh token, for a repository that is missing or private.
+                    return error(ErrorCode.NAME_UNKNOWN, what + ": the repository does not exist upstream " + upstream
+                            + " or the proxy's credentials may not pull it");
+                }
+                return error(ErrorCode.UNAUTHORIZED, "upstream " + upstream + " refused the proxy's credentials for " + what
+                        + "; check upstreams[].username and password");
             case 403:
                 return error(ErrorCode.DENIED, "upstream " + upstream + " denied access to " + what);
             case 429:

@@ -114,11 +114,15 @@ public final class UpstreamClient {
      */
     private <T> HttpResponse<T> send(String method, URI uri, List<String> accept, String scope,
                                      BodyHandler<T> handler, String kind) throws IOException {
-        HttpResponse<T> response = exchange(request(method, uri, accept, authorization(scope)), handler, kind);
+        Optional<String> sent = authorization(scope);
+        HttpResponse<T> response = exchange(request(method, uri, accept, sent), handler, kind);
         if (response.statusCode() != 401) {
             return response;
         }
         discard(response);
+        if (sent.isPresent() && sent.get().startsWith("Bearer ")) {
+            tokens.invalidate(config.name(), scope); // expired or revoked: the retry needs a fresh one
+        }
         Optional<Challenge> challenge = Challenge.parse(response.headers().firstValue("WWW-Authenticate").orElse(null));
         Optional<String> retryAuth = challenge.flatMap(c -> answer(c, scope));
         if (retryAuth.isEmpty()) {
@@ -129,7 +133,7 @@ public final class UpstreamClient {
 
     private Optional<String> answer(Challenge challenge, String scope) {
         if (challenge.scheme().equals("bearer")) {
-            return fetchToken(challenge, scope).map(token -> "Bearer " + token);
+            return tokens.getOrFetch(config.name(), scope, () -> fetchToken(challenge, scope)).map(token -> "Bearer " + token);
         }
         if (challenge.scheme().equals("basic") && config.username().isPresent()) {
             basicRequired = true;
@@ -145,7 +149,12 @@ public final class UpstreamClient {
         return tokens.get(config.name(), scope).map(token -> "Bearer " + token);
     }
 
+    /** Basic credentials for the upstream itself, unless that would send them in clear text off this machine. */
     private Optional<String> basic() {
+        return mayReceiveCredentials(config.url()) ? credentials() : Optional.empty();
+    }
+
+    private Optional<String> credentials() {
         if (config.username().isEmpty()) {
             return Optional.empty();
         }
@@ -154,7 +163,7 @@ public final class UpstreamClient {
     }
 
     /** GET realm?service=..&scope=.. (Basic with configured credentials), as the token spec describes. */
-    private Optional<String> fetchToken(Challenge challenge, String ourScope) {
+    private Optional<TokenCache.Token> fetchToken(Challenge challenge, String ourScope) {
         Optional<String> realm = challenge.param("realm");
         if (realm.isEmpty()) {
             return Optional.empty();
@@ -173,7 +182,7 @@ public final class UpstreamClient {
         }
         HttpRequest.Builder request = HttpRequest.newBuilder(tokenUri).timeout(REQUEST_TIMEOUT).GET();
         if (mayReceiveCredentials(tokenUri)) {
-            basic().ifPresent(b -> request.header("Authorization", b));
+            credentials().ifPresent(b -> request.header("Authorization", b));
         }
         try {
             HttpResponse<byte[]> response = exchange(request.build(), BodyHandlers.ofByteArray(), "token");
@@ -187,17 +196,19 @@ public final class UpstreamClient {
                 return Optional.empty();
             }
             long lifetime = body.path("expires_in").asLong(60);
-            tokens.put(config.name(), ourScope, new TokenCache.Token(token, Duration.ofSeconds(Math.max(lifetime, 1))));
-            return Optional.of(token);
+            return Optional.of(new TokenCache.Token(token, Duration.ofSeconds(Math.max(lifetime, 1))));
         } catch (IOException e) {
             LOG.warn("fetching a token for upstream {} from {} failed: {}", config.name(), tokenUri.getHost(), e.toString());
             return Optional.empty();
         }
     }
 
-    /** Configured credentials never cross plain HTTP to a host that is not loopback. */
+    /**
+     * Configured credentials go only to the upstream and the token hosts it is trusted with, and
+     * never over plain HTTP to a host that is not loopback.
+     */
     private boolean mayReceiveCredentials(URI uri) {
-        return "https".equals(uri.getScheme()) || isLoopback(uri.getHost());
+        return config.trustsWithCredentials(uri.getHost()) && ("https".equals(uri.getScheme()) || isLoopback(uri.getHost()));
     }
 
     private static boolean isLoopback(String host) {
@@ -218,6 +229,7 @@ public final class UpstreamClient {
         try {
             HttpResponse<T> response = http.send(request, handler);
             metrics.upstreamRequest(config.name(), request.method(), kind, response.statusCode());
+            recordRateLimit(response);
             return response;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -226,6 +238,22 @@ public final class UpstreamClient {
             metrics.upstreamRequest(config.name(), request.method(), kind, 0);
             throw e;
         }
+    }
+
+    /** Docker Hub's {@code ratelimit-limit: 100;w=21600} and {@code ratelimit-remaining: 76;w=21600}. */
+    private void recordRateLimit(HttpResponse<?> response) {
+        response.headers().firstValue("ratelimit-remaining").map(UpstreamClient::leadingNumber)
+                .ifPresent(remaining -> metrics.upstreamRateLimitRemaining(config.name(), remaining));
+        response.headers().firstValue("ratelimit-limit").map(UpstreamClient::leadingNumber)
+                .ifPresent(limit -> metrics.upstreamRateLimit(config.name(), limit));
+    }
+
+    private static long leadingNumber(String value) {
+        int end = 0;
+        while (end < value.length() && Character.isDigit(value.charAt(end))) {
+            end++;
+        }
+        return end == 0 ? -1 : Long.parseLong(value.substring(0, Math.min(end, 18)));
     }
 
     private static void discard(HttpResponse<?> response) throws IOException {

@@ -28,10 +28,17 @@ final class TestImages {
     private final URI registry;
     private final HttpClient http = HttpClient.newHttpClient();
     private final Random random;
+    private final String authorization;
 
     TestImages(URI registry, long seed) {
+        this(registry, seed, null);
+    }
+
+    /** A pusher that sends {@code authorization} with every request (for registries behind auth). */
+    TestImages(URI registry, long seed, String authorization) {
         this.registry = registry;
         this.random = new Random(seed);
+        this.authorization = authorization;
     }
 
     /** A single-platform image with {@code layers} random layers of about {@code layerSize} bytes each. */
@@ -110,6 +117,9 @@ final class TestImages {
     }
 
     private HttpResponse<String> send(HttpRequest request, int expected, String what) {
+        if (authorization != null) {
+            request = HttpRequest.newBuilder(request, (name, value) -> true).header("Authorization", authorization).build();
+        }
         try {
             HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() != expected) {

@@ -5,10 +5,13 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /** Bearer tokens per (upstream, scope), kept until shortly before their {@code expires_in}. */
 public final class TokenCache {
-    /** Tokens are dropped this long before they expire, so a request never leaves with a dying one. */
+    /** Tokens are dropped this long before they expire (at most a tenth of their life), so none is used dying. */
     private static final Duration MARGIN = Duration.ofSeconds(10);
 
     /** A token and how long the token server said it lives. */
@@ -19,7 +22,8 @@ public final class TokenCache {
             .expireAfter(new Expiry<String, Token>() {
                 @Override
                 public long expireAfterCreate(String key, Token token, long currentTime) {
-                    return Math.max(0, token.lifetime().minus(MARGIN).toNanos());
+                    Duration margin = token.lifetime().dividedBy(10).compareTo(MARGIN) < 0 ? token.lifetime().dividedBy(10) : MARGIN;
+                    return Math.max(0, token.lifetime().minus(margin).toNanos());
                 }
 
                 @Override
@@ -33,6 +37,37 @@ public final class TokenCache {
                 }
             })
             .build();
+
+    /** Token fetches in flight, so many requests needing the same token at once cause one request. */
+    private final ConcurrentHashMap<String, CompletableFuture<Optional<Token>>> fetching = new ConcurrentHashMap<>();
+
+    /**
+     * The cached token, or the one {@code fetch} gets: one fetch per (upstream, scope) at a time,
+     * shared by every caller that needs it meanwhile. Failed fetches are not cached.
+     */
+    public Optional<String> getOrFetch(String upstream, String scope, Supplier<Optional<Token>> fetch) {
+        Optional<String> cached = get(upstream, scope);
+        if (cached.isPresent()) {
+            return cached;
+        }
+        String key = upstream + " " + scope;
+        CompletableFuture<Optional<Token>> mine = new CompletableFuture<>();
+        CompletableFuture<Optional<Token>> running = fetching.putIfAbsent(key, mine);
+        if (running != null) {
+            return running.join().map(Token::value);
+        }
+        try {
+            Optional<Token> token = fetch.get();
+            token.ifPresent(t -> tokens.put(key, t));
+            mine.complete(token);
+            return token.map(Token::value);
+        } catch (RuntimeException e) {
+            mine.complete(Optional.empty());
+            throw e;
+        } finally {
+            fetching.remove(key, mine);
+        }
+    }
 
     public Optional<String> get(String upstream, String scope) {
         Token token = tokens.getIfPresent(upstream + " " + scope);

@@ -1,0 +1,76 @@
+package dev.pullthrough.e2e;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A small token endpoint of ours, for the reference registry's {@code auth.silly} mode: it hands
+ * out opaque tokens with a chosen lifetime and records every request (scope, service, credentials).
+ */
+final class TokenServer implements AutoCloseable {
+    /** One token request as received. */
+    record Request(Map<String, String> query, String authorization) {}
+
+    private final HttpServer server;
+    private final List<Request> requests = new CopyOnWriteArrayList<>();
+    private final AtomicInteger issued = new AtomicInteger();
+    private final long expiresIn;
+
+    TokenServer(long expiresInSeconds, long delayMillis) {
+        this.expiresIn = expiresInSeconds;
+        try {
+            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        server.setExecutor(Executors.newCachedThreadPool());
+        server.createContext("/token", exchange -> {
+            Map<String, String> query = new java.util.HashMap<>();
+            String raw = exchange.getRequestURI().getRawQuery();
+            if (raw != null) {
+                for (String pair : raw.split("&")) {
+                    int eq = pair.indexOf('=');
+                    query.put(pair.substring(0, eq), URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+                }
+            }
+            requests.add(new Request(query, exchange.getRequestHeaders().getFirst("Authorization")));
+            try {
+                Thread.sleep(delayMillis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            byte[] body = ("{\"token\":\"tok-" + issued.incrementAndGet() + "\",\"expires_in\":" + expiresIn + "}")
+                    .getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().set("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.start();
+    }
+
+    URI realm() {
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/token");
+    }
+
+    List<Request> requests() {
+        return requests;
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}
