@@ -100,7 +100,7 @@ public final class ProxyApplication implements AutoCloseable {
         PullApi api = new PullApi(new UpstreamRouter(upstreams),
                 new ManifestService(metadata, metrics, clock, config.offline()),
                 blobService,
-                new ListingService(config.offline(), clock), blocking);
+                new ListingService(config.offline(), clock), blocking, metrics);
         AdminRoutes admin = new AdminRoutes(metrics, paths.tmpDir());
         RegistryServer server = new RegistryServer();
         InetSocketAddress address;

@@ -69,11 +69,19 @@ public final class Metrics {
                 .tag("source", source).register(registry).increment(bytes);
     }
 
-    /** One client request answered, by route kind and status. */
-    public void request(String route, int status) {
+    /** One client request answered, by route kind, method and status. */
+    public void request(String route, String method, int status) {
         Counter.builder("pullthrough_requests")
-                .description("Client requests by route and status")
-                .tag("route", route).tag("status", Integer.toString(status))
+                .description("Client requests by route, method and status")
+                .tag("route", route).tag("method", method).tag("status", Integer.toString(status))
+                .register(registry).increment();
+    }
+
+    /** One request routed to an upstream, and how the upstream was chosen (ns, prefix, default). */
+    public void routed(String upstream, String by) {
+        Counter.builder("pullthrough_routed_requests")
+                .description("Requests by the upstream they went to and how it was chosen")
+                .tag("upstream", upstream).tag("by", by)
                 .register(registry).increment();
     }
 

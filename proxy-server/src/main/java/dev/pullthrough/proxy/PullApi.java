@@ -1,5 +1,6 @@
 package dev.pullthrough.proxy;
 
+import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.registry.api.Route;
@@ -24,9 +25,11 @@ public final class PullApi {
     private final BlobService blobs;
     private final ListingService listings;
     private final Executor workers;
+    private final Metrics metrics;
 
     public PullApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, ListingService listings,
-                   Executor workers) {
+                   Executor workers, Metrics metrics) {
+        this.metrics = metrics;
         this.router = router;
         this.manifests = manifests;
         this.blobs = blobs;
@@ -52,6 +55,7 @@ public final class PullApi {
             return done(new ProxyResponse.Error(routed.error().get(), Map.of()), Map.of(), kindOf(route));
         }
         Target target = routed.target().orElseThrow();
+        metrics.routed(target.upstreamName(), target.routedBy());
         Map<String, String> headers = target.namespace() == null ? Map.of() : Map.of("OCI-Namespace", target.namespace());
         boolean head = method.equals("HEAD");
         return CompletableFuture.supplyAsync(() -> new Reply(serve(target, route, head, accept, range), headers, kindOf(route)), workers);

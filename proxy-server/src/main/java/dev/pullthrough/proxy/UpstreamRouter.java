@@ -39,17 +39,17 @@ public final class UpstreamRouter {
                 return Result.fail(new ApiError(ErrorCode.NAME_UNKNOWN,
                         "no upstream is configured for registry '" + namespace.get() + "'"));
             }
-            return target(chosen.get(), name, name, namespace.get());
+            return target(chosen.get(), name, name, namespace.get(), "ns");
         }
         String value = name.value();
         int slash = value.indexOf('/');
         if (slash > 0) {
             UpstreamClient prefixed = byName.get(value.substring(0, slash));
             if (prefixed != null) {
-                return target(prefixed, RepositoryName.parse(value.substring(slash + 1)), name, null);
+                return target(prefixed, RepositoryName.parse(value.substring(slash + 1)), name, null, "prefix");
             }
         }
-        return target(defaultUpstream, name, name, null);
+        return target(defaultUpstream, name, name, null, "default");
     }
 
     private Optional<UpstreamClient> forNamespace(String namespace) {
@@ -61,7 +61,8 @@ public final class UpstreamRouter {
                 || namespace.equals("docker.io") && c.config().isDockerHub()).findFirst();
     }
 
-    private static Result target(UpstreamClient client, RepositoryName name, RepositoryName clientName, String namespace) {
+    private static Result target(UpstreamClient client, RepositoryName name, RepositoryName clientName, String namespace,
+                                 String routedBy) {
         UpstreamConfig config = client.config();
         RepositoryName repository;
         try {
@@ -74,7 +75,7 @@ public final class UpstreamRouter {
             return Result.fail(new ApiError(ErrorCode.DENIED,
                     "repository " + repository + " is not allowed on upstream " + config.name()));
         }
-        return Result.ok(new Target(client, repository, clientName, namespace));
+        return Result.ok(new Target(client, repository, clientName, namespace, routedBy));
     }
 
     /** Glob match where {@code *} spans any characters, slashes included. */

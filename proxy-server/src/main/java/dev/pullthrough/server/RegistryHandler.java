@@ -78,7 +78,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
             return;
         }
         if (!clients.allows(ctx.channel().remoteAddress())) {
-            metrics.request("denied", 403);
+            metrics.request("denied", request.method().name(), 403);
             FullHttpResponse out = ResponseWriter.error(new ApiError(ErrorCode.DENIED,
                     "this client address may not pull from this proxy"), head);
             finish(ctx, ctx.writeAndFlush(closeIf(true, out)), false);
@@ -109,7 +109,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
             return;
         }
         int status = statusOf(reply.response());
-        metrics.request(reply.route(), status);
+        metrics.request(reply.route(), method, status);
         boolean keep = keepAlive && !(reply.response() instanceof ProxyResponse.Error && status >= 500);
         Map<String, String> headers = reply.headers();
         if (!keep) {
@@ -166,7 +166,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         } else {
             code = ErrorCode.BAD_REQUEST;
         }
-        metrics.request("invalid", code.status());
+        metrics.request("invalid", "unknown", code.status());
         ctx.writeAndFlush(closeIf(true, ResponseWriter.error(ApiError.of(code), false))).addListener(ChannelFutureListener.CLOSE);
     }
 
