@@ -4,6 +4,8 @@ import dev.pullthrough.admin.AdminRoutes;
 import dev.pullthrough.config.ConfigException;
 import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.cache.CachedMetadataStore;
+import dev.pullthrough.proxy.BlobLeases;
 import dev.pullthrough.proxy.BlobService;
 import dev.pullthrough.proxy.ListingService;
 import dev.pullthrough.proxy.ManifestService;
@@ -15,6 +17,9 @@ import dev.pullthrough.server.TlsContexts;
 import io.netty.handler.ssl.SslContext;
 import dev.pullthrough.storage.blob.BlobPaths;
 import dev.pullthrough.storage.blob.FileBlobStore;
+import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.gc.StartupRecovery;
+import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
 import dev.pullthrough.upstream.UpstreamClient;
 import dev.pullthrough.upstream.auth.TokenCache;
@@ -40,12 +45,16 @@ public final class ProxyApplication implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyApplication.class);
     /** Threads that may block on disk, RocksDB or an upstream's answer, so the event loops never do. */
     private static final int BLOCKING_THREADS = 64;
+    /** Memory for hot manifests and tag resolutions in front of RocksDB. */
+    private static final long HOT_MANIFEST_BYTES = 64L << 20;
+    private static final long HOT_TAGS = 100_000;
     /** Upstream blob downloads at once; further ones queue. */
     private static final int MAX_DOWNLOADS = 32;
     /** An upstream that sends no byte of a blob for this long has its download aborted. */
     private static final Duration DOWNLOAD_IDLE_TIMEOUT = Duration.ofSeconds(60);
 
-    private final RocksMetadataStore metadata;
+    private final MetadataStore metadata;
+    private final CacheJanitor janitor;
     private final RegistryServer server;
     private final ExecutorService blocking;
     private final ExecutorService downloads;
@@ -53,10 +62,11 @@ public final class ProxyApplication implements AutoCloseable {
     private final Metrics metrics;
     private final InetSocketAddress registryAddress;
 
-    private ProxyApplication(RocksMetadataStore metadata, RegistryServer server, ExecutorService blocking,
+    private ProxyApplication(MetadataStore metadata, CacheJanitor janitor, RegistryServer server, ExecutorService blocking,
                              ExecutorService downloads, ScheduledExecutorService housekeeping, Metrics metrics,
                              InetSocketAddress registryAddress) {
         this.metadata = metadata;
+        this.janitor = janitor;
         this.server = server;
         this.blocking = blocking;
         this.downloads = downloads;
@@ -72,20 +82,19 @@ public final class ProxyApplication implements AutoCloseable {
                     "remove it, and restrict clients with auth.allowCidrs or a firewall meanwhile");
         }
         Optional<SslContext> tls = TlsContexts.forServer(config.server().tls());
-        BlobPaths paths = new BlobPaths(config.storage().path());
-        FileBlobStore blobs;
-        RocksMetadataStore metadata;
+        Storage storage = Storage.open(config.storage());
+        StartupRecovery.Report recovery;
         try {
-            blobs = new FileBlobStore(paths);
-            int swept = blobs.sweepTempFiles();
-            if (swept > 0) {
-                LOG.info("removed {} temp files left by an interrupted run", swept);
-            }
-            metadata = new RocksMetadataStore(paths.metadataDir());
-        } catch (IOException e) {
-            throw new StartupException("cannot use storage.path " + config.storage().path().toAbsolutePath()
-                    + ": " + e.getMessage(), e);
+            recovery = StartupRecovery.run(storage.blobs, storage.metadata);
+        } catch (IOException | RuntimeException e) {
+            storage.close();
+            throw new StartupException("recovering storage.path " + config.storage().path().toAbsolutePath() + " failed: " + e, e);
         }
+        LOG.info("storage recovered in {} ms: {} temp files removed, {} missing blobs forgotten, {} blobs re-indexed",
+                recovery.millis(), recovery.tempFilesRemoved(), recovery.missingBlobsForgotten(), recovery.blobsIndexed());
+        RocksMetadataStore rocks = storage.metadata;
+        FileBlobStore blobs = storage.blobs;
+        BlobPaths paths = storage.paths;
         Metrics metrics = new Metrics();
         ExecutorService blocking = Executors.newFixedThreadPool(BLOCKING_THREADS, named("blocking"));
         ExecutorService downloads = Executors.newFixedThreadPool(MAX_DOWNLOADS, named("download"));
@@ -94,11 +103,17 @@ public final class ProxyApplication implements AutoCloseable {
         List<UpstreamClient> upstreams = config.upstreams().stream()
                 .map(u -> new UpstreamClient(u, http, tokens, metrics)).collect(Collectors.toList());
         Clock clock = Clock.systemUTC();
-        BlobService blobService = new BlobService(blobs, metrics, downloads, config.offline());
+        MetadataStore metadata = new CachedMetadataStore(rocks, HOT_MANIFEST_BYTES, HOT_TAGS);
+        BlobLeases leases = new BlobLeases();
+        CacheJanitor janitor = new CacheJanitor(metadata, blobs, config.storage().maxSize(), leases::inUse,
+                entry -> metrics.evicted(entry.kind().name().toLowerCase(), entry.size()), clock);
+        metrics.cacheSize(janitor::used, janitor.maxSize());
+        BlobService blobService = new BlobService(blobs, metadata, janitor, leases, metrics, downloads, clock, config.offline());
         ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(named("housekeeping"));
         housekeeping.scheduleWithFixedDelay(() -> blobService.abortStalledDownloads(DOWNLOAD_IDLE_TIMEOUT), 5, 5, TimeUnit.SECONDS);
+        housekeeping.scheduleWithFixedDelay(() -> keepWithinBound(janitor), 10, 10, TimeUnit.SECONDS);
         PullApi api = new PullApi(new UpstreamRouter(upstreams),
-                new ManifestService(metadata, metrics, clock, config.offline()),
+                new ManifestService(metadata, janitor, metrics, clock, config.offline()),
                 blobService,
                 new ListingService(config.offline(), clock), blocking, metrics);
         AdminRoutes admin = new AdminRoutes(metrics, paths.tmpDir());
@@ -125,7 +140,16 @@ public final class ProxyApplication implements AutoCloseable {
         LOG.info("pullthrough serving {} upstream(s): {}; default {}; data in {}", upstreams.size(),
                 config.upstreams().stream().map(u -> u.name() + "=" + u.url()).collect(Collectors.joining(", ")),
                 config.defaultUpstream().name(), config.storage().path().toAbsolutePath());
-        return new ProxyApplication(metadata, server, blocking, downloads, housekeeping, metrics, address);
+        return new ProxyApplication(metadata, janitor, server, blocking, downloads, housekeeping, metrics, address);
+    }
+
+    private static void keepWithinBound(CacheJanitor janitor) {
+        try {
+            janitor.flushAccesses();
+            janitor.evictIfNeeded();
+        } catch (RuntimeException e) {
+            LOG.warn("cache housekeeping failed: {}", e.toString());
+        }
     }
 
     public InetSocketAddress registryAddress() {
@@ -141,6 +165,11 @@ public final class ProxyApplication implements AutoCloseable {
     public void close() {
         server.close();
         housekeeping.shutdownNow();
+        try {
+            janitor.flushAccesses();
+        } catch (RuntimeException e) {
+            LOG.warn("recording last accesses failed: {}", e.toString());
+        }
         downloads.shutdownNow();
         blocking.shutdown();
         try {

@@ -1,12 +1,16 @@
 package dev.pullthrough.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** Every meter of the proxy, by name, in one place; the only class that imports Micrometer. */
 public final class Metrics {
@@ -26,7 +30,7 @@ public final class Metrics {
                 .register(registry).increment();
     }
 
-    private final java.util.Map<String, java.util.concurrent.atomic.AtomicLong> gauges = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> gauges = new ConcurrentHashMap<>();
 
     /** The upstream's latest {@code ratelimit-remaining} (Docker Hub: pulls left in its window). */
     public void upstreamRateLimitRemaining(String upstream, long remaining) {
@@ -39,10 +43,10 @@ public final class Metrics {
         gauge("pullthrough_upstream_ratelimit_limit", "The upstream's rate limit per window", upstream).set(limit);
     }
 
-    private java.util.concurrent.atomic.AtomicLong gauge(String name, String description, String upstream) {
+    private AtomicLong gauge(String name, String description, String upstream) {
         return gauges.computeIfAbsent(name + " " + upstream, k -> {
-            java.util.concurrent.atomic.AtomicLong value = new java.util.concurrent.atomic.AtomicLong(-1);
-            io.micrometer.core.instrument.Gauge.builder(name, value, java.util.concurrent.atomic.AtomicLong::get)
+            AtomicLong value = new AtomicLong(-1);
+            Gauge.builder(name, value, AtomicLong::get)
                     .description(description).tag("upstream", upstream).register(registry);
             return value;
         });
@@ -50,7 +54,7 @@ public final class Metrics {
 
     /** The value of a gauge, for tests; NaN when absent. */
     public double gaugeValue(String name, String... tags) {
-        io.micrometer.core.instrument.Gauge gauge = registry.find(name).tags(tags).gauge();
+        Gauge gauge = registry.find(name).tags(tags).gauge();
         return gauge == null ? Double.NaN : gauge.value();
     }
 
@@ -83,6 +87,27 @@ public final class Metrics {
                 .description("Requests by the upstream they went to and how it was chosen")
                 .tag("upstream", upstream).tag("by", by)
                 .register(registry).increment();
+    }
+
+    /** A blob the cache could not store (disk full or unwritable); counted once per blob, not per chunk. */
+    public void storageWriteFailure() {
+        Counter.builder("pullthrough_storage_write_failures")
+                .description("Blobs passed through uncached because the disk could not take them")
+                .register(registry).increment();
+    }
+
+    /** Something left the cache to keep it within storage.maxSize. */
+    public void evicted(String kind, long bytes) {
+        Counter.builder("pullthrough_evictions").description("Entries evicted to keep the cache within its bound")
+                .tag("kind", kind).register(registry).increment();
+        Counter.builder("pullthrough_evicted_bytes").description("Bytes evicted to keep the cache within its bound")
+                .tag("kind", kind).register(registry).increment(bytes);
+    }
+
+    /** Gauges of the cache's size and its bound, read when scraped. */
+    public void cacheSize(java.util.function.LongSupplier used, long bound) {
+        Gauge.builder("pullthrough_cache_used_bytes", used::getAsLong).description("Bytes the cache holds").register(registry);
+        Gauge.builder("pullthrough_cache_bound_bytes", () -> bound).description("storage.maxSize").register(registry);
     }
 
     /** The value of a counter, for tests and the admin view; 0 when it never counted. */

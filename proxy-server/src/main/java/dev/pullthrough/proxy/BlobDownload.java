@@ -43,10 +43,14 @@ public final class BlobDownload implements Runnable {
     private BlobWriter writer;
     private StoredBlob stored;
 
-    BlobDownload(Target target, Digest digest, BlobStore store, Runnable onFinish) {
+    private final java.util.function.Consumer<StoredBlob> onCommit;
+
+    BlobDownload(Target target, Digest digest, BlobStore store, java.util.function.Consumer<StoredBlob> onCommit,
+                 Runnable onFinish) {
         this.target = target;
         this.digest = digest;
         this.store = store;
+        this.onCommit = onCommit;
         this.onFinish = onFinish;
     }
 
@@ -119,9 +123,7 @@ public final class BlobDownload implements Runnable {
                         ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository(), target.upstreamName()));
             }
             long length = response.headers().firstValueAsLong("Content-Length").orElse(-1);
-            synchronized (this) {
-                writer = store.newWriter(digest);
-            }
+            openWriter(length);
             if (length >= 0) {
                 size = length;
                 started.complete(length);
@@ -140,6 +142,23 @@ public final class BlobDownload implements Runnable {
             committed = true;
         }
         started.complete(size);
+        onCommit.accept(stored);
+    }
+
+    /** A temp file for the download, unless the disk is full or unwritable: then the blob is passed through. */
+    private void openWriter(long length) throws IOException {
+        try {
+            if (length >= 0 && !store.hasRoomFor(length)) {
+                throw new StorageUnavailableException("no room on disk for blob " + digest + " (" + length + " bytes)", null);
+            }
+            synchronized (this) {
+                writer = store.newWriter(digest);
+            }
+        } catch (StorageUnavailableException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new StorageUnavailableException("cannot create a temp file for blob " + digest + ": " + e, e);
+        }
     }
 
     private void copy(InputStream body, long length) throws IOException {
@@ -186,7 +205,9 @@ public final class BlobDownload implements Runnable {
             }
         }
         started.completeExceptionally(e);
-        if (!(e instanceof UpstreamStatusException)) {
+        if (e instanceof StorageUnavailableException) {
+            LOG.error("{}; serving it straight from upstream {} without caching", e.getMessage(), target.upstreamName());
+        } else if (!(e instanceof UpstreamStatusException)) {
             LOG.warn("fetching blob {} of {} from {} failed after {} bytes: {}",
                     digest, target.repository(), target.upstreamName(), written, e.toString());
         }

@@ -7,43 +7,50 @@ import dev.pullthrough.registry.api.ByteRange;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.StoredBlob;
+import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.meta.MetadataStore;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.http.HttpResponse;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 
 /**
  * Blobs through the cache: from disk when committed, otherwise through the one {@link BlobDownload}
- * of that digest (single-flight), which every concurrent client shares. Blocking; runs off the event loop.
+ * of that digest (single-flight), which every concurrent client shares. A committed blob is indexed
+ * and the cache trimmed to its bound; a blob the disk cannot take is passed through. Blocking; runs
+ * off the event loop.
  */
 public final class BlobService {
     private final BlobStore store;
+    private final MetadataStore metadata;
+    private final CacheJanitor janitor;
+    private final BlobLeases leases;
     private final Metrics metrics;
     private final Executor downloads;
+    private final Clock clock;
     private final boolean offline;
     private final Map<Digest, BlobDownload> inFlight = new ConcurrentHashMap<>();
 
-    public BlobService(BlobStore store, Metrics metrics, Executor downloads, boolean offline) {
+    public BlobService(BlobStore store, MetadataStore metadata, CacheJanitor janitor, BlobLeases leases, Metrics metrics,
+                       Executor downloads, Clock clock, boolean offline) {
         this.store = store;
+        this.metadata = metadata;
+        this.janitor = janitor;
+        this.leases = leases;
         this.metrics = metrics;
         this.downloads = downloads;
+        this.clock = clock;
         this.offline = offline;
-    }
-
-    /** Aborts downloads whose upstream went silent for {@code idle}; call periodically. */
-    public void abortStalledDownloads(java.time.Duration idle) {
-        long now = System.nanoTime();
-        for (BlobDownload download : inFlight.values()) {
-            download.abortIfStalled(now, idle);
-        }
     }
 
     /**
@@ -68,6 +75,7 @@ public final class BlobService {
             // Committed between our look at the disk and the join.
             return fromDisk(digest, head, range).orElseGet(() -> UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, "blob " + digest + " vanished"));
         }
+        String what = "blob " + digest + " of " + target.repository();
         long size;
         try {
             size = download.get().started().get();
@@ -76,7 +84,10 @@ public final class BlobService {
             if (cause instanceof UpstreamStatusException) {
                 return ((UpstreamStatusException) cause).response();
             }
-            return UpstreamErrors.forFailure(cause, "blob " + digest + " of " + target.repository(), target.upstreamName());
+            if (cause instanceof StorageUnavailableException) {
+                return passThrough(target, digest, head);
+            }
+            return UpstreamErrors.forFailure(cause, what, target.upstreamName());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted waiting for blob " + digest, e);
@@ -91,7 +102,15 @@ public final class BlobService {
         try {
             return new ProxyResponse.BlobStream(download.get(), size, download.get().openForReading(), partOf(part));
         } catch (IOException e) {
-            return UpstreamErrors.forFailure(e, "blob " + digest + " of " + target.repository(), target.upstreamName());
+            return UpstreamErrors.forFailure(e, what, target.upstreamName());
+        }
+    }
+
+    /** Aborts downloads whose upstream went silent for {@code idle}; call periodically. */
+    public void abortStalledDownloads(Duration idle) {
+        long now = System.nanoTime();
+        for (BlobDownload download : inFlight.values()) {
+            download.abortIfStalled(now, idle);
         }
     }
 
@@ -109,7 +128,11 @@ public final class BlobService {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            created[0] = new BlobDownload(target, d, store, () -> inFlight.remove(d));
+            Runnable lease = leases.acquire(d);
+            created[0] = new BlobDownload(target, d, store, this::committed, () -> {
+                inFlight.remove(d);
+                lease.run();
+            });
             return created[0];
         });
         if (created[0] != null) {
@@ -118,11 +141,19 @@ public final class BlobService {
         return Optional.ofNullable(download);
     }
 
+    /** A download finished and verified: index it, then keep the cache within its bound. */
+    private void committed(StoredBlob blob) {
+        metadata.putBlob(blob.digest(), blob.size(), clock.millis());
+        janitor.added(blob.size());
+        janitor.evictIfNeeded();
+    }
+
     private Optional<ProxyResponse> fromDisk(Digest digest, boolean head, Optional<String> range) throws IOException {
         Optional<StoredBlob> blob = store.stat(digest);
         if (blob.isEmpty()) {
             return Optional.empty();
         }
+        janitor.accessed(digest);
         if (head) {
             return Optional.of(new ProxyResponse.BlobHead(digest, blob.get().size()));
         }
@@ -130,11 +161,42 @@ public final class BlobService {
         if (part instanceof ByteRange.Unsatisfiable) {
             return Optional.of(unsatisfiable(blob.get().size()));
         }
+        Runnable lease = leases.acquire(digest);
         try {
             FileChannel channel = FileChannel.open(blob.get().path(), StandardOpenOption.READ);
-            return Optional.of(new ProxyResponse.BlobFile(blob.get(), channel, partOf(part)));
+            return Optional.of(new ProxyResponse.BlobFile(blob.get(), channel, partOf(part), lease));
         } catch (NoSuchFileException e) {
+            lease.run();
             return Optional.empty();
+        }
+    }
+
+    /**
+     * The cache cannot take this blob: this client gets its own stream straight from the upstream
+     * (no sharing, no Range), so the pull still succeeds.
+     */
+    private ProxyResponse passThrough(Target target, Digest digest, boolean head) {
+        metrics.storageWriteFailure();
+        if (head) {
+            return headUpstream(target, digest);
+        }
+        String what = "blob " + digest + " of " + target.repository();
+        try {
+            HttpResponse<InputStream> response = target.upstream().openBlob(target.repository(), digest);
+            if (response.statusCode() != 200) {
+                response.body().close();
+                return UpstreamErrors.forStatus(response.statusCode(), response.headers(), ErrorCode.BLOB_UNKNOWN, what,
+                        target.upstreamName());
+            }
+            long size = response.headers().firstValueAsLong("Content-Length").orElse(-1);
+            if (size < 0) {
+                response.body().close();
+                return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream sent no Content-Length for " + what
+                        + " and the cache cannot store it");
+            }
+            return new ProxyResponse.BlobPassThrough(digest, size, response.body());
+        } catch (IOException e) {
+            return UpstreamErrors.forFailure(e, what, target.upstreamName());
         }
     }
 
@@ -160,7 +222,7 @@ public final class BlobService {
                 return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream sent no Content-Length for " + what);
             }
             return new ProxyResponse.BlobHead(digest, size);
-        } catch (IOException | CompletionException e) {
+        } catch (IOException e) {
             return UpstreamErrors.forFailure(e, what, target.upstreamName());
         }
     }

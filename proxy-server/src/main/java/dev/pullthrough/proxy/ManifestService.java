@@ -7,6 +7,7 @@ import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.oci.Reference;
 import dev.pullthrough.registry.api.AcceptHeader;
 import dev.pullthrough.registry.api.ErrorCode;
+import dev.pullthrough.storage.gc.CacheJanitor;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
@@ -38,12 +39,14 @@ public final class ManifestService {
     private static final String BY_DIGEST = "@";
 
     private final MetadataStore metadata;
+    private final CacheJanitor janitor;
     private final Metrics metrics;
     private final Clock clock;
     private final boolean offline;
 
-    public ManifestService(MetadataStore metadata, Metrics metrics, Clock clock, boolean offline) {
+    public ManifestService(MetadataStore metadata, CacheJanitor janitor, Metrics metrics, Clock clock, boolean offline) {
         this.metadata = metadata;
+        this.janitor = janitor;
         this.metrics = metrics;
         this.clock = clock;
         this.offline = offline;
@@ -94,6 +97,7 @@ public final class ManifestService {
         }
         StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
         metadata.putManifestAndTag(manifest, seen, new TagResolution(digest, mediaType, clock.millis()));
+        stored(manifest);
         return served(manifest, Map.of());
     }
 
@@ -197,6 +201,7 @@ public final class ManifestService {
         }
         StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
         metadata.putManifestAndTag(manifest, key, new TagResolution(digest, mediaType, clock.millis()));
+        stored(manifest);
         return served(manifest, Map.of());
     }
 
@@ -241,7 +246,15 @@ public final class ManifestService {
         return (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
     }
 
-    private static ProxyResponse served(StoredManifest manifest, Map<String, String> headers) {
+    /** Counts a newly stored manifest against the cache bound. */
+    private void stored(StoredManifest manifest) {
+        janitor.added(manifest.bytes().length);
+        janitor.evictIfNeeded();
+    }
+
+    /** A manifest for the client; a cached one moves to the back of the eviction queue. */
+    private ProxyResponse served(StoredManifest manifest, Map<String, String> headers) {
+        janitor.accessed(manifest.digest());
         return new ProxyResponse.Manifest(manifest.mediaType(), manifest.digest(), manifest.bytes(), headers);
     }
 

@@ -4,6 +4,7 @@ import dev.pullthrough.oci.Digest;
 import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ByteRange;
 import dev.pullthrough.storage.blob.StoredBlob;
+import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.util.Map;
 import java.util.Optional;
@@ -17,8 +18,17 @@ public sealed interface ProxyResponse {
     /** A small JSON document passed through from upstream (tags, referrers). */
     record Json(int status, String contentType, byte[] body, Map<String, String> headers) implements ProxyResponse {}
 
-    /** A committed blob on disk, opened for the response (all of it, or one range); the writer closes the channel. */
-    record BlobFile(StoredBlob blob, FileChannel channel, Optional<ByteRange> range) implements ProxyResponse {}
+    /**
+     * A committed blob on disk, opened for the response (all of it, or one range); the writer closes
+     * the channel and calls {@code release} (the blob may be evicted again) when the response is done.
+     */
+    record BlobFile(StoredBlob blob, FileChannel channel, Optional<ByteRange> range, Runnable release) implements ProxyResponse {}
+
+    /**
+     * A blob streamed straight from the upstream to this one client, because the cache cannot store
+     * it (disk full or unwritable): hashed on the way, its last bytes held back until verified.
+     */
+    record BlobPassThrough(Digest digest, long size, InputStream body) implements ProxyResponse {}
 
     /** A blob still downloading, opened for this client: it reads the growing file (or one range) as bytes arrive. */
     record BlobStream(BlobDownload download, long size, FileChannel channel, Optional<ByteRange> range)

@@ -117,7 +117,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
             headers = new java.util.HashMap<>(headers);
             headers.put("Connection", "close");
         }
-        ChannelFuture done = ResponseWriter.write(ctx, reply.response(), head, headers);
+        ChannelFuture done = ResponseWriter.write(ctx, reply.response(), head, headers, workers);
         done.addListener(f -> {
             if (ACCESS.isInfoEnabled()) {
                 ACCESS.info("{} {} {} {}ms{}", method, uri, status, (System.nanoTime() - started) / 1_000_000,

@@ -8,6 +8,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.DefaultFileRegion;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -24,6 +25,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Executor;
 
 /**
  * Writes a {@link ProxyResponse} to the client. Every manifest and blob response carries
@@ -36,8 +38,12 @@ final class ResponseWriter {
 
     private ResponseWriter() {}
 
-    /** Writes the response; the returned future completes when its last byte was written. */
-    static ChannelFuture write(ChannelHandlerContext ctx, ProxyResponse response, boolean head, Map<String, String> extra) {
+    /**
+     * Writes the response; the returned future completes when its last byte was written.
+     * {@code blocking} runs pass-through streams, whose upstream reads block.
+     */
+    static ChannelFuture write(ChannelHandlerContext ctx, ProxyResponse response, boolean head, Map<String, String> extra,
+                               Executor blocking) {
         if (response instanceof ProxyResponse.Manifest) {
             ProxyResponse.Manifest m = (ProxyResponse.Manifest) response;
             FullHttpResponse out = full(HttpResponseStatus.OK, m.bytes(), head);
@@ -65,6 +71,9 @@ final class ResponseWriter {
         }
         if (response instanceof ProxyResponse.BlobStream) {
             return blobStream(ctx, (ProxyResponse.BlobStream) response, extra);
+        }
+        if (response instanceof ProxyResponse.BlobPassThrough) {
+            return blobPassThrough(ctx, (ProxyResponse.BlobPassThrough) response, head, extra, blocking);
         }
         ProxyResponse.Error e = (ProxyResponse.Error) response;
         FullHttpResponse out = error(e.error(), head);
@@ -113,6 +122,25 @@ final class ResponseWriter {
 
     private static ChannelFuture blobFile(ChannelHandlerContext ctx, ProxyResponse.BlobFile b, boolean head,
                                           Map<String, String> extra) {
+        ChannelFuture done = writeBlobFile(ctx, b, head, extra);
+        done.addListener(f -> b.release().run());
+        return done;
+    }
+
+    private static ChannelFuture blobPassThrough(ChannelHandlerContext ctx, ProxyResponse.BlobPassThrough b, boolean head,
+                                                 Map<String, String> extra, Executor blocking) {
+        ctx.writeAndFlush(blobResponse(b.digest().toString(), b.size(), Optional.empty(), extra));
+        ChannelPromise done = ctx.newPromise();
+        if (head) {
+            closeQuietly(b.body());
+            return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+        }
+        blocking.execute(new PassThroughStreamer(ctx, b.digest(), b.body(), done));
+        return done;
+    }
+
+    private static ChannelFuture writeBlobFile(ChannelHandlerContext ctx, ProxyResponse.BlobFile b, boolean head,
+                                               Map<String, String> extra) {
         long size = b.blob().size();
         ctx.write(blobResponse(b.blob().digest().toString(), size, b.range(), extra));
         if (head) {
@@ -152,12 +180,15 @@ final class ResponseWriter {
     static void discard(ProxyResponse response) {
         if (response instanceof ProxyResponse.BlobFile) {
             closeQuietly(((ProxyResponse.BlobFile) response).channel());
+            ((ProxyResponse.BlobFile) response).release().run();
         } else if (response instanceof ProxyResponse.BlobStream) {
             closeQuietly(((ProxyResponse.BlobStream) response).channel());
+        } else if (response instanceof ProxyResponse.BlobPassThrough) {
+            closeQuietly(((ProxyResponse.BlobPassThrough) response).body());
         }
     }
 
-    private static void closeQuietly(FileChannel channel) {
+    private static void closeQuietly(java.io.Closeable channel) {
         try {
             channel.close();
         } catch (IOException ignored) {

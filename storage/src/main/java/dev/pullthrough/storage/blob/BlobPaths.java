@@ -16,6 +16,10 @@ public final class BlobPaths {
         return root.resolve("blobs").resolve(digest.algorithm()).resolve(digest.hex().substring(0, 2)).resolve(digest.hex());
     }
 
+    public Path blobsRoot() {
+        return root.resolve("blobs");
+    }
+
     public Path tmpDir() {
         return root.resolve("tmp");
     }

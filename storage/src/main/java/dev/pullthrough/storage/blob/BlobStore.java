@@ -3,6 +3,7 @@ package dev.pullthrough.storage.blob;
 import dev.pullthrough.oci.Digest;
 import java.io.IOException;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * Content-addressed blob bytes. Narrow on purpose, so an object-store implementation can sit
@@ -17,4 +18,10 @@ public interface BlobStore {
 
     /** Removes the blob; false when it was not there. */
     boolean delete(Digest digest) throws IOException;
+
+    /** Whether a blob of {@code bytes} fits on the disk now (with some room to spare). */
+    boolean hasRoomFor(long bytes) throws IOException;
+
+    /** Every committed blob (recovery, fsck). */
+    void forEach(Consumer<StoredBlob> action) throws IOException;
 }

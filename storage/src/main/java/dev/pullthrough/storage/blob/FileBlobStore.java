@@ -6,6 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
 
 /** The blob store on the local file system, laid out by {@link BlobPaths}. */
 public final class FileBlobStore implements BlobStore {
@@ -34,6 +36,40 @@ public final class FileBlobStore implements BlobStore {
     @Override
     public boolean delete(Digest digest) throws IOException {
         return Files.deleteIfExists(paths.blob(digest));
+    }
+
+    /** Space kept free beyond a blob, so metadata writes and the OS still have room. */
+    private static final long HEADROOM = 64L << 20;
+
+    @Override
+    public boolean hasRoomFor(long bytes) throws IOException {
+        return Files.getFileStore(paths.tmpDir()).getUsableSpace() >= bytes + HEADROOM;
+    }
+
+    @Override
+    public void forEach(Consumer<StoredBlob> action) throws IOException {
+        Path root = paths.blobsRoot();
+        if (!Files.isDirectory(root)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(root, 3)) {
+            for (Path file : (Iterable<Path>) files::iterator) {
+                if (!Files.isRegularFile(file)) {
+                    continue;
+                }
+                Digest digest;
+                try {
+                    digest = Digest.parse(file.getParent().getParent().getFileName() + ":" + file.getFileName());
+                } catch (IllegalArgumentException e) {
+                    continue; // not a blob of ours
+                }
+                try {
+                    action.accept(new StoredBlob(digest, file, Files.size(file)));
+                } catch (NoSuchFileException e) {
+                    // removed meanwhile
+                }
+            }
+        }
     }
 
     /** Removes temp files left by an interrupted run; call before serving. Returns how many. */

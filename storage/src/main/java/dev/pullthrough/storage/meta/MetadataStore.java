@@ -1,20 +1,44 @@
 package dev.pullthrough.storage.meta;
 
 import dev.pullthrough.oci.Digest;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
-/** Manifests by digest and tag resolutions, persisted. Implementations are thread-safe and block on disk. */
+/**
+ * Manifests by digest, tag resolutions, and the index of everything cached (size and last access)
+ * that bounds the cache. Implementations are thread-safe and block on disk.
+ */
 public interface MetadataStore extends AutoCloseable {
     Optional<StoredManifest> manifest(Digest digest);
 
+    /** Stores a manifest and indexes it, atomically. */
     void putManifest(StoredManifest manifest);
 
-    /** Stores a manifest and the tag resolution that led to it, atomically. */
+    /** Stores a manifest, indexes it, and records the tag resolution that led to it, atomically. */
     void putManifestAndTag(StoredManifest manifest, TagKey tag, TagResolution resolution);
+
+    /** Removes a manifest and its index entry (eviction, fsck). */
+    void removeManifest(Digest digest);
 
     Optional<TagResolution> tag(TagKey key);
 
     void putTag(TagKey key, TagResolution resolution);
+
+    /** Indexes a committed blob. */
+    void putBlob(Digest digest, long size, long accessMillis);
+
+    /** Removes a blob's index entry (eviction, repair). */
+    void removeBlob(Digest digest);
+
+    /** Records last accesses, for entries still indexed. */
+    void touch(Map<Digest, Long> accessMillis);
+
+    /** Every index entry, in no particular order. */
+    void forEachEntry(Consumer<IndexEntry> action);
+
+    /** Every stored manifest (fsck). */
+    void forEachManifest(Consumer<StoredManifest> action);
 
     @Override
     void close();

@@ -12,13 +12,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -41,6 +44,7 @@ public final class RocksMetadataStore implements MetadataStore {
     private final RocksDB db;
     private final ColumnFamilyHandle manifests;
     private final ColumnFamilyHandle tags;
+    private final ColumnFamilyHandle index;
 
     public RocksMetadataStore(Path dir) throws IOException {
         Files.createDirectories(dir);
@@ -50,7 +54,8 @@ public final class RocksMetadataStore implements MetadataStore {
         List<ColumnFamilyDescriptor> descriptors = List.of(
                 new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, columnOptions),
                 new ColumnFamilyDescriptor("manifests".getBytes(StandardCharsets.UTF_8), columnOptions),
-                new ColumnFamilyDescriptor("tags".getBytes(StandardCharsets.UTF_8), columnOptions));
+                new ColumnFamilyDescriptor("tags".getBytes(StandardCharsets.UTF_8), columnOptions),
+                new ColumnFamilyDescriptor("index".getBytes(StandardCharsets.UTF_8), columnOptions));
         try {
             db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
         } catch (RocksDBException e) {
@@ -62,28 +67,55 @@ public final class RocksMetadataStore implements MetadataStore {
         }
         manifests = handles.get(1);
         tags = handles.get(2);
+        index = handles.get(3);
     }
 
     @Override
     public Optional<StoredManifest> manifest(Digest digest) {
         byte[] value = get(manifests, key(digest));
-        if (value == null) {
-            return Optional.empty();
-        }
+        return value == null ? Optional.empty() : Optional.of(decodeManifest(digest, value));
+    }
+
+    private static StoredManifest decodeManifest(Digest digest, byte[] value) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
             in.readByte();
             String mediaType = in.readUTF();
             byte[] bytes = in.readAllBytes();
-            return Optional.of(new StoredManifest(digest, mediaType, bytes));
+            return new StoredManifest(digest, mediaType, bytes);
         } catch (IOException e) {
             throw new UncheckedIOException("corrupt manifest record for " + digest, e);
         }
     }
 
+    private static IndexEntry decodeEntry(Digest digest, byte[] value) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
+            in.readByte();
+            IndexEntry.Kind kind = in.readByte() == 0 ? IndexEntry.Kind.BLOB : IndexEntry.Kind.MANIFEST;
+            return new IndexEntry(digest, kind, in.readLong(), in.readLong());
+        } catch (IOException e) {
+            throw new UncheckedIOException("corrupt index record for " + digest, e);
+        }
+    }
+
+    private static byte[] encode(IndexEntry.Kind kind, long size, long accessMillis) {
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream(18);
+        try (DataOutputStream out = new DataOutputStream(buffer)) {
+            out.writeByte(FORMAT);
+            out.writeByte(kind == IndexEntry.Kind.BLOB ? 0 : 1);
+            out.writeLong(size);
+            out.writeLong(accessMillis);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return buffer.toByteArray();
+    }
+
     @Override
     public void putManifest(StoredManifest manifest) {
-        try {
-            db.put(manifests, writeOptions, key(manifest.digest()), encode(manifest));
+        try (WriteBatch batch = new WriteBatch()) {
+            batch.put(manifests, key(manifest.digest()), encode(manifest));
+            batch.put(index, key(manifest.digest()), encode(IndexEntry.Kind.MANIFEST, manifest.bytes().length, System.currentTimeMillis()));
+            db.write(writeOptions, batch);
         } catch (RocksDBException e) {
             throw new MetadataException("storing manifest " + manifest.digest(), e);
         }
@@ -93,10 +125,86 @@ public final class RocksMetadataStore implements MetadataStore {
     public void putManifestAndTag(StoredManifest manifest, TagKey tag, TagResolution resolution) {
         try (WriteBatch batch = new WriteBatch()) {
             batch.put(manifests, key(manifest.digest()), encode(manifest));
+            batch.put(index, key(manifest.digest()), encode(IndexEntry.Kind.MANIFEST, manifest.bytes().length, System.currentTimeMillis()));
             batch.put(tags, tag.bytes(), encode(resolution));
             db.write(writeOptions, batch);
         } catch (RocksDBException e) {
             throw new MetadataException("storing manifest " + manifest.digest() + " for tag " + tag.tag(), e);
+        }
+    }
+
+    @Override
+    public void removeManifest(Digest digest) {
+        try (WriteBatch batch = new WriteBatch()) {
+            batch.delete(manifests, key(digest));
+            batch.delete(index, key(digest));
+            db.write(writeOptions, batch);
+        } catch (RocksDBException e) {
+            throw new MetadataException("removing manifest " + digest, e);
+        }
+    }
+
+    @Override
+    public void putBlob(Digest digest, long size, long accessMillis) {
+        try {
+            db.put(index, writeOptions, key(digest), encode(IndexEntry.Kind.BLOB, size, accessMillis));
+        } catch (RocksDBException e) {
+            throw new MetadataException("indexing blob " + digest, e);
+        }
+    }
+
+    @Override
+    public void removeBlob(Digest digest) {
+        try {
+            db.delete(index, writeOptions, key(digest));
+        } catch (RocksDBException e) {
+            throw new MetadataException("removing blob " + digest + " from the index", e);
+        }
+    }
+
+    @Override
+    public void touch(Map<Digest, Long> accessMillis) {
+        try (WriteBatch batch = new WriteBatch()) {
+            for (Map.Entry<Digest, Long> access : accessMillis.entrySet()) {
+                byte[] value = db.get(index, key(access.getKey()));
+                if (value != null) {
+                    IndexEntry entry = decodeEntry(access.getKey(), value);
+                    batch.put(index, key(access.getKey()), encode(entry.kind(), entry.size(), access.getValue()));
+                }
+            }
+            db.write(writeOptions, batch);
+        } catch (RocksDBException e) {
+            throw new MetadataException("recording accesses", e);
+        }
+    }
+
+    @Override
+    public void forEachEntry(Consumer<IndexEntry> action) {
+        try (RocksIterator it = db.newIterator(index)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                Digest digest;
+                try {
+                    digest = Digest.parse(new String(it.key(), StandardCharsets.UTF_8));
+                } catch (IllegalArgumentException e) {
+                    continue; // not ours; ignore rather than stop every scan
+                }
+                action.accept(decodeEntry(digest, it.value()));
+            }
+        }
+    }
+
+    @Override
+    public void forEachManifest(Consumer<StoredManifest> action) {
+        try (RocksIterator it = db.newIterator(manifests)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                Digest digest;
+                try {
+                    digest = Digest.parse(new String(it.key(), StandardCharsets.UTF_8));
+                } catch (IllegalArgumentException e) {
+                    continue;
+                }
+                action.accept(decodeManifest(digest, it.value()));
+            }
         }
     }
 

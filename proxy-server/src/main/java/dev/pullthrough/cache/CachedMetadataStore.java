@@ -1,0 +1,109 @@
+package dev.pullthrough.cache;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.storage.meta.IndexEntry;
+import dev.pullthrough.storage.meta.MetadataStore;
+import dev.pullthrough.storage.meta.StoredManifest;
+import dev.pullthrough.storage.meta.TagKey;
+import dev.pullthrough.storage.meta.TagResolution;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Hot manifests (weighed by their bytes) and tag resolutions in memory, in front of the persistent
+ * store: reads through, writes through, and forgets what is removed.
+ */
+public final class CachedMetadataStore implements MetadataStore {
+    private final MetadataStore store;
+    private final Cache<Digest, StoredManifest> manifests;
+    private final Cache<TagKey, TagResolution> tags;
+
+    public CachedMetadataStore(MetadataStore store, long manifestBytes, long tagEntries) {
+        this.store = store;
+        this.manifests = Caffeine.newBuilder()
+                .maximumWeight(manifestBytes)
+                .weigher((Digest digest, StoredManifest manifest) -> manifest.bytes().length + 128)
+                .build();
+        this.tags = Caffeine.newBuilder().maximumSize(tagEntries).build();
+    }
+
+    @Override
+    public Optional<StoredManifest> manifest(Digest digest) {
+        StoredManifest cached = manifests.getIfPresent(digest);
+        if (cached != null) {
+            return Optional.of(cached);
+        }
+        Optional<StoredManifest> stored = store.manifest(digest);
+        stored.ifPresent(m -> manifests.put(digest, m));
+        return stored;
+    }
+
+    @Override
+    public void putManifest(StoredManifest manifest) {
+        store.putManifest(manifest);
+        manifests.put(manifest.digest(), manifest);
+    }
+
+    @Override
+    public void putManifestAndTag(StoredManifest manifest, TagKey tag, TagResolution resolution) {
+        store.putManifestAndTag(manifest, tag, resolution);
+        manifests.put(manifest.digest(), manifest);
+        tags.put(tag, resolution);
+    }
+
+    @Override
+    public void removeManifest(Digest digest) {
+        manifests.invalidate(digest);
+        store.removeManifest(digest);
+    }
+
+    @Override
+    public Optional<TagResolution> tag(TagKey key) {
+        TagResolution cached = tags.getIfPresent(key);
+        if (cached != null) {
+            return Optional.of(cached);
+        }
+        Optional<TagResolution> stored = store.tag(key);
+        stored.ifPresent(r -> tags.put(key, r));
+        return stored;
+    }
+
+    @Override
+    public void putTag(TagKey key, TagResolution resolution) {
+        store.putTag(key, resolution);
+        tags.put(key, resolution);
+    }
+
+    @Override
+    public void putBlob(Digest digest, long size, long accessMillis) {
+        store.putBlob(digest, size, accessMillis);
+    }
+
+    @Override
+    public void removeBlob(Digest digest) {
+        store.removeBlob(digest);
+    }
+
+    @Override
+    public void touch(Map<Digest, Long> accessMillis) {
+        store.touch(accessMillis);
+    }
+
+    @Override
+    public void forEachEntry(Consumer<IndexEntry> action) {
+        store.forEachEntry(action);
+    }
+
+    @Override
+    public void forEachManifest(Consumer<StoredManifest> action) {
+        store.forEachManifest(action);
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+}

@@ -1,0 +1,35 @@
+package dev.pullthrough.cli;
+
+import dev.pullthrough.config.StorageConfig;
+import dev.pullthrough.storage.blob.BlobPaths;
+import dev.pullthrough.storage.blob.FileBlobStore;
+import dev.pullthrough.storage.meta.RocksMetadataStore;
+
+/** The opened cache directory: blob files and the metadata store. Shared by serve and the maintenance commands. */
+final class Storage implements AutoCloseable {
+    final BlobPaths paths;
+    final FileBlobStore blobs;
+    final RocksMetadataStore metadata;
+
+    private Storage(BlobPaths paths, FileBlobStore blobs, RocksMetadataStore metadata) {
+        this.paths = paths;
+        this.blobs = blobs;
+        this.metadata = metadata;
+    }
+
+    /** Opens {@code storage.path}; fails (naming the path) when it is unusable or another process holds it. */
+    static Storage open(StorageConfig config) throws StartupException {
+        BlobPaths paths = new BlobPaths(config.path());
+        try {
+            FileBlobStore blobs = new FileBlobStore(paths);
+            return new Storage(paths, blobs, new RocksMetadataStore(paths.metadataDir()));
+        } catch (java.io.IOException e) {
+            throw new StartupException("cannot use storage.path " + config.path().toAbsolutePath() + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        metadata.close();
+    }
+}

@@ -1,0 +1,145 @@
+package dev.pullthrough.storage.gc;
+
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.storage.blob.BlobStore;
+import dev.pullthrough.storage.meta.IndexEntry;
+import dev.pullthrough.storage.meta.MetadataStore;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the cache within {@code storage.maxSize}: when what is cached exceeds the bound, the least
+ * recently used blobs and manifests go, down to {@link #LOW_WATER} of the bound, never one that is
+ * being served or downloaded. Accesses are collected in memory and written to the index in batches.
+ */
+public final class CacheJanitor {
+    /** Evict down to this share of the bound, so one new blob does not cause an eviction each time. */
+    static final double LOW_WATER = 0.9;
+    private static final Logger LOG = LoggerFactory.getLogger(CacheJanitor.class);
+
+    /** Told of every eviction (for metrics). */
+    public interface Listener {
+        void evicted(IndexEntry entry);
+    }
+
+    private final MetadataStore metadata;
+    private final BlobStore blobs;
+    private final long maxSize;
+    private final Predicate<Digest> inUse;
+    private final Listener listener;
+    private final Clock clock;
+    private final AtomicLong used = new AtomicLong();
+    private final Map<Digest, Long> pendingAccesses = new ConcurrentHashMap<>();
+
+    public CacheJanitor(MetadataStore metadata, BlobStore blobs, long maxSize, Predicate<Digest> inUse, Listener listener,
+                        Clock clock) {
+        this.metadata = metadata;
+        this.blobs = blobs;
+        this.maxSize = maxSize;
+        this.inUse = inUse;
+        this.listener = listener;
+        this.clock = clock;
+        used.set(total());
+    }
+
+    /** Bytes the index says are cached. */
+    public long used() {
+        return used.get();
+    }
+
+    public long maxSize() {
+        return maxSize;
+    }
+
+    /** Something of {@code size} bytes was just stored and indexed. */
+    public void added(long size) {
+        used.addAndGet(size);
+    }
+
+    /** A cached digest was served: it moves to the back of the eviction queue. */
+    public void accessed(Digest digest) {
+        pendingAccesses.put(digest, clock.millis());
+    }
+
+    /** Writes the collected accesses to the index. */
+    public void flushAccesses() {
+        if (pendingAccesses.isEmpty()) {
+            return;
+        }
+        Map<Digest, Long> batch = new HashMap<>();
+        for (Digest digest : List.copyOf(pendingAccesses.keySet())) {
+            Long at = pendingAccesses.remove(digest);
+            if (at != null) {
+                batch.put(digest, at);
+            }
+        }
+        metadata.touch(batch);
+    }
+
+    /** Evicts least-recently-used entries while the cache exceeds its bound; returns how many went. */
+    public synchronized int evictIfNeeded() {
+        if (used.get() <= maxSize) {
+            return 0;
+        }
+        flushAccesses();
+        List<IndexEntry> entries = new ArrayList<>();
+        metadata.forEachEntry(entries::add);
+        long total = entries.stream().mapToLong(IndexEntry::size).sum();
+        used.set(total);
+        if (total <= maxSize) {
+            return 0;
+        }
+        entries.sort(Comparator.comparingLong(IndexEntry::lastAccessMillis));
+        long target = (long) (maxSize * LOW_WATER);
+        int evicted = 0;
+        for (IndexEntry entry : entries) {
+            if (total <= target) {
+                break;
+            }
+            if (inUse.test(entry.digest()) || !evict(entry)) {
+                continue;
+            }
+            total -= entry.size();
+            used.addAndGet(-entry.size());
+            evicted++;
+            listener.evicted(entry);
+        }
+        if (total > maxSize) {
+            LOG.warn("the cache holds {} bytes, over storage.maxSize {}, and what remains is in use", total, maxSize);
+        }
+        return evicted;
+    }
+
+    private boolean evict(IndexEntry entry) {
+        try {
+            if (entry.kind() == IndexEntry.Kind.BLOB) {
+                // The index entry goes first: a crash in between leaves a file that recovery re-indexes,
+                // never an entry that points at nothing.
+                metadata.removeBlob(entry.digest());
+                blobs.delete(entry.digest());
+            } else {
+                metadata.removeManifest(entry.digest());
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("evicting {} failed: {}", entry.digest(), e.toString());
+            return false;
+        }
+    }
+
+    private long total() {
+        long[] sum = {0};
+        metadata.forEachEntry(entry -> sum[0] += entry.size());
+        return sum[0];
+    }
+}
