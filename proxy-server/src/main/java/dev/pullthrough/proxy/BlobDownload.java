@@ -12,6 +12,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArraySet;
 import org.slf4j.Logger;
@@ -43,13 +45,20 @@ public final class BlobDownload implements Runnable {
     private BlobWriter writer;
     private StoredBlob stored;
 
-    private final java.util.function.Consumer<StoredBlob> onCommit;
+    private final LongConsumer makeRoom;
+    private final Consumer<StoredBlob> onCommit;
 
-    BlobDownload(Target target, Digest digest, BlobStore store, java.util.function.Consumer<StoredBlob> onCommit,
+    /**
+     * @param makeRoom called with the blob's size before it is written, to trim the cache first
+     * @param onCommit called once the blob is verified and committed
+     * @param onFinish called when the download ended, either way
+     */
+    BlobDownload(Target target, Digest digest, BlobStore store, LongConsumer makeRoom, Consumer<StoredBlob> onCommit,
                  Runnable onFinish) {
         this.target = target;
         this.digest = digest;
         this.store = store;
+        this.makeRoom = makeRoom;
         this.onCommit = onCommit;
         this.onFinish = onFinish;
     }
@@ -147,6 +156,9 @@ public final class BlobDownload implements Runnable {
 
     /** A temp file for the download, unless the disk is full or unwritable: then the blob is passed through. */
     private void openWriter(long length) throws IOException {
+        if (length > 0) {
+            makeRoom.accept(length);
+        }
         try {
             if (length >= 0 && !store.hasRoomFor(length)) {
                 throw new StorageUnavailableException("no room on disk for blob " + digest + " (" + length + " bytes)", null);

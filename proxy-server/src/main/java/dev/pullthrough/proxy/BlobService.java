@@ -129,7 +129,7 @@ public final class BlobService {
                 throw new UncheckedIOException(e);
             }
             Runnable lease = leases.acquire(d);
-            created[0] = new BlobDownload(target, d, store, this::committed, () -> {
+            created[0] = new BlobDownload(target, d, store, janitor::makeRoomFor, this::committed, () -> {
                 inFlight.remove(d);
                 lease.run();
             });

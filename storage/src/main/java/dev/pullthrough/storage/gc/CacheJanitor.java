@@ -87,8 +87,16 @@ public final class CacheJanitor {
     }
 
     /** Evicts least-recently-used entries while the cache exceeds its bound; returns how many went. */
-    public synchronized int evictIfNeeded() {
-        if (used.get() <= maxSize) {
+    public int evictIfNeeded() {
+        return makeRoomFor(0);
+    }
+
+    /**
+     * Makes room for {@code incoming} more bytes before they are written, so the disk never holds
+     * more than the bound even while a download is in flight; returns how many entries went.
+     */
+    public synchronized int makeRoomFor(long incoming) {
+        if (used.get() + incoming <= maxSize) {
             return 0;
         }
         flushAccesses();
@@ -96,11 +104,11 @@ public final class CacheJanitor {
         metadata.forEachEntry(entries::add);
         long total = entries.stream().mapToLong(IndexEntry::size).sum();
         used.set(total);
-        if (total <= maxSize) {
+        if (total + incoming <= maxSize) {
             return 0;
         }
         entries.sort(Comparator.comparingLong(IndexEntry::lastAccessMillis));
-        long target = (long) (maxSize * LOW_WATER);
+        long target = Math.max(0, (long) (maxSize * LOW_WATER) - incoming);
         int evicted = 0;
         for (IndexEntry entry : entries) {
             if (total <= target) {
@@ -114,8 +122,9 @@ public final class CacheJanitor {
             evicted++;
             listener.evicted(entry);
         }
-        if (total > maxSize) {
-            LOG.warn("the cache holds {} bytes, over storage.maxSize {}, and what remains is in use", total, maxSize);
+        if (total + incoming > maxSize) {
+            LOG.warn("the cache holds {} bytes (+{} incoming), over storage.maxSize {}, and what remains is in use",
+                    total, incoming, maxSize);
         }
         return evicted;
     }

@@ -1,0 +1,135 @@
+package dev.pullthrough.e2e;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * This proxy as a separate JVM (the test's own classpath, the real main class), so a test can
+ * kill -9 it mid-download and run the maintenance commands on its data directory.
+ */
+final class ProxyProcess implements AutoCloseable {
+    private final Process process;
+    private final int port;
+
+    private ProxyProcess(Process process, int port) {
+        this.process = process;
+        this.port = port;
+    }
+
+    static Map<String, String> environment(Path data, URI upstream, int port) {
+        return Map.of(
+                "PULLTHROUGH_SERVER_HOST", "127.0.0.1",
+                "PULLTHROUGH_SERVER_PORT", Integer.toString(port),
+                "PULLTHROUGH_ADMIN_PORT", Integer.toString(port),
+                "PULLTHROUGH_STORAGE_PATH", data.toString(),
+                "PULLTHROUGH_UPSTREAMS_0_URL", upstream.toString());
+    }
+
+    /** Starts {@code serve} and waits until it answers {@code /v2/}; returns how long that took. */
+    static ProxyProcess serve(Path data, URI upstream, int port, Path log) {
+        Process process = start(List.of("serve"), environment(data, upstream, port), log);
+        ProxyProcess proxy = new ProxyProcess(process, port);
+        proxy.awaitReady(log);
+        return proxy;
+    }
+
+    /** Runs a maintenance command (fsck, ...) to its end. */
+    static Processes.Result command(Path data, URI upstream, Path log, String... args) {
+        Process process = start(List.of(args), environment(data, upstream, FreePorts.next()), log);
+        try {
+            if (!process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("pullthrough " + String.join(" ", args) + " did not finish");
+            }
+            return new Processes.Result(process.exitValue(), Files.readString(log));
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    private static Process start(List<String> args, Map<String, String> env, Path log) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "dev.pullthrough.cli.Main"));
+        command.addAll(args);
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()));
+        builder.environment().keySet().removeIf(k -> k.startsWith("PULLTHROUGH_"));
+        builder.environment().putAll(env);
+        try {
+            return builder.start();
+        } catch (IOException e) {
+            throw new AssertionError("cannot start the proxy: " + e, e);
+        }
+    }
+
+    private void awaitReady(Path log) {
+        HttpClient http = HttpClient.newHttpClient();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new AssertionError("the proxy exited with " + process.exitValue() + ": " + read(log));
+            }
+            try {
+                if (http.send(HttpRequest.newBuilder(url().resolve("/v2/")).build(), HttpResponse.BodyHandlers.discarding())
+                        .statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        throw new AssertionError("the proxy did not answer within 60s: " + read(log));
+    }
+
+    private static String read(Path log) {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(no log)";
+        }
+    }
+
+    URI url() {
+        return URI.create("http://127.0.0.1:" + port);
+    }
+
+    /** kill -9: no shutdown hook, no flush, no clean RocksDB close. */
+    void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

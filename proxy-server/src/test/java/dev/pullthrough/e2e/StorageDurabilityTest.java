@@ -1,0 +1,240 @@
+package dev.pullthrough.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pullthrough.e2e.TestImages.Format;
+import dev.pullthrough.e2e.TestImages.Pushed;
+import dev.pullthrough.oci.Digest;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The cache survives restarts, kill -9 and upstream outages, stays within its bound, and copes with a bad disk. */
+class StorageDurabilityTest {
+    @TempDir
+    Path temp;
+
+    private static long filesUnder(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).count();
+        }
+    }
+
+    private static long bytesUnder(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+        }
+    }
+
+    // ---------------------------------------------------------------- restart
+
+    @Test
+    void restart_upstreamStopped_everyImagePullsFromCacheByteIdentical() throws Exception {
+        Path data = temp.resolve("proxy");
+        try (ReferenceRegistry upstream = ReferenceRegistry.start(temp.resolve("upstream"));
+             ReferenceRegistry destination = ReferenceRegistry.start(temp.resolve("destination"))) {
+            TestImages images = new TestImages(upstream.url(), 71);
+            List<Pushed> pushed = List.of(images.pushImage("keep/docker", "v1", Format.DOCKER, 2, 32 * 1024),
+                    images.pushIndex("keep/index", "v1", Format.OCI, 1, 16 * 1024));
+            try (ProxyUnderTest proxy = ProxyUnderTest.start(data, upstream.url())) {
+                for (Pushed image : pushed) {
+                    Skopeo.copyAll(proxy.hostPort() + "/" + image.repository() + ":v1", destination.hostPort() + "/first/" + image.repository() + ":v1");
+                }
+            }
+            upstream.stop();
+            try (ProxyUnderTest proxy = ProxyUnderTest.start(data, upstream.url())) {
+                for (Pushed image : pushed) {
+                    for (String reference : List.of(":v1", "@" + image.digest())) {
+                        Skopeo.copyAll(proxy.hostPort() + "/" + image.repository() + reference,
+                                destination.hostPort() + "/second/" + image.repository() + ":v1");
+                        HttpResponse<byte[]> copied = RegistryHttp.manifest(destination.url(), "second/" + image.repository(), "v1");
+                        assertArrayEquals(image.bytes(), copied.body());
+                    }
+                    for (Digest blob : image.blobs()) {
+                        HttpResponse<byte[]> viaProxy = RegistryHttp.get(proxy.url(), "/v2/" + image.repository() + "/blobs/" + blob);
+                        assertEquals(blob, Digest.sha256Of(viaProxy.body()), "byte-identical after the restart");
+                    }
+                }
+                assertEquals(0, (long) proxy.metrics().sum("pullthrough_upstream_requests", "status", "200"));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- kill -9
+
+    @Test
+    void crash_killedDuringTenColdPulls_fsckCleanNoTempFilesAndPullsSucceed() throws Exception {
+        Path data = temp.resolve("proxy");
+        Random random = new Random(72);
+        List<byte[]> blobs = new ArrayList<>();
+        try (FaultyUpstream upstream = new FaultyUpstream()) {
+            for (int i = 0; i < 10; i++) {
+                byte[] blob = new byte[8 << 20];
+                random.nextBytes(blob);
+                blobs.add(blob);
+                upstream.route("GET /v2/crash/app/blobs/" + Digest.sha256Of(blob), FaultyUpstream.trickle(blob, 256 * 1024, 50, Long.MAX_VALUE));
+            }
+            int port = FreePorts.next();
+            ProxyProcess proxy = ProxyProcess.serve(data, upstream.url(), port, temp.resolve("serve1.log"));
+            ExecutorService clients = Executors.newFixedThreadPool(10);
+            HttpClient http = HttpClient.newHttpClient();
+            for (byte[] blob : blobs) {
+                clients.submit(() -> {
+                    HttpResponse<InputStream> response = http.send(HttpRequest.newBuilder(proxy.url().resolve(
+                            "/v2/crash/app/blobs/" + Digest.sha256Of(blob))).build(), HttpResponse.BodyHandlers.ofInputStream());
+                    try (InputStream in = response.body()) {
+                        in.transferTo(java.io.OutputStream.nullOutputStream());
+                    }
+                    return null;
+                });
+            }
+            Thread.sleep(1500);
+            assertTrue(filesUnder(data.resolve("tmp")) > 0, "downloads were in flight when the proxy was killed");
+            proxy.kill();
+            clients.shutdownNow();
+
+            Processes.Result fsck = ProxyProcess.command(data, upstream.url(), temp.resolve("fsck.log"), "fsck");
+            assertEquals(0, fsck.exitCode(), fsck.output());
+            assertTrue(fsck.output().contains("0 bad entries removed"), fsck.output());
+            assertEquals(0, filesUnder(data.resolve("tmp")), "no temp file remains");
+
+            for (byte[] blob : blobs) {
+                upstream.route("GET /v2/crash/app/blobs/" + Digest.sha256Of(blob), FaultyUpstream.trickle(blob, 1 << 20, 0, Long.MAX_VALUE));
+            }
+            long restartStarted = System.nanoTime();
+            try (ProxyProcess restarted = ProxyProcess.serve(data, upstream.url(), port, temp.resolve("serve2.log"))) {
+                long restartMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - restartStarted);
+                System.out.println("restart after kill -9 answered /v2/ in " + restartMillis + " ms; "
+                        + Files.readAllLines(temp.resolve("serve2.log")).stream().filter(l -> l.contains("storage recovered")).findFirst().orElse(""));
+                for (byte[] blob : blobs) {
+                    HttpResponse<byte[]> response = RegistryHttp.get(restarted.url(), "/v2/crash/app/blobs/" + Digest.sha256Of(blob));
+                    assertEquals(200, response.statusCode());
+                    assertArrayEquals(blob, response.body());
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the size bound
+
+    @Test
+    void eviction_boundSmallerThanPulls_staysUnderBoundEvictsLeastRecentlyUsedAndRefetches() throws Exception {
+        Path data = temp.resolve("proxy");
+        try (ReferenceRegistry upstream = ReferenceRegistry.start(temp.resolve("upstream"));
+             ProxyUnderTest proxy = ProxyUnderTest.start(data, "upstreams:\n  - name: docker.io\n    url: " + upstream.url()
+                     + "\nstorage:\n  maxSize: 3MiB\n")) {
+            TestImages images = new TestImages(upstream.url(), 73);
+            List<Digest> blobs = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                blobs.add(images.pushBlob("evict/app", images.randomBytes(1 << 20)));
+            }
+            long bound = 3L << 20;
+            long[] maxSeen = {0};
+            // Sample the disk all along, not only between pulls: the bound must hold while downloads run.
+            java.util.concurrent.ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
+            sampler.scheduleAtFixedRate(() -> {
+                try {
+                    maxSeen[0] = Math.max(maxSeen[0], bytesUnder(data.resolve("blobs")) + bytesUnder(data.resolve("tmp")));
+                } catch (IOException | java.io.UncheckedIOException e) {
+                    // a file went away while we looked
+                }
+            }, 0, 2, TimeUnit.MILLISECONDS);
+            for (int i : new int[] {0, 1, 2, 0, 3, 4}) {
+                HttpResponse<byte[]> response = RegistryHttp.get(proxy.url(), "/v2/evict/app/blobs/" + blobs.get(i));
+                assertEquals(blobs.get(i), Digest.sha256Of(response.body()));
+                Thread.sleep(30);
+            }
+            sampler.shutdownNow();
+            sampler.awaitTermination(5, TimeUnit.SECONDS);
+            System.out.println("eviction test: blob bytes on disk (committed + temp) peaked at " + maxSeen[0] + " with a bound of " + bound);
+            assertTrue(maxSeen[0] <= bound, "disk use " + maxSeen[0] + " stayed within the bound " + bound);
+            assertEquals(2, (long) proxy.metrics().sum("pullthrough_evictions", "kind", "blob"));
+            for (int kept : new int[] {0, 3, 4}) {
+                assertTrue(Files.exists(blobPath(data, blobs.get(kept))), "recently used blob " + kept + " kept");
+            }
+            for (int evicted : new int[] {1, 2}) {
+                assertFalse(Files.exists(blobPath(data, blobs.get(evicted))), "least recently used blob " + evicted + " evicted");
+            }
+            HttpResponse<byte[]> again = RegistryHttp.get(proxy.url(), "/v2/evict/app/blobs/" + blobs.get(1));
+            assertEquals(blobs.get(1), Digest.sha256Of(again.body()), "an evicted blob is fetched again transparently");
+            assertEquals(2, upstream.requests("GET", "/v2/evict/app/blobs/" + blobs.get(1)));
+        }
+    }
+
+    private static Path blobPath(Path data, Digest digest) {
+        return data.resolve("blobs").resolve(digest.algorithm()).resolve(digest.hex().substring(0, 2)).resolve(digest.hex());
+    }
+
+    // ---------------------------------------------------------------- offline
+
+    @Test
+    void offline_servesCachedNeverContactsUpstream() throws Exception {
+        Path data = temp.resolve("proxy");
+        try (FaultyUpstream upstream = new FaultyUpstream()) {
+            byte[] blob = new byte[100_000];
+            new Random(74).nextBytes(blob);
+            Digest digest = Digest.sha256Of(blob);
+            upstream.route("GET /v2/air/app/blobs/" + digest, FaultyUpstream.fixed(200, "application/octet-stream", blob, java.util.Map.of()));
+            try (ProxyUnderTest proxy = ProxyUnderTest.start(data, "upstreams:\n  - name: u\n    url: " + upstream.url() + "\n")) {
+                assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/air/app/blobs/" + digest).statusCode());
+            }
+            try (ProxyUnderTest proxy = ProxyUnderTest.start(data, "offline: true\nupstreams:\n  - name: u\n    url: " + upstream.url() + "\n")) {
+                HttpResponse<byte[]> cached = RegistryHttp.get(proxy.url(), "/v2/air/app/blobs/" + digest);
+                assertArrayEquals(blob, cached.body());
+                HttpResponse<byte[]> missing = RegistryHttp.get(proxy.url(), "/v2/air/app/blobs/sha256:" + "1".repeat(64));
+                assertEquals(404, missing.statusCode());
+                assertEquals(404, RegistryHttp.manifest(proxy.url(), "air/app", "latest").statusCode());
+                assertEquals(0, (long) proxy.metrics().sum("pullthrough_upstream_requests"), "offline: no upstream request at all");
+            }
+            assertEquals(1, upstream.count("GET /v2/air/app/blobs/" + digest));
+        }
+    }
+
+    // ---------------------------------------------------------------- a disk that cannot take the blob
+
+    @Test
+    void unwritableStorage_pullPassesThroughVerifiedNothingKeptCountedOnce() throws Exception {
+        Path data = temp.resolve("proxy");
+        byte[] blob = new byte[3 << 20];
+        new Random(75).nextBytes(blob);
+        Digest digest = Digest.sha256Of(blob);
+        try (FaultyUpstream upstream = new FaultyUpstream();
+             ProxyUnderTest proxy = ProxyUnderTest.start(data, "upstreams:\n  - name: u\n    url: " + upstream.url() + "\n")) {
+            upstream.route("GET /v2/full/app/blobs/" + digest, FaultyUpstream.trickle(blob, 256 * 1024, 0, Long.MAX_VALUE));
+            // Root ignores permissions, so make the temp directory impossible instead: a file in its place.
+            Files.delete(data.resolve("tmp"));
+            Files.writeString(data.resolve("tmp"), "not a directory");
+
+            for (int attempt = 1; attempt <= 2; attempt++) {
+                HttpResponse<byte[]> response = RegistryHttp.get(proxy.url(), "/v2/full/app/blobs/" + digest);
+                assertEquals(200, response.statusCode());
+                assertArrayEquals(blob, response.body());
+                assertEquals(attempt, (long) proxy.metrics().sum("pullthrough_storage_write_failures"), "counted once per pull");
+            }
+            assertEquals(0, filesUnder(data.resolve("blobs")), "nothing was kept");
+        }
+    }
+}
