@@ -55,7 +55,15 @@ final class ConfigBinder {
                 text(auth, "auth.htpasswd", "htpasswd").map(Path::of),
                 list(auth, "auth.allowCidrs", "allowCidrs").map(ConfigBinder::cidrs));
         return new PullthroughConfig(serverConfig, admin, storageConfig,
-                bool(root, "offline", "offline", false), authConfig, upstreams(root));
+                bool(root, "offline", "offline", false), jsonLog(object(root, "log")), authConfig, upstreams(root));
+    }
+
+    private static boolean jsonLog(ObjectNode log) {
+        String format = text(log, "log.format", "format").orElse("text");
+        if (!format.equals("text") && !format.equals("json")) {
+            throw new ConfigException("log.format", "'" + format + "' is not a log format", "use text or json");
+        }
+        return format.equals("json");
     }
 
     private static List<CidrBlock> cidrs(List<String> texts) {

@@ -29,6 +29,7 @@ final class ConfigSchema {
             "admin", object("port", scalar()),
             "storage", object("path", scalar(), "maxSize", scalar()),
             "offline", scalar(),
+            "log", object("format", scalar()),
             "auth", object("htpasswd", scalar(), "allowCidrs", scalarList()),
             "upstreams", objectList(
                     "name", scalar(),

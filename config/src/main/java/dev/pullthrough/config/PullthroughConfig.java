@@ -3,12 +3,16 @@ package dev.pullthrough.config;
 import java.util.List;
 import java.util.Optional;
 
-/** The whole configuration of one proxy, validated. Built by {@link ConfigLoader}. */
+/**
+ * The whole configuration of one proxy, validated. Built by {@link ConfigLoader}.
+ * {@code jsonAccessLog}: access log lines as JSON objects ({@code log.format: json}) instead of text.
+ */
 public record PullthroughConfig(
         ServerConfig server,
         AdminConfig admin,
         StorageConfig storage,
         boolean offline,
+        boolean jsonAccessLog,
         AuthConfig auth,
         List<UpstreamConfig> upstreams) {
 

@@ -1,7 +1,8 @@
 package dev.pullthrough.cli;
 
+import dev.pullthrough.access.HtpasswdUsers;
+import dev.pullthrough.access.PullerAuthenticator;
 import dev.pullthrough.admin.AdminRoutes;
-import dev.pullthrough.config.ConfigException;
 import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.cache.CachedMetadataStore;
@@ -76,11 +77,7 @@ public final class ProxyApplication implements AutoCloseable {
     }
 
     public static ProxyApplication start(PullthroughConfig config) throws StartupException {
-        if (config.auth().htpasswd().isPresent()) {
-            // Refuse rather than serve everyone while the operator believes pulls need a password.
-            throw new ConfigException("auth.htpasswd", "is not supported by this version yet",
-                    "remove it, and restrict clients with auth.allowCidrs or a firewall meanwhile");
-        }
+        PullerAuthenticator pullers = new PullerAuthenticator(config.auth().htpasswd().map(HtpasswdUsers::load));
         Optional<SslContext> tls = TlsContexts.forServer(config.server().tls());
         Storage storage = Storage.open(config.storage());
         StartupRecovery.Report recovery;
@@ -108,14 +105,16 @@ public final class ProxyApplication implements AutoCloseable {
         CacheJanitor janitor = new CacheJanitor(metadata, blobs, config.storage().maxSize(), leases::inUse,
                 entry -> metrics.evicted(entry.kind().name().toLowerCase(), entry.size()), clock);
         metrics.cacheSize(janitor::used, janitor.maxSize());
+        metrics.nettyMemory(RegistryServer::nettyDirectMemory, RegistryServer::nettyHeapMemory);
         BlobService blobService = new BlobService(blobs, metadata, janitor, leases, metrics, downloads, clock, config.offline());
+        metrics.inFlightDownloads(blobService::downloadsInFlight);
         ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(named("housekeeping"));
         housekeeping.scheduleWithFixedDelay(() -> blobService.abortStalledDownloads(DOWNLOAD_IDLE_TIMEOUT), 5, 5, TimeUnit.SECONDS);
         housekeeping.scheduleWithFixedDelay(() -> keepWithinBound(janitor), 10, 10, TimeUnit.SECONDS);
         PullApi api = new PullApi(new UpstreamRouter(upstreams),
                 new ManifestService(metadata, janitor, metrics, clock, config.offline()),
                 blobService,
-                new ListingService(config.offline(), clock), blocking, metrics);
+                new ListingService(config.offline(), clock), blocking, metrics, pullers);
         AdminRoutes admin = new AdminRoutes(metrics, paths.tmpDir());
         RegistryServer server = new RegistryServer();
         InetSocketAddress address;
@@ -123,7 +122,7 @@ public final class ProxyApplication implements AutoCloseable {
             boolean sharedPort = config.admin().port() == config.server().port();
             address = server.bindRegistry(config.server().host(), config.server().port(), tls, api,
                     sharedPort ? Optional.of(admin) : Optional.empty(), metrics, blocking,
-                    new ClientPolicy(config.auth().allowCidrs()));
+                    new ClientPolicy(config.auth().allowCidrs()), config.jsonAccessLog());
             if (!sharedPort) {
                 server.bindAdmin(config.server().host(), config.admin().port(), admin, metrics, blocking);
             }

@@ -2,6 +2,7 @@ package dev.pullthrough.metrics;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -11,6 +12,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /** Every meter of the proxy, by name, in one place; the only class that imports Micrometer. */
 public final class Metrics {
@@ -104,8 +106,29 @@ public final class Metrics {
                 .tag("kind", kind).register(registry).increment(bytes);
     }
 
+    /** How long requests took, by route, as a histogram (Prometheus buckets). */
+    public void requestDuration(String route, long nanos) {
+        Timer.builder("pullthrough_request_duration").description("Time from request to the last byte of the response")
+                .tag("route", route).publishPercentileHistogram().register(registry)
+                .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    /** Upstream blob downloads in flight, read when scraped. */
+    public void inFlightDownloads(LongSupplier count) {
+        Gauge.builder("pullthrough_downloads_in_flight", count::getAsLong).description("Upstream blob downloads running")
+                .register(registry);
+    }
+
+    /** Netty's pooled allocator memory, read when scraped. */
+    public void nettyMemory(LongSupplier direct, LongSupplier heap) {
+        Gauge.builder("pullthrough_netty_allocator_used_bytes", direct::getAsLong).tag("memory", "direct")
+                .description("Memory held by Netty's pooled allocator").register(registry);
+        Gauge.builder("pullthrough_netty_allocator_used_bytes", heap::getAsLong).tag("memory", "heap")
+                .description("Memory held by Netty's pooled allocator").register(registry);
+    }
+
     /** Gauges of the cache's size and its bound, read when scraped. */
-    public void cacheSize(java.util.function.LongSupplier used, long bound) {
+    public void cacheSize(LongSupplier used, long bound) {
         Gauge.builder("pullthrough_cache_used_bytes", used::getAsLong).description("Bytes the cache holds").register(registry);
         Gauge.builder("pullthrough_cache_bound_bytes", () -> bound).description("storage.maxSize").register(registry);
     }

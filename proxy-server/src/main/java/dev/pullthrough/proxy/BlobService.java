@@ -106,6 +106,11 @@ public final class BlobService {
         }
     }
 
+    /** How many upstream blob downloads run now. */
+    public long downloadsInFlight() {
+        return inFlight.size();
+    }
+
     /** Aborts downloads whose upstream went silent for {@code idle}; call periodically. */
     public void abortStalledDownloads(Duration idle) {
         long now = System.nanoTime();

@@ -67,7 +67,7 @@ public final class ManifestService {
         TagKey seen = new TagKey(target.upstreamName(), "", BY_DIGEST + digest, acceptKey);
         if (cached.isPresent() && acceptable(cached.get(), accept, seen)) {
             metrics.cacheLookup("manifest", true);
-            return served(cached.get(), Map.of());
+            return served(cached.get(), true, Map.of());
         }
         metrics.cacheLookup("manifest", false);
         if (offline) {
@@ -98,7 +98,7 @@ public final class ManifestService {
         StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
         metadata.putManifestAndTag(manifest, seen, new TagResolution(digest, mediaType, clock.millis()));
         stored(manifest);
-        return served(manifest, Map.of());
+        return served(manifest, false, Map.of());
     }
 
     /** The client lists the stored type, or the upstream already gave this accept set these very bytes. */
@@ -119,11 +119,11 @@ public final class ManifestService {
         long age = known.map(r -> now - r.checkedAtMillis()).orElse(Long.MAX_VALUE);
         if (cached.isPresent() && age < target.upstream().config().tagTtl().toMillis()) {
             metrics.cacheLookup("manifest", true);
-            return served(cached.get(), Map.of());
+            return served(cached.get(), true, Map.of());
         }
         if (offline) {
             metrics.cacheLookup("manifest", cached.isPresent());
-            return cached.isPresent() ? served(cached.get(), Map.of())
+            return cached.isPresent() ? served(cached.get(), true, Map.of())
                     : UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, "tag " + tag + " is not cached and the proxy is offline");
         }
         if (cached.isPresent()) {
@@ -159,7 +159,7 @@ public final class ManifestService {
         }
         metrics.cacheLookup("manifest", true);
         metadata.putTag(key, new TagResolution(known.digest(), known.mediaType(), clock.millis()));
-        return Optional.of(served(cached, Map.of()));
+        return Optional.of(served(cached, true, Map.of()));
     }
 
     private ProxyResponse fetchTag(Target target, String tag, List<String> accept, TagKey key,
@@ -202,7 +202,7 @@ public final class ManifestService {
         StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
         metadata.putManifestAndTag(manifest, key, new TagResolution(digest, mediaType, clock.millis()));
         stored(manifest);
-        return served(manifest, Map.of());
+        return served(manifest, false, Map.of());
     }
 
     /** A cached tag past its TTL, while the upstream cannot answer: served up to maxStale, with a warning. */
@@ -212,7 +212,7 @@ public final class ManifestService {
             return Optional.empty();
         }
         metrics.cacheLookup("manifest", true);
-        return Optional.of(served(cached, Map.of("Warning", "299 - \"" + why + "; serving a cached tag\"")));
+        return Optional.of(served(cached, true, Map.of("Warning", "299 - \"" + why + "; serving a cached tag\"")));
     }
 
     // ---------------------------------------------------------------- shared
@@ -224,7 +224,7 @@ public final class ManifestService {
     private static ProxyResponse passThroughSchema1(HttpResponse<byte[]> response, String mediaType) {
         Digest digest = response.headers().firstValue("Docker-Content-Digest").flatMap(ManifestService::tryParse)
                 .orElseGet(() -> Digest.sha256Of(response.body()));
-        return new ProxyResponse.Manifest(mediaType, digest, response.body(), Map.of());
+        return new ProxyResponse.Manifest(mediaType, digest, response.body(), false, Map.of());
     }
 
     private static Optional<Digest> tryParse(String text) {
@@ -253,9 +253,9 @@ public final class ManifestService {
     }
 
     /** A manifest for the client; a cached one moves to the back of the eviction queue. */
-    private ProxyResponse served(StoredManifest manifest, Map<String, String> headers) {
+    private ProxyResponse served(StoredManifest manifest, boolean fromCache, Map<String, String> headers) {
         janitor.accessed(manifest.digest());
-        return new ProxyResponse.Manifest(manifest.mediaType(), manifest.digest(), manifest.bytes(), headers);
+        return new ProxyResponse.Manifest(manifest.mediaType(), manifest.digest(), manifest.bytes(), fromCache, headers);
     }
 
     private static String describe(Target target, String reference) {

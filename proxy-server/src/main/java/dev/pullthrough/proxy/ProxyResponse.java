@@ -11,8 +11,8 @@ import java.util.Optional;
 
 /** What the pull-through services answer, as data; the server turns it into HTTP. */
 public sealed interface ProxyResponse {
-    /** A manifest: its exact bytes with the media type and digest that belong to them. */
-    record Manifest(String mediaType, Digest digest, byte[] bytes, Map<String, String> headers)
+    /** A manifest: its exact bytes with the media type and digest that belong to them, and whether the cache had them. */
+    record Manifest(String mediaType, Digest digest, byte[] bytes, boolean fromCache, Map<String, String> headers)
             implements ProxyResponse {}
 
     /** A small JSON document passed through from upstream (tags, referrers). */

@@ -1,5 +1,6 @@
 package dev.pullthrough.proxy;
 
+import dev.pullthrough.access.PullerAuthenticator;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ErrorCode;
@@ -26,10 +27,12 @@ public final class PullApi {
     private final ListingService listings;
     private final Executor workers;
     private final Metrics metrics;
+    private final PullerAuthenticator pullers;
 
     public PullApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, ListingService listings,
-                   Executor workers, Metrics metrics) {
+                   Executor workers, Metrics metrics, PullerAuthenticator pullers) {
         this.metrics = metrics;
+        this.pullers = pullers;
         this.router = router;
         this.manifests = manifests;
         this.blobs = blobs;
@@ -37,11 +40,29 @@ public final class PullApi {
         this.workers = workers;
     }
 
-    /** A response and the headers that go with it whatever it is (e.g. {@code OCI-Namespace}). */
-    public record Reply(ProxyResponse response, Map<String, String> headers, String route) {}
+    /**
+     * A response, the headers that go with it whatever it is (e.g. {@code OCI-Namespace}), the kind
+     * of route, and the upstream it concerned ({@code -} when none).
+     */
+    public record Reply(ProxyResponse response, Map<String, String> headers, String route, String upstream) {}
 
-    /** Answers one request; {@code range} is its {@code Range} header, used for blobs. */
-    public CompletableFuture<Reply> handle(String method, String uri, List<String> accept, Optional<String> range) {
+    /**
+     * Answers one request; {@code range} is its {@code Range} header (used for blobs) and
+     * {@code authorization} its credentials for this proxy (checked off the event loop: bcrypt is slow).
+     */
+    public CompletableFuture<Reply> handle(String method, String uri, List<String> accept, Optional<String> range,
+                                           Optional<String> authorization) {
+        if (!pullers.required()) {
+            return route(method, uri, accept, range);
+        }
+        return CompletableFuture.supplyAsync(() -> pullers.allows(authorization), workers)
+                .thenCompose(allowed -> allowed ? route(method, uri, accept, range) : done(new ProxyResponse.Error(
+                        new ApiError(ErrorCode.UNAUTHORIZED, authorization.isPresent()
+                                ? "wrong user name or password for this proxy" : "this proxy needs a user name and password"),
+                        Map.of("WWW-Authenticate", PullerAuthenticator.CHALLENGE)), Map.of(), "unauthorized"));
+    }
+
+    private CompletableFuture<Reply> route(String method, String uri, List<String> accept, Optional<String> range) {
         RouteParser.Parsed parsed = RouteParser.parse(method, uri);
         if (parsed.error().isPresent()) {
             return done(new ProxyResponse.Error(parsed.error().get(), Map.of()), Map.of(), "invalid");
@@ -58,7 +79,8 @@ public final class PullApi {
         metrics.routed(target.upstreamName(), target.routedBy());
         Map<String, String> headers = target.namespace() == null ? Map.of() : Map.of("OCI-Namespace", target.namespace());
         boolean head = method.equals("HEAD");
-        return CompletableFuture.supplyAsync(() -> new Reply(serve(target, route, head, accept, range), headers, kindOf(route)), workers);
+        return CompletableFuture.supplyAsync(() -> new Reply(serve(target, route, head, accept, range), headers, kindOf(route),
+                target.upstreamName()), workers);
     }
 
     private ProxyResponse serve(Target target, Route route, boolean head, List<String> accept, Optional<String> range) {
@@ -80,7 +102,7 @@ public final class PullApi {
     }
 
     private static CompletableFuture<Reply> done(ProxyResponse response, Map<String, String> headers, String route) {
-        return CompletableFuture.completedFuture(new Reply(response, headers, route));
+        return CompletableFuture.completedFuture(new Reply(response, headers, route, "-"));
     }
 
     private static dev.pullthrough.oci.RepositoryName nameOf(Route route) {

@@ -25,7 +25,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -34,15 +33,16 @@ import org.slf4j.LoggerFactory;
  * written back here. Undecodable requests are answered and the connection closed; the server stays up.
  */
 final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
-    private static final Logger ACCESS = LoggerFactory.getLogger("pullthrough.access");
-
     private final PullApi api;
     private final Optional<AdminRoutes> admin;
     private final Metrics metrics;
     private final Executor workers;
     private final ClientPolicy clients;
+    private final AccessLog accessLog;
 
-    RegistryHandler(PullApi api, Optional<AdminRoutes> admin, Metrics metrics, Executor workers, ClientPolicy clients) {
+    RegistryHandler(PullApi api, Optional<AdminRoutes> admin, Metrics metrics, Executor workers, ClientPolicy clients,
+                    AccessLog accessLog) {
+        this.accessLog = accessLog;
         this.api = api;
         this.admin = admin;
         this.metrics = metrics;
@@ -92,10 +92,12 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         }
         List<String> accept = request.headers().getAll(HttpHeaderNames.ACCEPT);
         Optional<String> range = Optional.ofNullable(request.headers().get(HttpHeaderNames.RANGE));
-        api.handle(method, request.uri(), accept, range).whenComplete((reply, failure) -> ctx.executor().execute(() -> {
+        Optional<String> authorization = Optional.ofNullable(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+        api.handle(method, request.uri(), accept, range, authorization).whenComplete((reply, failure) -> ctx.executor().execute(() -> {
             if (failure != null) {
                 reply(ctx, new PullApi.Reply(new ProxyResponse.Error(new ApiError(ErrorCode.UNKNOWN,
-                        "the proxy failed serving this request"), Map.of()), Map.of(), "error"), head, keepAlive, method, request.uri(), started);
+                        "the proxy failed serving this request"), Map.of()), Map.of(), "error", "-"), head, keepAlive, method,
+                        request.uri(), started);
             } else {
                 reply(ctx, reply, head, keepAlive, method, request.uri(), started);
             }
@@ -119,10 +121,14 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         }
         ChannelFuture done = ResponseWriter.write(ctx, reply.response(), head, headers, workers);
         done.addListener(f -> {
-            if (ACCESS.isInfoEnabled()) {
-                ACCESS.info("{} {} {} {}ms{}", method, uri, status, (System.nanoTime() - started) / 1_000_000,
-                        f.isSuccess() ? "" : " (aborted)");
+            long nanos = System.nanoTime() - started;
+            long bytes = AccessLog.bodyBytes(reply.response(), head);
+            String cache = AccessLog.cacheStatus(reply.response());
+            if (f.isSuccess() && bytes > 0 && !cache.equals("-")) {
+                metrics.bytesServed(cache.equals("hit") ? "cache" : "upstream", bytes);
             }
+            metrics.requestDuration(reply.route(), nanos);
+            accessLog.record(method, uri, status, bytes, nanos / 1_000_000, cache, reply.upstream(), !f.isSuccess());
         });
         finish(ctx, done, keep);
     }

@@ -34,6 +34,15 @@ public final class RegistryServer implements AutoCloseable {
     private final Class<? extends ServerSocketChannel> channelType;
     private final List<Channel> listeners = new ArrayList<>();
 
+    /** Bytes of direct and heap memory Netty's pooled allocator holds (for metrics). */
+    public static long nettyDirectMemory() {
+        return io.netty.buffer.PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
+    }
+
+    public static long nettyHeapMemory() {
+        return io.netty.buffer.PooledByteBufAllocator.DEFAULT.metric().usedHeapMemory();
+    }
+
     public RegistryServer() {
         IoHandlerFactory io;
         if (Epoll.isAvailable()) {
@@ -50,15 +59,17 @@ public final class RegistryServer implements AutoCloseable {
     /** Binds the registry API; with {@code admin} present, the admin paths answer on this port too. */
     public InetSocketAddress bindRegistry(String host, int port, Optional<SslContext> ssl, PullApi api,
                                           Optional<AdminRoutes> admin, Metrics metrics, Executor blocking,
-                                          ClientPolicy clients) throws InterruptedException {
-        return bind(host, port, new RegistryInitializer(ssl, () -> new RegistryHandler(api, admin, metrics, blocking, clients)));
+                                          ClientPolicy clients, boolean jsonAccessLog) throws InterruptedException {
+        AccessLog accessLog = new AccessLog(jsonAccessLog);
+        return bind(host, port, new RegistryInitializer(ssl,
+                () -> new RegistryHandler(api, admin, metrics, blocking, clients, accessLog)));
     }
 
     /** Binds an admin-only listener: every non-admin path is 404. */
     public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, Metrics metrics, Executor blocking)
             throws InterruptedException {
         return bind(host, port, new RegistryInitializer(Optional.empty(),
-                () -> new RegistryHandler(null, Optional.of(admin), metrics, blocking, ClientPolicy.ANYONE)));
+                () -> new RegistryHandler(null, Optional.of(admin), metrics, blocking, ClientPolicy.ANYONE, new AccessLog(false))));
     }
 
     private InetSocketAddress bind(String host, int port, RegistryInitializer initializer) throws InterruptedException {
