@@ -72,6 +72,11 @@ public final class CachedMetadataStore implements MetadataStore {
     }
 
     @Override
+    public Optional<TagResolution> anyTag(String upstream, String repository, String tag) {
+        return store.anyTag(upstream, repository, tag);
+    }
+
+    @Override
     public void putTag(TagKey key, TagResolution resolution) {
         store.putTag(key, resolution);
         tags.put(key, resolution);

@@ -38,7 +38,7 @@ public final class FsckCommand implements Callable<Integer> {
                     report.recovery().missingBlobsForgotten(), report.recovery().blobsIndexed());
             return report.clean() ? 0 : 1;
         } catch (StartupException e) {
-            System.err.println("pullthrough: " + e.getMessage());
+            System.err.println("pullthrough: " + Commands.inUseHint(e.getMessage(), loaded, ""));
             return 3;
         } catch (Exception e) {
             System.err.println("pullthrough: fsck failed: " + e);

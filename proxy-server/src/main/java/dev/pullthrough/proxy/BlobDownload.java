@@ -34,6 +34,7 @@ public final class BlobDownload implements Runnable {
     private final BlobStore store;
     private final Runnable onFinish;
     private final CompletableFuture<Long> started = new CompletableFuture<>();
+    private final CompletableFuture<StoredBlob> done = new CompletableFuture<>();
     private final Set<Runnable> listeners = new CopyOnWriteArraySet<>();
     private volatile long size = -1;
     private volatile long written;
@@ -73,6 +74,11 @@ public final class BlobDownload implements Runnable {
      */
     CompletableFuture<Long> started() {
         return started;
+    }
+
+    /** Completes with the committed blob, or fails as the download did. */
+    CompletableFuture<StoredBlob> done() {
+        return done;
     }
 
     /** How many bytes a reader may send now: all when verified, otherwise all but the last. */
@@ -152,6 +158,7 @@ public final class BlobDownload implements Runnable {
         }
         started.complete(size);
         onCommit.accept(stored);
+        done.complete(stored);
     }
 
     /** A temp file for the download, unless the disk is full or unwritable: then the blob is passed through. */
@@ -217,6 +224,7 @@ public final class BlobDownload implements Runnable {
             }
         }
         started.completeExceptionally(e);
+        done.completeExceptionally(e);
         if (e instanceof StorageUnavailableException) {
             LOG.error("{}; serving it straight from upstream {} without caching", e.getMessage(), target.upstreamName());
         } else if (!(e instanceof UpstreamStatusException)) {

@@ -106,6 +106,34 @@ public final class BlobService {
         }
     }
 
+    /**
+     * Makes sure a blob is committed to the cache (prefetch): from disk if there, otherwise through
+     * the shared download, waiting for its end. Returns the blob's size.
+     */
+    public long ensureCached(Target target, Digest digest) throws IOException {
+        Optional<StoredBlob> stored = store.stat(digest);
+        if (stored.isPresent()) {
+            janitor.accessed(digest);
+            return stored.get().size();
+        }
+        if (offline) {
+            throw new IOException("blob " + digest + " is not cached and the proxy is offline");
+        }
+        Optional<BlobDownload> download = join(target, digest);
+        if (download.isEmpty()) {
+            return store.stat(digest).map(StoredBlob::size).orElseThrow(() -> new IOException("blob " + digest + " vanished"));
+        }
+        try {
+            return download.get().done().get().size();
+        } catch (ExecutionException e) {
+            throw new IOException("fetching blob " + digest + " of " + target.repository() + " failed: "
+                    + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted fetching blob " + digest, e);
+        }
+    }
+
     /** How many upstream blob downloads run now. */
     public long downloadsInFlight() {
         return inFlight.size();

@@ -37,6 +37,11 @@ import java.util.Optional;
 public final class ManifestService {
     /** Tag-key prefix for remembering which accept sets the upstream answered with a digest's own type. */
     private static final String BY_DIGEST = "@";
+    /**
+     * The accept key of tag resolutions made without a client (prefetch, import): they serve any
+     * client that accepts their media type (any client at all when offline).
+     */
+    public static final String ANY_CLIENT = "*";
 
     private final MetadataStore metadata;
     private final CacheJanitor janitor;
@@ -113,7 +118,9 @@ public final class ManifestService {
 
     private ProxyResponse byTag(Target target, String tag, List<String> accept, String acceptKey) {
         TagKey key = new TagKey(target.upstreamName(), target.repository().value(), tag, acceptKey);
-        Optional<TagResolution> known = metadata.tag(key);
+        Optional<TagResolution> known = metadata.tag(key).or(() -> metadata.tag(
+                new TagKey(target.upstreamName(), target.repository().value(), tag, ANY_CLIENT))
+                .filter(r -> offline || AcceptHeader.types(accept).contains(r.mediaType())));
         Optional<StoredManifest> cached = known.flatMap(r -> metadata.manifest(r.digest()));
         long now = clock.millis();
         long age = known.map(r -> now - r.checkedAtMillis()).orElse(Long.MAX_VALUE);

@@ -62,6 +62,11 @@ public final class PullApi {
                         Map.of("WWW-Authenticate", PullerAuthenticator.CHALLENGE)), Map.of(), "unauthorized"));
     }
 
+    /** Whether these credentials may use this proxy (admin paths on a shared port ask too). Blocking. */
+    public boolean allows(Optional<String> authorization) {
+        return pullers.allows(authorization);
+    }
+
     private CompletableFuture<Reply> route(String method, String uri, List<String> accept, Optional<String> range) {
         RouteParser.Parsed parsed = RouteParser.parse(method, uri);
         if (parsed.error().isPresent()) {

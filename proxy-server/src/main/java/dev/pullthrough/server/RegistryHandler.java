@@ -63,25 +63,34 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         long started = System.nanoTime();
         String method = request.method().name();
         boolean head = request.method().equals(HttpMethod.HEAD);
-        boolean keepAlive = HttpUtil.isKeepAlive(request) && (head || request.method().equals(HttpMethod.GET));
+        String path = pathOf(request.uri());
+        boolean adminRequest = admin.isPresent() && admin.get().handles(path);
+        boolean keepAlive = HttpUtil.isKeepAlive(request)
+                && (head || request.method().equals(HttpMethod.GET) || adminRequest && request.method().equals(HttpMethod.POST));
         ctx.channel().config().setAutoRead(false);
 
-        String path = pathOf(request.uri());
-        if (admin.isPresent() && admin.get().answer(path).isPresent() && !path.startsWith("/v2")) {
-            CompletableFuture.supplyAsync(() -> admin.get().answer(path).orElseThrow(), workers)
-                    .thenAccept(a -> ctx.executor().execute(() -> {
-                        FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.valueOf(a.status()), a.body(), head);
-                        out.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType());
-                        closeIf(!keepAlive, out);
-                        finish(ctx, ctx.writeAndFlush(out), keepAlive);
-                    }));
-            return;
-        }
         if (!clients.allows(ctx.channel().remoteAddress())) {
             metrics.request("denied", request.method().name(), 403);
             FullHttpResponse out = ResponseWriter.error(new ApiError(ErrorCode.DENIED,
                     "this client address may not pull from this proxy"), head);
             finish(ctx, ctx.writeAndFlush(closeIf(true, out)), false);
+            return;
+        }
+        if (adminRequest) {
+            String uri = request.uri();
+            Optional<String> credentials = Optional.ofNullable(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+            // On a port shared with the registry, admin paths need what pulls need.
+            CompletableFuture.supplyAsync(() -> api == null || api.allows(credentials) ? admin.get().answer(method, uri)
+                    : new AdminRoutes.Answer(401, "text/plain", "credentials needed\n".getBytes()), workers)
+                    .thenAccept(a -> ctx.executor().execute(() -> {
+                        FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.valueOf(a.status()), a.body(), head);
+                        out.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType());
+                        if (a.status() == 401) {
+                            out.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, dev.pullthrough.access.PullerAuthenticator.CHALLENGE);
+                        }
+                        closeIf(!keepAlive, out);
+                        finish(ctx, ctx.writeAndFlush(out), keepAlive);
+                    }));
             return;
         }
         if (api == null) {

@@ -25,6 +25,9 @@ public interface MetadataStore extends AutoCloseable {
 
     void putTag(TagKey key, TagResolution resolution);
 
+    /** The most recently checked resolution of a tag for any accept set (export). */
+    Optional<TagResolution> anyTag(String upstream, String repository, String tag);
+
     /** Indexes a committed blob. */
     void putBlob(Digest digest, long size, long accessMillis);
 

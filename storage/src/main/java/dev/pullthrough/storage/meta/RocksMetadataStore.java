@@ -211,18 +211,46 @@ public final class RocksMetadataStore implements MetadataStore {
     @Override
     public Optional<TagResolution> tag(TagKey key) {
         byte[] value = get(tags, key.bytes());
-        if (value == null) {
-            return Optional.empty();
-        }
+        return value == null ? Optional.empty() : Optional.of(decodeTag(value));
+    }
+
+    private static TagResolution decodeTag(byte[] value) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
             in.readByte();
             Digest digest = Digest.parse(in.readUTF());
             String mediaType = in.readUTF();
             long checkedAt = in.readLong();
-            return Optional.of(new TagResolution(digest, mediaType, checkedAt));
+            return new TagResolution(digest, mediaType, checkedAt);
         } catch (IOException | IllegalArgumentException e) {
-            throw new MetadataException("corrupt tag record for " + key, e);
+            throw new MetadataException("reading a tag record", e);
         }
+    }
+
+    @Override
+    public Optional<TagResolution> anyTag(String upstream, String repository, String tag) {
+        byte[] prefix = TagKey.prefix(upstream, repository, tag);
+        TagResolution newest = null;
+        try (RocksIterator it = db.newIterator(tags)) {
+            for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {
+                TagResolution resolution = decodeTag(it.value());
+                if (newest == null || resolution.checkedAtMillis() > newest.checkedAtMillis()) {
+                    newest = resolution;
+                }
+            }
+        }
+        return Optional.ofNullable(newest);
+    }
+
+    private static boolean startsWith(byte[] key, byte[] prefix) {
+        if (key.length < prefix.length) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (key[i] != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override

@@ -1,0 +1,137 @@
+package dev.pullthrough.cli;
+
+import dev.pullthrough.cache.CachedMetadataStore;
+import dev.pullthrough.config.PullthroughConfig;
+import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.proxy.BlobLeases;
+import dev.pullthrough.proxy.BlobService;
+import dev.pullthrough.proxy.ListingService;
+import dev.pullthrough.proxy.ManifestService;
+import dev.pullthrough.proxy.Prefetcher;
+import dev.pullthrough.proxy.UpstreamRouter;
+import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.gc.StartupRecovery;
+import dev.pullthrough.storage.meta.MetadataStore;
+import dev.pullthrough.upstream.UpstreamClient;
+import dev.pullthrough.upstream.auth.TokenCache;
+import java.io.IOException;
+import java.net.http.HttpClient;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Everything but the listeners: the opened storage, the upstream clients and the pull-through
+ * services, with their threads. {@code serve} puts a server in front; {@code prefetch} drives it
+ * directly. Built with plain constructors; closed in reverse order, RocksDB last.
+ */
+final class ProxyCore implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ProxyCore.class);
+    /** Threads that may block on disk, RocksDB or an upstream's answer, so the event loops never do. */
+    private static final int BLOCKING_THREADS = 64;
+    /** Upstream blob downloads at once; further ones queue. */
+    private static final int MAX_DOWNLOADS = 32;
+    /** An upstream that sends no byte of a blob for this long has its download aborted. */
+    private static final Duration DOWNLOAD_IDLE_TIMEOUT = Duration.ofSeconds(60);
+    /** Memory for hot manifests and tag resolutions in front of RocksDB. */
+    private static final long HOT_MANIFEST_BYTES = 64L << 20;
+    private static final long HOT_TAGS = 100_000;
+
+    final PullthroughConfig config;
+    final Storage storage;
+    final Metrics metrics = new Metrics();
+    final Clock clock = Clock.systemUTC();
+    final ExecutorService blocking = Executors.newFixedThreadPool(BLOCKING_THREADS, named("blocking"));
+    final ExecutorService downloads = Executors.newFixedThreadPool(MAX_DOWNLOADS, named("download"));
+    final ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(named("housekeeping"));
+    final MetadataStore metadata;
+    final CacheJanitor janitor;
+    final UpstreamRouter router;
+    final BlobService blobs;
+    final ManifestService manifests;
+    final ListingService listings;
+    final Prefetcher prefetcher;
+
+    private ProxyCore(PullthroughConfig config, Storage storage) {
+        this.config = config;
+        this.storage = storage;
+        HttpClient http = UpstreamClient.newHttpClient();
+        TokenCache tokens = new TokenCache();
+        List<UpstreamClient> upstreams = config.upstreams().stream()
+                .map(u -> new UpstreamClient(u, http, tokens, metrics)).collect(Collectors.toList());
+        router = new UpstreamRouter(upstreams);
+        metadata = new CachedMetadataStore(storage.metadata, HOT_MANIFEST_BYTES, HOT_TAGS);
+        BlobLeases leases = new BlobLeases();
+        janitor = new CacheJanitor(metadata, storage.blobs, config.storage().maxSize(), leases::inUse,
+                entry -> metrics.evicted(entry.kind().name().toLowerCase(), entry.size()), clock);
+        metrics.cacheSize(janitor::used, janitor.maxSize());
+        blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, clock, config.offline());
+        metrics.inFlightDownloads(blobs::downloadsInFlight);
+        manifests = new ManifestService(metadata, janitor, metrics, clock, config.offline());
+        listings = new ListingService(config.offline(), clock);
+        prefetcher = new Prefetcher(router, blobs, metadata, janitor, clock);
+        housekeeping.scheduleWithFixedDelay(() -> blobs.abortStalledDownloads(DOWNLOAD_IDLE_TIMEOUT), 5, 5, TimeUnit.SECONDS);
+        housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 10, 10, TimeUnit.SECONDS);
+    }
+
+    /** Opens the storage (recovering it from an interrupted run) and builds the services. */
+    static ProxyCore open(PullthroughConfig config) throws StartupException {
+        Storage storage = Storage.open(config.storage());
+        try {
+            StartupRecovery.Report recovery = StartupRecovery.run(storage.blobs, storage.metadata);
+            LOG.info("storage recovered in {} ms: {} temp files removed, {} missing blobs forgotten, {} blobs re-indexed",
+                    recovery.millis(), recovery.tempFilesRemoved(), recovery.missingBlobsForgotten(), recovery.blobsIndexed());
+        } catch (IOException | RuntimeException e) {
+            storage.close();
+            throw new StartupException("recovering storage.path " + config.storage().path().toAbsolutePath() + " failed: " + e, e);
+        }
+        return new ProxyCore(config, storage);
+    }
+
+    private void keepWithinBound() {
+        try {
+            janitor.flushAccesses();
+            janitor.evictIfNeeded();
+        } catch (RuntimeException e) {
+            LOG.warn("cache housekeeping failed: {}", e.toString());
+        }
+    }
+
+    /** Stops the threads (downloads are aborted), records the last accesses, then closes RocksDB. */
+    @Override
+    public void close() {
+        housekeeping.shutdownNow();
+        downloads.shutdownNow();
+        blocking.shutdown();
+        try {
+            blocking.awaitTermination(5, TimeUnit.SECONDS);
+            downloads.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            janitor.flushAccesses();
+        } catch (RuntimeException e) {
+            LOG.warn("recording last accesses failed: {}", e.toString());
+        }
+        metadata.close();
+    }
+
+    static ThreadFactory named(String prefix) {
+        AtomicInteger count = new AtomicInteger();
+        return r -> {
+            Thread thread = new Thread(r, prefix + "-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+}

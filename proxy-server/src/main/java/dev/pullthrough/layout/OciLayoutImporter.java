@@ -1,0 +1,125 @@
+package dev.pullthrough.layout;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.oci.MediaTypes;
+import dev.pullthrough.proxy.ManifestService;
+import dev.pullthrough.storage.blob.BlobStore;
+import dev.pullthrough.storage.blob.BlobWriter;
+import dev.pullthrough.storage.blob.StoredBlob;
+import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.meta.MetadataStore;
+import dev.pullthrough.storage.meta.StoredManifest;
+import dev.pullthrough.storage.meta.TagKey;
+import dev.pullthrough.storage.meta.TagResolution;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Optional;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+
+/**
+ * Loads an OCI image layout tar into the cache: every blob verified against its digest while it is
+ * written, then the manifests of index.json (children first) and their tags, so the images are
+ * served offline. Images exported by this proxy keep their upstream and repository.
+ */
+public final class OciLayoutImporter {
+    /** What an import loaded. */
+    public record Report(int blobs, long bytes, int manifests, int images) {}
+
+    private final MetadataStore metadata;
+    private final BlobStore blobs;
+    private final CacheJanitor janitor;
+    private final Clock clock;
+
+    public OciLayoutImporter(MetadataStore metadata, BlobStore blobs, CacheJanitor janitor, Clock clock) {
+        this.metadata = metadata;
+        this.blobs = blobs;
+        this.janitor = janitor;
+        this.clock = clock;
+    }
+
+    public Report load(Path tarFile) throws IOException {
+        byte[] index = null;
+        int blobCount = 0;
+        long bytes = 0;
+        try (InputStream file = Files.newInputStream(tarFile); TarArchiveInputStream tar = new TarArchiveInputStream(file)) {
+            TarArchiveEntry entry;
+            while ((entry = tar.getNextEntry()) != null) {
+                String name = entry.getName().startsWith("./") ? entry.getName().substring(2) : entry.getName();
+                if (name.equals(OciLayout.INDEX_FILE)) {
+                    index = tar.readAllBytes();
+                } else if (name.startsWith("blobs/") && entry.isFile()) {
+                    String[] parts = name.split("/");
+                    if (parts.length != 3) {
+                        throw new IOException("unexpected entry " + name + " in " + tarFile);
+                    }
+                    Digest digest = Digest.parse(parts[1] + ":" + parts[2]);
+                    bytes += write(digest, tar);
+                    blobCount++;
+                }
+            }
+        }
+        if (index == null) {
+            throw new IOException(tarFile + " has no index.json: not an OCI image layout");
+        }
+        int[] manifests = {0};
+        JsonNode descriptors = OciLayoutExporter.JSON.readTree(index).path("manifests");
+        for (JsonNode descriptor : descriptors) {
+            StoredManifest top = manifest(descriptor, manifests);
+            JsonNode annotations = descriptor.path("annotations");
+            String tag = annotations.path(OciLayout.REF_NAME).asText("");
+            String repository = annotations.path(OciLayout.REPOSITORY).asText("");
+            String upstream = annotations.path(OciLayout.UPSTREAM).asText("");
+            if (!tag.isEmpty() && !repository.isEmpty() && !upstream.isEmpty()) {
+                metadata.putTag(new TagKey(upstream, repository, tag, ManifestService.ANY_CLIENT),
+                        new TagResolution(top.digest(), top.mediaType(), clock.millis()));
+            }
+        }
+        return new Report(blobCount, bytes, manifests[0], descriptors.size());
+    }
+
+    /** A blob from the tar, hashed while written; one that does not match its name is refused. */
+    private long write(Digest digest, InputStream in) throws IOException {
+        Optional<StoredBlob> existing = blobs.stat(digest);
+        if (existing.isPresent()) {
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+            return 0;
+        }
+        try (BlobWriter writer = blobs.newWriter(digest)) {
+            byte[] buffer = new byte[1 << 16];
+            int n;
+            while ((n = in.read(buffer)) >= 0) {
+                writer.write(ByteBuffer.wrap(buffer, 0, n));
+            }
+            StoredBlob stored = writer.commit();
+            metadata.putBlob(digest, stored.size(), clock.millis());
+            janitor.added(stored.size());
+            janitor.evictIfNeeded();
+            return stored.size();
+        }
+    }
+
+    private StoredManifest manifest(JsonNode descriptor, int[] count) throws IOException {
+        Digest digest = Digest.parse(descriptor.path("digest").asText());
+        String mediaType = descriptor.path("mediaType").asText();
+        StoredBlob blob = blobs.stat(digest).orElseThrow(() -> new IOException("manifest " + digest + " is not in the layout"));
+        byte[] bytes = Files.readAllBytes(blob.path());
+        StoredManifest manifest = new StoredManifest(digest, mediaType, bytes);
+        if (MediaTypes.isIndex(mediaType)) {
+            for (JsonNode child : OciLayoutExporter.JSON.readTree(bytes).path("manifests")) {
+                manifest(child, count);
+            }
+        }
+        if (metadata.manifest(digest).isEmpty()) {
+            metadata.putManifest(manifest);
+            janitor.added(bytes.length);
+        }
+        count[0]++;
+        return manifest;
+    }
+}
