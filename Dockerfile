@@ -17,5 +17,7 @@ USER pullthrough
 ENV PULLTHROUGH_STORAGE_PATH=/var/lib/pullthrough
 VOLUME ["/var/lib/pullthrough", "/etc/pullthrough"]
 EXPOSE 5000 5001
+# serve by default; with a config: docker run ... -v ./pullthrough.yml:/etc/pullthrough/config.yml:ro IMAGE serve --config /etc/pullthrough/config.yml
+# the maintenance commands run the same way (fsck, prefetch, export, import) against the data volume.
 ENTRYPOINT ["java", "-XX:MaxRAMPercentage=50", "-jar", "/opt/pullthrough/pullthrough.jar"]
 CMD ["serve"]
