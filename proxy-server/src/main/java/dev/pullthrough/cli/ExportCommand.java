@@ -1,14 +1,11 @@
 package dev.pullthrough.cli;
 
-import dev.pullthrough.config.ConfigException;
-import dev.pullthrough.config.ConfigLoader;
-import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.layout.OciLayoutExporter;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -17,8 +14,8 @@ import picocli.CommandLine.Parameters;
         description = {"Write cached images (every platform) as an OCI image layout tar, from the cache alone.",
                 "IMAGE is [UPSTREAM/]REPO[:TAG|@DIGEST]. Load the tar elsewhere with 'import'."})
 public final class ExportCommand implements Callable<Integer> {
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML config file (default: embedded defaults)")
-    Path config;
+    @Mixin
+    Commands.ConfigOption config;
 
     @Option(names = "--output", required = true, paramLabel = "FILE.tar", description = "the tar to write")
     Path output;
@@ -28,23 +25,12 @@ public final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PullthroughConfig loaded;
-        try {
-            loaded = ConfigLoader.load(Optional.ofNullable(config));
-        } catch (ConfigException e) {
-            System.err.println("pullthrough: config error: " + e.getMessage());
-            return 2;
-        }
-        try (ProxyCore core = ProxyCore.open(loaded)) {
-            int written = new OciLayoutExporter(core.router, core.metadata, core.storage.blobs).export(images, output);
-            System.out.println("exported " + images.size() + " image(s), " + written + " blobs and manifests, to " + output);
-            return 0;
-        } catch (StartupException e) {
-            System.err.println("pullthrough: " + Commands.inUseHint(e.getMessage(), loaded, ""));
-            return 3;
-        } catch (Exception e) {
-            System.err.println("pullthrough: export failed: " + e.getMessage());
-            return 1;
-        }
+        return Commands.withConfig(config, "export", loaded -> {
+            try (ProxyCore core = ProxyCore.open(loaded)) {
+                int written = new OciLayoutExporter(core.router, core.metadata, core.storage.blobs).export(images, output);
+                System.out.println("exported " + images.size() + " image(s), " + written + " blobs and manifests, to " + output);
+                return 0;
+            }
+        });
     }
 }

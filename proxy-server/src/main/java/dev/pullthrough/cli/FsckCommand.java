@@ -1,48 +1,32 @@
 package dev.pullthrough.cli;
 
-import dev.pullthrough.config.ConfigException;
-import dev.pullthrough.config.ConfigLoader;
-import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.storage.gc.Fsck;
-import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /** {@code fsck}: re-hashes every cached blob and manifest, removes those that do not match. */
 @Command(name = "fsck", mixinStandardHelpOptions = true,
         description = "Verify every cached blob and manifest against its digest; remove bad ones. Exit 1 if any were bad.")
 public final class FsckCommand implements Callable<Integer> {
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML config file (default: embedded defaults)")
-    Path config;
+    @Mixin
+    Commands.ConfigOption config;
 
     @Override
     public Integer call() {
-        PullthroughConfig loaded;
-        try {
-            loaded = ConfigLoader.load(Optional.ofNullable(config));
-        } catch (ConfigException e) {
-            System.err.println("pullthrough: config error: " + e.getMessage());
-            return 2;
-        }
-        try (Storage storage = Storage.open(loaded.storage())) {
-            long started = System.nanoTime();
-            Fsck.Report report = Fsck.run(storage.blobs, storage.metadata);
-            long millis = (System.nanoTime() - started) / 1_000_000;
-            report.bad().forEach(line -> System.out.println("bad: " + line));
-            System.out.printf("fsck %s: %d blobs (%d bytes) and %d manifests checked in %d ms; %d bad entries removed; "
-                            + "%d temp files removed, %d missing blobs forgotten, %d blobs re-indexed%n",
-                    loaded.storage().path().toAbsolutePath(), report.blobsChecked(), report.bytesChecked(),
-                    report.manifestsChecked(), millis, report.bad().size(), report.recovery().tempFilesRemoved(),
-                    report.recovery().missingBlobsForgotten(), report.recovery().blobsIndexed());
-            return report.clean() ? 0 : 1;
-        } catch (StartupException e) {
-            System.err.println("pullthrough: " + Commands.inUseHint(e.getMessage(), loaded, ""));
-            return 3;
-        } catch (Exception e) {
-            System.err.println("pullthrough: fsck failed: " + e);
-            return 3;
-        }
+        return Commands.withConfig(config, "fsck", loaded -> {
+            try (Storage storage = Storage.open(loaded.storage())) {
+                long started = System.nanoTime();
+                Fsck.Report report = Fsck.run(storage.blobs, storage.metadata);
+                long millis = (System.nanoTime() - started) / 1_000_000;
+                report.bad().forEach(line -> System.out.println("bad: " + line));
+                System.out.printf("fsck %s: %d blobs (%d bytes) and %d manifests checked in %d ms; %d bad entries removed; "
+                                + "%d temp files removed, %d missing blobs forgotten, %d blobs re-indexed%n",
+                        loaded.storage().path().toAbsolutePath(), report.blobsChecked(), report.bytesChecked(),
+                        report.manifestsChecked(), millis, report.bad().size(), report.recovery().tempFilesRemoved(),
+                        report.recovery().missingBlobsForgotten(), report.recovery().blobsIndexed());
+                return report.clean() ? 0 : 1;
+            }
+        });
     }
 }

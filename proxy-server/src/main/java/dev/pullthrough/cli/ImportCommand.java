@@ -1,47 +1,32 @@
 package dev.pullthrough.cli;
 
-import dev.pullthrough.config.ConfigException;
-import dev.pullthrough.config.ConfigLoader;
-import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.layout.OciLayoutImporter;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /** {@code import FILE.tar}: loads an OCI image layout tar into the cache, every blob verified. */
 @Command(name = "import", mixinStandardHelpOptions = true,
         description = "Load an OCI image layout tar (as 'export' writes it) into the cache; its images are then served, offline too.")
 public final class ImportCommand implements Callable<Integer> {
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML config file (default: embedded defaults)")
-    Path config;
+    @Mixin
+    Commands.ConfigOption config;
 
     @Parameters(index = "0", paramLabel = "FILE.tar", description = "the OCI image layout tar")
     Path tar;
 
     @Override
     public Integer call() {
-        PullthroughConfig loaded;
-        try {
-            loaded = ConfigLoader.load(Optional.ofNullable(config));
-        } catch (ConfigException e) {
-            System.err.println("pullthrough: config error: " + e.getMessage());
-            return 2;
-        }
-        try (ProxyCore core = ProxyCore.open(loaded)) {
-            OciLayoutImporter.Report report = new OciLayoutImporter(core.metadata, core.storage.blobs, core.janitor, core.clock)
-                    .load(tar);
-            System.out.printf("imported %d image(s) from %s: %d new blobs (%d bytes), %d manifests%n",
-                    report.images(), tar, report.blobs(), report.bytes(), report.manifests());
-            return 0;
-        } catch (StartupException e) {
-            System.err.println("pullthrough: " + Commands.inUseHint(e.getMessage(), loaded, ""));
-            return 3;
-        } catch (Exception e) {
-            System.err.println("pullthrough: import failed: " + e.getMessage());
-            return 1;
-        }
+        return Commands.withConfig(config, "import", loaded -> {
+            try (ProxyCore core = ProxyCore.open(loaded)) {
+                OciLayoutImporter.Report report = new OciLayoutImporter(core.metadata, core.storage.blobs, core.janitor,
+                        core.clock).load(tar);
+                System.out.printf("imported %d image(s) from %s: %d new blobs (%d bytes), %d manifests%n",
+                        report.images(), tar, report.blobs(), report.bytes(), report.manifests());
+                return 0;
+            }
+        });
     }
 }

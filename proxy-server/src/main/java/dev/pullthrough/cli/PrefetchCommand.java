@@ -1,18 +1,13 @@
 package dev.pullthrough.cli;
 
-import dev.pullthrough.config.ConfigException;
-import dev.pullthrough.config.ConfigLoader;
-import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.proxy.Prefetcher;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /** {@code prefetch IMAGE...}: pulls every platform of each image into the cache. */
@@ -21,49 +16,35 @@ import picocli.CommandLine.Parameters;
                 "IMAGE is [UPSTREAM/]REPO[:TAG|@DIGEST]; a one-part Docker Hub name means library/NAME.",
                 "While a server runs, use its admin endpoint instead: POST /prefetch?image=IMAGE"})
 public final class PrefetchCommand implements Callable<Integer> {
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML config file (default: embedded defaults)")
-    Path config;
+    @Mixin
+    Commands.ConfigOption config;
 
     @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "images to prefetch")
     List<String> images;
 
     @Override
     public Integer call() {
-        PullthroughConfig loaded;
-        try {
-            loaded = ConfigLoader.load(Optional.ofNullable(config));
-        } catch (ConfigException e) {
-            System.err.println("pullthrough: config error: " + e.getMessage());
-            return 2;
-        }
-        if (loaded.offline()) {
-            System.err.println("pullthrough: offline is true in the config; prefetch needs the upstreams");
-            return 2;
-        }
-        ProxyCore core;
-        try {
-            core = ProxyCore.open(loaded);
-        } catch (StartupException e) {
-            System.err.println("pullthrough: " + Commands.inUseHint(e.getMessage(), loaded, "curl -X POST 'http://HOST:"
-                    + loaded.admin().port() + "/prefetch?image=" + images.get(0) + "'"));
-            return 3;
-        }
-        int failures = 0;
-        try (core) {
-            boolean terminal = System.console() != null;
-            for (String image : images) {
-                Display display = new Display(image, terminal, System.out);
-                try {
-                    Prefetcher.Summary summary = core.prefetcher.prefetch(image, display);
-                    display.finish(summary);
-                } catch (IOException | RuntimeException e) {
-                    failures++;
-                    display.clear();
-                    System.err.println("pullthrough: prefetching " + image + " failed: " + e.getMessage());
+        return Commands.withConfig(config, "prefetch", loaded -> {
+            if (loaded.offline()) {
+                System.err.println("pullthrough: offline is true in the config; prefetch needs the upstreams");
+                return 2;
+            }
+            int failures = 0;
+            try (ProxyCore core = ProxyCore.open(loaded)) {
+                boolean terminal = System.console() != null;
+                for (String image : images) {
+                    Display display = new Display(image, terminal, System.out);
+                    try {
+                        display.finish(core.prefetcher.prefetch(image, display));
+                    } catch (IOException | RuntimeException e) {
+                        failures++;
+                        display.clear();
+                        System.err.println("pullthrough: prefetching " + image + " failed: " + e.getMessage());
+                    }
                 }
             }
-        }
-        return failures == 0 ? 0 : 1;
+            return failures == 0 ? 0 : 1;
+        });
     }
 
     /** A one-line progress display on a terminal; nothing but the summary otherwise. */
