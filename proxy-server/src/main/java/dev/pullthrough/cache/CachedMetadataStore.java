@@ -3,6 +3,7 @@ package dev.pullthrough.cache;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.storage.meta.HotMetadata;
 import dev.pullthrough.storage.meta.IndexEntry;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
@@ -16,7 +17,7 @@ import java.util.function.Consumer;
  * Hot manifests (weighed by their bytes) and tag resolutions in memory, in front of the persistent
  * store: reads through, writes through, and forgets what is removed.
  */
-public final class CachedMetadataStore implements MetadataStore {
+public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     private final MetadataStore store;
     private final Cache<Digest, StoredManifest> manifests;
     private final Cache<TagKey, TagResolution> tags;
@@ -28,6 +29,16 @@ public final class CachedMetadataStore implements MetadataStore {
                 .weigher((Digest digest, StoredManifest manifest) -> manifest.bytes().length + 128)
                 .build();
         this.tags = Caffeine.newBuilder().maximumSize(tagEntries).build();
+    }
+
+    @Override
+    public Optional<StoredManifest> hotManifest(Digest digest) {
+        return Optional.ofNullable(manifests.getIfPresent(digest));
+    }
+
+    @Override
+    public Optional<TagResolution> hotTag(TagKey key) {
+        return Optional.ofNullable(tags.getIfPresent(key));
     }
 
     @Override

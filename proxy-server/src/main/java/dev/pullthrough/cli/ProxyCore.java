@@ -69,14 +69,15 @@ final class ProxyCore implements AutoCloseable {
         List<UpstreamClient> upstreams = config.upstreams().stream()
                 .map(u -> new UpstreamClient(u, http, tokens, metrics)).collect(Collectors.toList());
         router = new UpstreamRouter(upstreams);
-        metadata = new CachedMetadataStore(storage.metadata, HOT_MANIFEST_BYTES, HOT_TAGS);
+        CachedMetadataStore cached = new CachedMetadataStore(storage.metadata, HOT_MANIFEST_BYTES, HOT_TAGS);
+        metadata = cached;
         BlobLeases leases = new BlobLeases();
         janitor = new CacheJanitor(metadata, storage.blobs, config.storage().maxSize(), leases::inUse,
                 entry -> metrics.evicted(entry.kind().name().toLowerCase(), entry.size()), clock);
         metrics.cacheSize(janitor::used, janitor.maxSize());
         blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, clock, config.offline());
         metrics.inFlightDownloads(blobs::downloadsInFlight);
-        manifests = new ManifestService(metadata, janitor, metrics, clock, config.offline());
+        manifests = new ManifestService(metadata, cached, janitor, metrics, clock, config.offline());
         listings = new ListingService(config.offline(), clock);
         prefetcher = new Prefetcher(router, blobs, metadata, janitor, clock);
         housekeeping.scheduleWithFixedDelay(() -> blobs.abortStalledDownloads(DOWNLOAD_IDLE_TIMEOUT), 5, 5, TimeUnit.SECONDS);

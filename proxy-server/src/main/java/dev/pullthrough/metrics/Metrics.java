@@ -17,6 +17,17 @@ import java.util.function.LongSupplier;
 /** Every meter of the proxy, by name, in one place; the only class that imports Micrometer. */
 public final class Metrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    /**
+     * Meters by name and tags: looking one up here is a hash lookup, where building and registering
+     * it again on every request cost more than serving a cached manifest.
+     */
+    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+
+    private Counter counter(String name, String description, String... tags) {
+        return counters.computeIfAbsent(name + String.join("\u0000", tags),
+                k -> Counter.builder(name).description(description).tags(tags).register(registry));
+    }
 
     public Metrics() {
         new JvmMemoryMetrics().bindTo(registry);
@@ -26,10 +37,8 @@ public final class Metrics {
 
     /** One request sent to an upstream registry (GET or HEAD), by its answer's status. */
     public void upstreamRequest(String upstream, String method, String kind, int status) {
-        Counter.builder("pullthrough_upstream_requests")
-                .description("Requests sent to upstream registries")
-                .tag("upstream", upstream).tag("method", method).tag("kind", kind).tag("status", Integer.toString(status))
-                .register(registry).increment();
+        counter("pullthrough_upstream_requests", "Requests sent to upstream registries",
+                "upstream", upstream, "method", method, "kind", kind, "status", Integer.toString(status)).increment();
     }
 
     private final Map<String, AtomicLong> gauges = new ConcurrentHashMap<>();
@@ -62,54 +71,45 @@ public final class Metrics {
 
     /** A cache lookup for a manifest or blob, and whether it was served locally. */
     public void cacheLookup(String kind, boolean hit) {
-        Counter.builder("pullthrough_cache_lookups")
-                .description("Cache lookups by kind (manifest, blob) and result (hit, miss)")
-                .tag("kind", kind).tag("result", hit ? "hit" : "miss")
-                .register(registry).increment();
+        counter("pullthrough_cache_lookups", "Cache lookups by kind (manifest, blob) and result (hit, miss)",
+                "kind", kind, "result", hit ? "hit" : "miss").increment();
     }
 
     /** Bytes sent to clients, by where they came from (cache, upstream). */
     public void bytesServed(String source, long bytes) {
-        Counter.builder("pullthrough_served_bytes")
-                .description("Blob and manifest bytes sent to clients, by source")
-                .tag("source", source).register(registry).increment(bytes);
+        counter("pullthrough_served_bytes", "Blob and manifest bytes sent to clients, by source", "source", source)
+                .increment(bytes);
     }
 
     /** One client request answered, by route kind, method and status. */
     public void request(String route, String method, int status) {
-        Counter.builder("pullthrough_requests")
-                .description("Client requests by route, method and status")
-                .tag("route", route).tag("method", method).tag("status", Integer.toString(status))
-                .register(registry).increment();
+        counter("pullthrough_requests", "Client requests by route, method and status",
+                "route", route, "method", method, "status", Integer.toString(status)).increment();
     }
 
     /** One request routed to an upstream, and how the upstream was chosen (ns, prefix, default). */
     public void routed(String upstream, String by) {
-        Counter.builder("pullthrough_routed_requests")
-                .description("Requests by the upstream they went to and how it was chosen")
-                .tag("upstream", upstream).tag("by", by)
-                .register(registry).increment();
+        counter("pullthrough_routed_requests", "Requests by the upstream they went to and how it was chosen",
+                "upstream", upstream, "by", by).increment();
     }
 
     /** A blob the cache could not store (disk full or unwritable); counted once per blob, not per chunk. */
     public void storageWriteFailure() {
-        Counter.builder("pullthrough_storage_write_failures")
-                .description("Blobs passed through uncached because the disk could not take them")
-                .register(registry).increment();
+        counter("pullthrough_storage_write_failures", "Blobs passed through uncached because the disk could not take them")
+                .increment();
     }
 
     /** Something left the cache to keep it within storage.maxSize. */
     public void evicted(String kind, long bytes) {
-        Counter.builder("pullthrough_evictions").description("Entries evicted to keep the cache within its bound")
-                .tag("kind", kind).register(registry).increment();
-        Counter.builder("pullthrough_evicted_bytes").description("Bytes evicted to keep the cache within its bound")
-                .tag("kind", kind).register(registry).increment(bytes);
+        counter("pullthrough_evictions", "Entries evicted to keep the cache within its bound", "kind", kind).increment();
+        counter("pullthrough_evicted_bytes", "Bytes evicted to keep the cache within its bound", "kind", kind).increment(bytes);
     }
 
     /** How long requests took, by route, as a histogram (Prometheus buckets). */
     public void requestDuration(String route, long nanos) {
-        Timer.builder("pullthrough_request_duration").description("Time from request to the last byte of the response")
-                .tag("route", route).publishPercentileHistogram().register(registry)
+        timers.computeIfAbsent(route, r -> Timer.builder("pullthrough_request_duration")
+                .description("Time from request to the last byte of the response")
+                .tag("route", r).publishPercentileHistogram().register(registry))
                 .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 

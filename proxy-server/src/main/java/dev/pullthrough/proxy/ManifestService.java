@@ -8,6 +8,7 @@ import dev.pullthrough.oci.Reference;
 import dev.pullthrough.registry.api.AcceptHeader;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.meta.HotMetadata;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
@@ -44,13 +45,16 @@ public final class ManifestService {
     public static final String ANY_CLIENT = "*";
 
     private final MetadataStore metadata;
+    private final HotMetadata hot;
     private final CacheJanitor janitor;
     private final Metrics metrics;
     private final Clock clock;
     private final boolean offline;
 
-    public ManifestService(MetadataStore metadata, CacheJanitor janitor, Metrics metrics, Clock clock, boolean offline) {
+    public ManifestService(MetadataStore metadata, HotMetadata hot, CacheJanitor janitor, Metrics metrics, Clock clock,
+                           boolean offline) {
         this.metadata = metadata;
+        this.hot = hot;
         this.janitor = janitor;
         this.metrics = metrics;
         this.clock = clock;
@@ -63,6 +67,32 @@ public final class ManifestService {
             return byDigest(target, ((Reference.ByDigest) reference).value(), accept, acceptKey);
         }
         return byTag(target, ((Reference.Tag) reference).value(), accept, acceptKey);
+    }
+
+    /**
+     * The answer when memory alone holds it, the same answer {@link #get} would give: a digest the
+     * client accepts, or a tag within its TTL. Never touches disk or network, so the event loop may
+     * call it and spare the hot path a thread hop. Empty means "ask {@link #get}".
+     */
+    public Optional<ProxyResponse> fromMemory(Target target, Reference reference, List<String> accept) {
+        String acceptKey = AcceptHeader.normalise(accept);
+        Optional<StoredManifest> manifest;
+        if (reference instanceof Reference.ByDigest) {
+            Digest digest = ((Reference.ByDigest) reference).value();
+            manifest = hot.hotManifest(digest).filter(m -> AcceptHeader.types(accept).contains(m.mediaType())
+                    || hot.hotTag(new TagKey(target.upstreamName(), "", BY_DIGEST + digest, acceptKey))
+                    .map(r -> r.digest().equals(digest)).orElse(false));
+        } else {
+            TagKey key = new TagKey(target.upstreamName(), target.repository().value(), reference.toString(), acceptKey);
+            long ttl = target.upstream().config().tagTtl().toMillis();
+            manifest = hot.hotTag(key).filter(r -> offline || clock.millis() - r.checkedAtMillis() < ttl)
+                    .flatMap(r -> hot.hotManifest(r.digest()));
+        }
+        if (manifest.isEmpty()) {
+            return Optional.empty();
+        }
+        metrics.cacheLookup("manifest", true);
+        return Optional.of(served(manifest.get(), true, Map.of()));
     }
 
     // ---------------------------------------------------------------- by digest

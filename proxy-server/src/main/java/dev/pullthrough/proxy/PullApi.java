@@ -84,6 +84,12 @@ public final class PullApi {
         metrics.routed(target.upstreamName(), target.routedBy());
         Map<String, String> headers = target.namespace() == null ? Map.of() : Map.of("OCI-Namespace", target.namespace());
         boolean head = method.equals("HEAD");
+        if (route instanceof Route.Manifest) {
+            Optional<ProxyResponse> hot = manifests.fromMemory(target, ((Route.Manifest) route).reference(), accept);
+            if (hot.isPresent()) {
+                return done(hot.get(), headers, "manifest", target.upstreamName());
+            }
+        }
         return CompletableFuture.supplyAsync(() -> new Reply(serve(target, route, head, accept, range), headers, kindOf(route),
                 target.upstreamName()), workers);
     }
@@ -107,7 +113,12 @@ public final class PullApi {
     }
 
     private static CompletableFuture<Reply> done(ProxyResponse response, Map<String, String> headers, String route) {
-        return CompletableFuture.completedFuture(new Reply(response, headers, route, "-"));
+        return done(response, headers, route, "-");
+    }
+
+    private static CompletableFuture<Reply> done(ProxyResponse response, Map<String, String> headers, String route,
+                                                 String upstream) {
+        return CompletableFuture.completedFuture(new Reply(response, headers, route, upstream));
     }
 
     private static dev.pullthrough.oci.RepositoryName nameOf(Route route) {

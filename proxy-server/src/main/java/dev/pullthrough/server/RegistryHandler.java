@@ -102,15 +102,17 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         List<String> accept = request.headers().getAll(HttpHeaderNames.ACCEPT);
         Optional<String> range = Optional.ofNullable(request.headers().get(HttpHeaderNames.RANGE));
         Optional<String> authorization = Optional.ofNullable(request.headers().get(HttpHeaderNames.AUTHORIZATION));
-        api.handle(method, request.uri(), accept, range, authorization).whenComplete((reply, failure) -> ctx.executor().execute(() -> {
-            if (failure != null) {
-                reply(ctx, new PullApi.Reply(new ProxyResponse.Error(new ApiError(ErrorCode.UNKNOWN,
-                        "the proxy failed serving this request"), Map.of()), Map.of(), "error", "-"), head, keepAlive, method,
-                        request.uri(), started);
+        String uri = request.uri();
+        api.handle(method, uri, accept, range, authorization).whenComplete((reply, failure) -> {
+            PullApi.Reply answer = failure == null ? reply : new PullApi.Reply(new ProxyResponse.Error(new ApiError(
+                    ErrorCode.UNKNOWN, "the proxy failed serving this request"), Map.of()), Map.of(), "error", "-");
+            // Answers from memory complete on this event loop already: write them without another hop.
+            if (ctx.executor().inEventLoop()) {
+                reply(ctx, answer, head, keepAlive, method, uri, started);
             } else {
-                reply(ctx, reply, head, keepAlive, method, request.uri(), started);
+                ctx.executor().execute(() -> reply(ctx, answer, head, keepAlive, method, uri, started));
             }
-        }));
+        });
     }
 
     private void reply(ChannelHandlerContext ctx, PullApi.Reply reply, boolean head, boolean keepAlive,

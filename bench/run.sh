@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# The benchmark, side by side in one run on loopback: this proxy ("pullthrough"), the reference
+# registry in proxy mode ("reference-proxy": docker-registry with proxy.remoteurl), nginx with
+# sendfile reading the same bytes from disk (the practical limit of this machine) and the upstream
+# registry itself:
+#   1. warm manifest GET by digest and by tag: requests/s and p99 latency (wrk, 64 connections);
+#   2. warm blob throughput of a 512 MiB blob (median of 5 curl downloads);
+#   3. cold pull time of a 5-layer image with skopeo (a fresh image per run, so every cache is cold);
+#   4. 20 concurrent cold requests for one 512 MiB blob: bytes the upstream served, wall time, each
+#      client's time to first byte;
+#   5. resident memory of each proxy after the runs, and under 200 concurrent slow blob streams.
+# Prints one table with the ratios of this proxy to each peer, and a JSON line (also written to
+# bench/results/latest.json). Stops every process it started.
+# Needs: docker-registry, skopeo, nginx, wrk, curl, python3, java 17; builds the jar if missing.
+# Usage: bench/run.sh   (BLOB_MIB=512 RUNS=5 COLD_RUNS=3 LAYER_MIB=16 SLOW_STREAMS=200 WRK_SECONDS=10)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BLOB_MIB=${BLOB_MIB:-512}
+RUNS=${RUNS:-5}
+COLD_RUNS=${COLD_RUNS:-3}
+LAYER_MIB=${LAYER_MIB:-16}
+SLOW_STREAMS=${SLOW_STREAMS:-200}
+WRK_SECONDS=${WRK_SECONDS:-10}
+JAVA_OPTS=${JAVA_OPTS:-"-Xmx256m -XX:MaxDirectMemorySize=256m"}
+WORK=$(mktemp -d /tmp/pullthrough-bench.XXXXXX)
+chmod 755 "$WORK"   # nginx workers (not root) read the blob from here
+JAR=$ROOT/proxy-server/target/pullthrough.jar
+[ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests package)
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "no answer from $1" >&2; exit 1
+}
+start_registry() { # name port accesslog-disabled [extra config lines...]
+  local name=$1 port=$2 quiet=$3; shift 3
+  mkdir -p "$WORK/$name"
+  { printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: %s\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$quiet" "$WORK/$name/data" "$port"
+    for line in "$@"; do printf '%s\n' "$line"; done; } > "$WORK/$name/config.yml"
+  docker-registry serve "$WORK/$name/config.yml" > "$WORK/$name/log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/v2/"
+}
+push_blob() { # repo file -> prints the digest
+  local digest location sep
+  digest=sha256:$(sha256sum "$2" | cut -d' ' -f1)
+  location=$(curl -sf -X POST -D - -o /dev/null "$UPSTREAM/v2/$1/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
+  [[ $location == http* ]] || location="$UPSTREAM$location"
+  sep='?'; [[ $location == *\?* ]] && sep='&'
+  curl -sf -X PUT -H 'Content-Type: application/octet-stream' -T "$2" "$location${sep}digest=$digest" -o /dev/null
+  echo "$digest"
+}
+push_image() { # repo -> a docker schema 2 image of 5 random layers
+  local repo=$1 layers="" digest size config
+  for i in 1 2 3 4 5; do
+    head -c $((LAYER_MIB << 20)) /dev/urandom > "$WORK/layer"
+    digest=$(push_blob "$repo" "$WORK/layer"); size=$(stat -c %s "$WORK/layer")
+    layers+="${layers:+,}{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":$size,\"digest\":\"$digest\"}"
+  done
+  printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' > "$WORK/config"
+  config=$(push_blob "$repo" "$WORK/config")
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%s,"digest":"%s"},"layers":[%s]}' \
+    "$(stat -c %s "$WORK/config")" "$config" "$layers" > "$WORK/manifest"
+  curl -sf -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' --data-binary @"$WORK/manifest" \
+    "$UPSTREAM/v2/$repo/manifests/v1" -o /dev/null
+}
+
+# ---- the parts
+UP_PORT=$(free_port); REF_PORT=$(free_port); PT_PORT=$(free_port); NGINX_PORT=$(free_port)
+UPSTREAM=http://127.0.0.1:$UP_PORT
+start_registry upstream "$UP_PORT" false
+start_registry reference-proxy "$REF_PORT" true "proxy:" "  remoteurl: $UPSTREAM"
+REF_PID=${pids[-1]}
+mkdir -p "$WORK/pullthrough"
+PULLTHROUGH_SERVER_HOST=127.0.0.1 PULLTHROUGH_SERVER_PORT=$PT_PORT PULLTHROUGH_ADMIN_PORT=$PT_PORT \
+  PULLTHROUGH_STORAGE_PATH="$WORK/pullthrough/data" PULLTHROUGH_UPSTREAMS_0_URL=$UPSTREAM \
+  java $JAVA_OPTS -jar "$JAR" serve > "$WORK/pullthrough/log" 2>&1 &
+pids+=($!)
+PT_PID=$!
+wait_http "http://127.0.0.1:$PT_PORT/v2/"
+
+echo "preparing a ${BLOB_MIB} MiB blob and $COLD_RUNS images of 5 x ${LAYER_MIB} MiB layers..." >&2
+mkdir -p "$WORK/www"
+head -c $((BLOB_MIB << 20)) /dev/urandom > "$WORK/www/blob"
+chmod 755 "$WORK/www"; chmod 644 "$WORK/www/blob"
+BLOB=$(push_blob bench/big "$WORK/www/blob")
+# One crowd blob per proxy, so the upstream's access log says which proxy fetched what.
+declare -A CROWD
+for target in reference-proxy pullthrough; do
+  head -c $((BLOB_MIB << 20)) /dev/urandom > "$WORK/crowd"
+  CROWD[$target]=$(push_blob bench/crowd "$WORK/crowd")
+done
+rm -f "$WORK/crowd"
+push_image bench/manifest
+push_image bench/warmup
+for run in $(seq 1 "$COLD_RUNS"); do push_image "bench/cold$run"; done
+
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+error_log $WORK/nginx/error.log;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path $WORK/nginx/tmp;
+  proxy_temp_path $WORK/nginx/tmp;
+  fastcgi_temp_path $WORK/nginx/tmp;
+  uwsgi_temp_path $WORK/nginx/tmp;
+  scgi_temp_path $WORK/nginx/tmp;
+  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/www; }
+}
+CONF
+nginx -c "$WORK/nginx/nginx.conf" &
+pids+=($!)
+wait_http "http://127.0.0.1:$NGINX_PORT/blob"
+
+# ---- warm-up: a long-running proxy has a warm JIT; pull one image through each before measuring
+for port in "$REF_PORT" "$PT_PORT"; do
+  rm -rf "$WORK/out"
+  skopeo --insecure-policy copy --src-tls-verify=false "docker://127.0.0.1:$port/bench/warmup:v1" "dir:$WORK/out" > /dev/null
+done
+
+# ---- cold pulls: a fresh image per run, through each path
+declare -A cold
+for target in upstream reference-proxy pullthrough; do
+  case $target in
+    upstream) host=127.0.0.1:$UP_PORT ;;
+    reference-proxy) host=127.0.0.1:$REF_PORT ;;
+    pullthrough) host=127.0.0.1:$PT_PORT ;;
+  esac
+  times=""
+  for run in $(seq 1 "$COLD_RUNS"); do
+    # Each target pulls image cold$run once; upstream first, so its page cache is as warm for all.
+    rm -rf "$WORK/out"
+    start=$(date +%s.%N)
+    skopeo --insecure-policy copy --src-tls-verify=false "docker://$host/bench/cold$run:v1" "dir:$WORK/out" > /dev/null
+    times+="$(python3 -c "print($(date +%s.%N) - $start)") "
+  done
+  cold[$target]=$times
+done
+
+# ---- warm blob throughput: fill each cache once, then RUNS timed downloads
+declare -A speed
+for target in upstream reference-proxy pullthrough nginx-sendfile; do
+  case $target in
+    upstream) url=http://127.0.0.1:$UP_PORT/v2/bench/big/blobs/$BLOB ;;
+    reference-proxy) url=http://127.0.0.1:$REF_PORT/v2/bench/big/blobs/$BLOB ;;
+    pullthrough) url=http://127.0.0.1:$PT_PORT/v2/bench/big/blobs/$BLOB ;;
+    nginx-sendfile) url=http://127.0.0.1:$NGINX_PORT/blob ;;
+  esac
+  curl -sf -o /dev/null "$url"
+  speeds=""
+  for _ in $(seq 1 "$RUNS"); do
+    speeds+="$(curl -sf -o /dev/null -w '%{speed_download}' "$url") "
+  done
+  speed[$target]=$speeds
+done
+
+# ---- 1. warm manifests with wrk, by tag and by digest
+ACCEPT='application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json'
+MANIFEST_DIGEST=$(curl -sf -o /dev/null -D - -H "Accept: $ACCEPT" "$UPSTREAM/v2/bench/manifest/manifests/v1" | tr -d '\r' | awk 'tolower($1)=="docker-content-digest:"{print $2}')
+declare -A wrk_rps wrk_p99
+for target in upstream reference-proxy pullthrough; do
+  case $target in
+    upstream) base=http://127.0.0.1:$UP_PORT ;;
+    reference-proxy) base=http://127.0.0.1:$REF_PORT ;;
+    pullthrough) base=http://127.0.0.1:$PT_PORT ;;
+  esac
+  for ref in tag digest; do
+    [ $ref = tag ] && url=$base/v2/bench/manifest/manifests/v1 || url=$base/v2/bench/manifest/manifests/$MANIFEST_DIGEST
+    curl -sf -o /dev/null -H "Accept: $ACCEPT" "$url"   # warm it
+    out=$(wrk -t2 -c64 -d"${WRK_SECONDS}s" --latency -H "Accept: $ACCEPT" "$url")
+    wrk_rps[$target-$ref]=$(echo "$out" | awk '/^Requests\/sec/{print $2}')
+    wrk_p99[$target-$ref]=$(echo "$out" | awk '$1=="99%"{print $2}')
+  done
+done
+
+# ---- 4. twenty concurrent cold requests for one blob
+declare -A crowd_wall crowd_ttfb crowd_upstream
+for target in reference-proxy pullthrough; do
+  [ $target = pullthrough ] && port=$PT_PORT || port=$REF_PORT
+  blob=${CROWD[$target]}
+  start=$(date +%s.%N)
+  crowd=()
+  for i in $(seq 1 20); do
+    curl -s -o /dev/null -w '%{time_starttransfer}\n' "http://127.0.0.1:$port/v2/bench/crowd/blobs/$blob" > "$WORK/ttfb.$target.$i" &
+    crowd+=($!)
+  done
+  wait "${crowd[@]}"
+  crowd_wall[$target]=$(python3 -c "print($(date +%s.%N) - $start)")
+  crowd_ttfb[$target]=$(cat "$WORK"/ttfb.$target.* | tr '\n' ' ')
+  sleep 2   # let a proxy that keeps fetching after its clients are served show it
+  crowd_upstream[$target]=$(( $(grep -c "GET /v2/bench/crowd/blobs/$blob " "$WORK/upstream/log" || true) * BLOB_MIB ))
+done
+
+# ---- 5. resident memory after the runs, and under slow streams
+rss() { awk '/^VmRSS/{print int($2/1024)}' "/proc/$1/status"; }
+declare -A rss_after rss_slow
+rss_after[pullthrough]=$(rss "$PT_PID"); rss_after[reference-proxy]=$(rss "$REF_PID")
+for target in reference-proxy pullthrough; do
+  [ $target = pullthrough ] && port=$PT_PORT || port=$REF_PORT
+  slow=()
+  for i in $(seq 1 "$SLOW_STREAMS"); do
+    curl -s -o /dev/null --limit-rate 200k "http://127.0.0.1:$port/v2/bench/big/blobs/$BLOB" &
+    slow+=($!)
+  done
+  sleep 8
+  [ $target = pullthrough ] && rss_slow[$target]=$(rss "$PT_PID") || rss_slow[$target]=$(rss "$REF_PID")
+  kill "${slow[@]}" 2>/dev/null || true
+  wait "${slow[@]}" 2>/dev/null || true
+done
+
+mkdir -p "$ROOT/bench/results"
+python3 - "$(nproc)" "$BLOB_MIB" "$LAYER_MIB" \
+  "${speed[upstream]}" "${speed[reference-proxy]}" "${speed[pullthrough]}" "${speed[nginx-sendfile]}" \
+  "${cold[upstream]}" "${cold[reference-proxy]}" "${cold[pullthrough]}" \
+  "${wrk_rps[upstream-tag]} ${wrk_rps[reference-proxy-tag]} ${wrk_rps[pullthrough-tag]}" \
+  "${wrk_rps[upstream-digest]} ${wrk_rps[reference-proxy-digest]} ${wrk_rps[pullthrough-digest]}" \
+  "${wrk_p99[upstream-tag]} ${wrk_p99[reference-proxy-tag]} ${wrk_p99[pullthrough-tag]}" \
+  "${wrk_p99[upstream-digest]} ${wrk_p99[reference-proxy-digest]} ${wrk_p99[pullthrough-digest]}" \
+  "${crowd_upstream[reference-proxy]} ${crowd_upstream[pullthrough]}" \
+  "${crowd_wall[reference-proxy]} ${crowd_wall[pullthrough]}" \
+  "${crowd_ttfb[reference-proxy]}" "${crowd_ttfb[pullthrough]}" \
+  "${rss_after[reference-proxy]} ${rss_after[pullthrough]}" "${rss_slow[reference-proxy]} ${rss_slow[pullthrough]}" \
+  "$SLOW_STREAMS" "$ROOT/bench/results/latest.json" <<'PY'
+import json, statistics, sys
+a = sys.argv
+cores, blob_mib, layer_mib = a[1:4]
+names = ["upstream", "reference-proxy", "pullthrough", "nginx-sendfile"]
+speeds = {n: statistics.median(float(x) for x in a[4 + i].split()) / 2**20 for i, n in enumerate(names)}
+cold = {n: statistics.median(float(x) for x in a[8 + i].split()) for i, n in enumerate(names[:3])}
+three = names[:3]
+def ms(text):
+    unit = text.lstrip("0123456789.")
+    value = float(text[:len(text) - len(unit)])
+    return value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+rps_tag = dict(zip(three, map(float, a[11].split())))
+rps_digest = dict(zip(three, map(float, a[12].split())))
+p99_tag = dict(zip(three, map(ms, a[13].split())))
+p99_digest = dict(zip(three, map(ms, a[14].split())))
+peers = ["reference-proxy", "pullthrough"]
+crowd_upstream = dict(zip(peers, map(int, a[15].split())))
+crowd_wall = dict(zip(peers, map(float, a[16].split())))
+ttfb = {peers[0]: sorted(float(x) for x in a[17].split()), peers[1]: sorted(float(x) for x in a[18].split())}
+rss_after = dict(zip(peers, map(int, a[19].split())))
+rss_slow = dict(zip(peers, map(int, a[20].split())))
+slow, out = a[21], a[22]
+
+def row(label, unit, values, better_high=True):
+    print(f"  {label:44s}", end="")
+    for n in values:
+        print(f" {n}={values[n]:.4g}{unit}", end="")
+    base = values["pullthrough"]
+    ratios = [f"{base / v if better_high else v / base:.2f}x vs {n}" for n, v in values.items() if n != "pullthrough" and v]
+    print("   pullthrough: " + ", ".join(ratios))
+
+print(f"machine: {cores} cores; blob {blob_mib} MiB; cold image 5 x {layer_mib} MiB layers; ratios > 1 favour pullthrough")
+print("1. warm manifests (wrk, 64 connections)")
+row("by tag, requests/s", "", rps_tag)
+row("by digest, requests/s", "", rps_digest)
+row("by tag, p99", "ms", p99_tag, better_high=False)
+row("by digest, p99", "ms", p99_digest, better_high=False)
+print("2. warm blob throughput (median of runs)")
+row("MiB/s", "", speeds)
+print("3. cold pull, skopeo copy (median)")
+row("seconds", "s", cold, better_high=False)
+print("4. 20 concurrent cold requests for one blob")
+row("MiB the upstream served", "", {n: float(crowd_upstream[n]) for n in peers}, better_high=False)
+row("wall time", "s", crowd_wall, better_high=False)
+row("time to first byte, median", "s", {n: statistics.median(ttfb[n]) for n in peers}, better_high=False)
+row("time to first byte, max", "s", {n: max(ttfb[n]) for n in peers}, better_high=False)
+print("5. resident memory")
+row("after the runs, MiB", "", {n: float(rss_after[n]) for n in peers}, better_high=False)
+row(f"under {slow} slow blob streams, MiB", "", {n: float(rss_slow[n]) for n in peers}, better_high=False)
+result = {"cores": int(cores), "blob_mib": int(blob_mib), "warm_manifest_rps": {"tag": rps_tag, "digest": rps_digest},
+          "warm_manifest_p99_ms": {"tag": p99_tag, "digest": p99_digest}, "warm_blob_mib_per_s": speeds,
+          "cold_pull_seconds": cold, "crowd_upstream_mib": crowd_upstream, "crowd_wall_seconds": crowd_wall,
+          "crowd_ttfb_seconds": ttfb, "rss_after_mib": rss_after, "rss_slow_streams_mib": rss_slow, "slow_streams": int(slow)}
+open(out, "w").write(json.dumps(result, indent=1))
+print(json.dumps(result))
+PY
