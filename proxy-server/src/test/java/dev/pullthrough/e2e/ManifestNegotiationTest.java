@@ -149,8 +149,25 @@ class ManifestNegotiationTest {
         return n;
     }
 
+    /** Prints what the reference registry answers in each cell (for the record; asserts nothing). */
+    private void printMatrix() {
+        StringBuilder table = new StringBuilder("reference registry answers (status type):\n");
+        for (String kind : images.keySet()) {
+            for (String profile : PROFILES.keySet()) {
+                for (String reference : List.of("v1", images.get(kind).digest().toString())) {
+                    HttpResponse<byte[]> direct = get(upstream.url(), images.get(kind), reference, PROFILES.get(profile));
+                    table.append(String.format("  %-12s %-18s %-7s %d %s%n", kind, profile, reference.equals("v1") ? "tag" : "digest",
+                            direct.statusCode(), direct.statusCode() == 200 ? direct.headers().firstValue("Content-Type").orElse("")
+                                    : new String(direct.body(), StandardCharsets.UTF_8).trim()));
+                }
+            }
+        }
+        System.out.print(table);
+    }
+
     @Test
     void matrix_interleavedProfiles_noCrosstalk() {
+        printMatrix();
         try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("interleaved"), upstream.url())) {
             List<String> profiles = new ArrayList<>(PROFILES.keySet());
             for (String kind : images.keySet()) {
