@@ -277,7 +277,7 @@ public final class ManifestService {
     }
 
     /** The upstream's Content-Type without parameters: the exact media type, never with {@code charset}. */
-    private static String mediaTypeOf(HttpResponse<byte[]> response) {
+    static String mediaTypeOf(HttpResponse<byte[]> response) {
         String type = response.headers().firstValue("Content-Type").orElse(MediaTypes.DOCKER_MANIFEST_V1_SIGNED);
         int semicolon = type.indexOf(';');
         return (semicolon < 0 ? type : type.substring(0, semicolon)).trim();

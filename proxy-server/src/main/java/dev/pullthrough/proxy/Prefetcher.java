@@ -142,8 +142,7 @@ public final class Prefetcher {
             throw new IOException("upstream " + target.upstreamName() + " answered " + response.statusCode()
                     + " for manifest " + reference + " of " + target.repository());
         }
-        String type = response.headers().firstValue("Content-Type").orElse("");
-        String mediaType = (type.indexOf(';') < 0 ? type : type.substring(0, type.indexOf(';'))).trim();
+        String mediaType = ManifestService.mediaTypeOf(response);
         Digest digest = asDigest.orElseGet(() -> response.headers().firstValue("Docker-Content-Digest")
                 .map(Digest::parse).orElseGet(() -> Digest.sha256Of(response.body())));
         if (!digest.matches(response.body())) {
