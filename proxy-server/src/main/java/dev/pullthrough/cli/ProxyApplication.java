@@ -9,7 +9,6 @@ import dev.pullthrough.proxy.PullApi;
 import dev.pullthrough.server.ClientPolicy;
 import dev.pullthrough.server.RegistryServer;
 import dev.pullthrough.server.TlsContexts;
-import io.netty.handler.ssl.SslContext;
 import java.net.InetSocketAddress;
 import java.util.Optional;
 import java.util.stream.Collectors;
@@ -32,7 +31,7 @@ public final class ProxyApplication implements AutoCloseable {
 
     public static ProxyApplication start(PullthroughConfig config) throws StartupException {
         PullerAuthenticator pullers = new PullerAuthenticator(config.auth().htpasswd().map(HtpasswdUsers::load));
-        Optional<SslContext> tls = TlsContexts.forServer(config.server().tls());
+        TlsContexts.ServerTls tls = TlsContexts.forServer(config.server().tls());
         ProxyCore core = ProxyCore.open(config);
         core.metrics.nettyMemory(RegistryServer::nettyDirectMemory, RegistryServer::nettyHeapMemory);
         PullApi api = new PullApi(core.router, core.manifests, core.blobs, core.listings, core.blocking, core.metrics, pullers);

@@ -15,7 +15,6 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.ssl.SslContext;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,11 +65,11 @@ public final class RegistryServer implements AutoCloseable {
     }
 
     /** Binds the registry API; with {@code admin} present, the admin paths answer on this port too. */
-    public InetSocketAddress bindRegistry(String host, int port, Optional<SslContext> ssl, PullApi api,
+    public InetSocketAddress bindRegistry(String host, int port, TlsContexts.ServerTls tls, PullApi api,
                                           Optional<AdminRoutes> admin, Metrics metrics, Executor blocking,
                                           ClientPolicy clients, boolean jsonAccessLog) throws InterruptedException {
         AccessLog accessLog = new AccessLog(jsonAccessLog);
-        return bind(host, port, new RegistryInitializer(ssl,
+        return bind(host, port, new RegistryInitializer(tls.context,
                 () -> new RegistryHandler(api, admin, metrics, blocking, clients, accessLog)));
     }
 

@@ -7,11 +7,27 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.util.Optional;
 
-/** The TLS context of the registry listener, from PEM files; a client CA turns on mutual TLS. */
+/**
+ * The TLS of the registry listener, from PEM files; a client CA turns on mutual TLS. Built before
+ * the listener binds, so a bad file is a config error naming the key; opaque outside this package.
+ */
 public final class TlsContexts {
+    /** A ready TLS context, or none (plain HTTP). */
+    public static final class ServerTls {
+        final Optional<SslContext> context;
+
+        private ServerTls(Optional<SslContext> context) {
+            this.context = context;
+        }
+    }
+
     private TlsContexts() {}
 
-    public static Optional<SslContext> forServer(Optional<TlsConfig> tls) {
+    public static ServerTls forServer(Optional<TlsConfig> tls) {
+        return new ServerTls(build(tls));
+    }
+
+    private static Optional<SslContext> build(Optional<TlsConfig> tls) {
         if (tls.isEmpty()) {
             return Optional.empty();
         }

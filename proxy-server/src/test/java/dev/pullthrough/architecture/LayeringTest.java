@@ -1,0 +1,57 @@
+package dev.pullthrough.architecture;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Keeps the layout honest by reading imports: Netty only in the server package, RocksDB only in
+ * storage.meta, Micrometer only in metrics, the HTTP client only where upstreams are talked to
+ * (and the composition root that builds it).
+ */
+class LayeringTest {
+    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+
+    private static List<String> offenders(String importPrefix, String... allowedPackages) throws IOException {
+        List<String> found = new ArrayList<>();
+        for (String module : new String[] {"config", "storage", "proxy-server"}) {
+            Path sources = ROOT.resolve(module).resolve("src/main/java/dev/pullthrough");
+            try (Stream<Path> files = Files.walk(sources)) {
+                for (Path file : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".java"))::iterator) {
+                    String pkg = sources.relativize(file.getParent()).toString().replace('/', '.');
+                    boolean allowed = Stream.of(allowedPackages).anyMatch(pkg::equals);
+                    if (!allowed && Files.readAllLines(file).stream().anyMatch(l -> l.startsWith("import " + importPrefix))) {
+                        found.add(module + ":" + sources.relativize(file));
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
+    @Test
+    void netty_onlyInServer() throws IOException {
+        assertEquals(List.of(), offenders("io.netty", "server"));
+    }
+
+    @Test
+    void rocksDb_onlyInStorageMeta() throws IOException {
+        assertEquals(List.of(), offenders("org.rocksdb", "storage.meta"));
+    }
+
+    @Test
+    void micrometer_onlyInMetrics() throws IOException {
+        assertEquals(List.of(), offenders("io.micrometer", "metrics"));
+    }
+
+    @Test
+    void httpClient_onlyWhereUpstreamsAreTalkedTo() throws IOException {
+        assertEquals(List.of(), offenders("java.net.http", "upstream", "proxy", "cli"));
+    }
+}
