@@ -91,10 +91,6 @@ public final class BlobDownload implements Runnable {
         return known < 0 ? 0 : Math.max(0, Math.min(written, known - 1));
     }
 
-    public boolean committed() {
-        return committed;
-    }
-
     /** The reason the download failed, or null while it has not. */
     public Throwable failure() {
         return failure;

@@ -6,10 +6,12 @@ import dev.pullthrough.oci.RepositoryName;
 import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.upstream.UpstreamClient;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * Chooses the upstream of a request, in this order: containerd's {@code ns=<host>}, a path prefix
@@ -18,12 +20,17 @@ import java.util.Optional;
  */
 public final class UpstreamRouter {
     private final Map<String, UpstreamClient> byName = new LinkedHashMap<>();
+    /** Each upstream's allow-list, compiled once; absent when it allows every repository. */
+    private final Map<String, List<Pattern>> allowLists = new HashMap<>();
     private final UpstreamClient defaultUpstream;
 
     public UpstreamRouter(List<UpstreamClient> upstreams) {
         UpstreamClient fallback = null;
         for (UpstreamClient client : upstreams) {
             byName.put(client.config().name(), client);
+            if (!client.config().allow().isEmpty()) {
+                allowLists.put(client.config().name(), client.config().allow().stream().map(UpstreamRouter::glob).toList());
+            }
             if (client.config().isDefault()) {
                 fallback = client;
             }
@@ -61,7 +68,7 @@ public final class UpstreamRouter {
                 || namespace.equals("docker.io") && c.config().isDockerHub()).findFirst();
     }
 
-    private static Result target(UpstreamClient client, RepositoryName name, RepositoryName clientName, String namespace,
+    private Result target(UpstreamClient client, RepositoryName name, RepositoryName clientName, String namespace,
                                  String routedBy) {
         UpstreamConfig config = client.config();
         RepositoryName repository;
@@ -71,17 +78,17 @@ public final class UpstreamRouter {
         } catch (InvalidNameException e) {
             return Result.fail(new ApiError(ErrorCode.NAME_INVALID, e.getMessage()));
         }
-        if (!config.allow().isEmpty() && config.allow().stream().noneMatch(p -> matches(p, repository.value()))) {
+        List<Pattern> allowed = allowLists.get(config.name());
+        if (allowed != null && allowed.stream().noneMatch(p -> p.matcher(repository.value()).matches())) {
             return Result.fail(new ApiError(ErrorCode.DENIED,
                     "repository " + repository + " is not allowed on upstream " + config.name()));
         }
         return Result.ok(new Target(client, repository, clientName, namespace, routedBy));
     }
 
-    /** Glob match where {@code *} spans any characters, slashes included. */
-    static boolean matches(String pattern, String value) {
-        String regex = ("\\Q" + pattern + "\\E").replace("*", "\\E.*\\Q");
-        return value.matches(regex);
+    /** A glob where {@code *} spans any characters, slashes included. */
+    static Pattern glob(String pattern) {
+        return Pattern.compile(("\\Q" + pattern + "\\E").replace("*", "\\E.*\\Q"));
     }
 
     /** A target or an error, never both. */
