@@ -21,6 +21,7 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     private final MetadataStore store;
     private final Cache<Digest, StoredManifest> manifests;
     private final Cache<TagKey, TagResolution> tags;
+    private final Cache<String, Boolean> links;
 
     public CachedMetadataStore(MetadataStore store, long manifestBytes, long tagEntries) {
         this.store = store;
@@ -29,6 +30,7 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
                 .weigher((Digest digest, StoredManifest manifest) -> manifest.bytes().length + 128)
                 .build();
         this.tags = Caffeine.newBuilder().maximumSize(tagEntries).build();
+        this.links = Caffeine.newBuilder().maximumSize(tagEntries * 10).build();
     }
 
     @Override
@@ -39,6 +41,31 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     @Override
     public Optional<TagResolution> hotTag(TagKey key) {
         return Optional.ofNullable(tags.getIfPresent(key));
+    }
+
+    @Override
+    public boolean hotLinked(String upstream, String repository, Digest digest) {
+        return links.getIfPresent(upstream + '\0' + repository + '\0' + digest) != null;
+    }
+
+    @Override
+    public boolean linked(String upstream, String repository, Digest digest) {
+        if (hotLinked(upstream, repository, digest)) {
+            return true;
+        }
+        boolean stored = store.linked(upstream, repository, digest);
+        if (stored) {
+            links.put(upstream + '\0' + repository + '\0' + digest, Boolean.TRUE);
+        }
+        return stored;
+    }
+
+    @Override
+    public void link(String upstream, String repository, Digest digest) {
+        if (!hotLinked(upstream, repository, digest)) {
+            store.link(upstream, repository, digest);
+            links.put(upstream + '\0' + repository + '\0' + digest, Boolean.TRUE);
+        }
     }
 
     @Override

@@ -75,12 +75,34 @@ public final class OciLayoutImporter {
             String tag = annotations.path(OciLayout.REF_NAME).asText("");
             String repository = annotations.path(OciLayout.REPOSITORY).asText("");
             String upstream = annotations.path(OciLayout.UPSTREAM).asText("");
-            if (!tag.isEmpty() && !repository.isEmpty() && !upstream.isEmpty()) {
-                metadata.putTag(new TagKey(upstream, repository, tag, ManifestService.ANY_CLIENT),
-                        new TagResolution(top.digest(), top.mediaType(), clock.millis()));
+            if (!repository.isEmpty() && !upstream.isEmpty()) {
+                linkTree(upstream, repository, top);
+                if (!tag.isEmpty()) {
+                    metadata.putTag(new TagKey(upstream, repository, tag, ManifestService.ANY_CLIENT),
+                            new TagResolution(top.digest(), top.mediaType(), clock.millis()));
+                }
             }
         }
         return new Report(blobCount, bytes, manifests[0], descriptors.size());
+    }
+
+    /** The exporting proxy had the image in that repository: record it, and all it names, as there. */
+    private void linkTree(String upstream, String repository, StoredManifest manifest) throws IOException {
+        metadata.link(upstream, repository, manifest.digest());
+        JsonNode json = OciLayoutExporter.JSON.readTree(manifest.bytes());
+        for (JsonNode child : json.path("manifests")) {
+            Digest digest = Digest.parse(child.path("digest").asText());
+            Optional<StoredManifest> childManifest = metadata.manifest(digest);
+            if (childManifest.isPresent()) {
+                linkTree(upstream, repository, childManifest.get());
+            }
+        }
+        for (JsonNode descriptor : json.path("layers")) {
+            metadata.link(upstream, repository, Digest.parse(descriptor.path("digest").asText()));
+        }
+        if (json.path("config").hasNonNull("digest")) {
+            metadata.link(upstream, repository, Digest.parse(json.path("config").path("digest").asText()));
+        }
     }
 
     /** A blob from the tar, hashed while written; one that does not match its name is refused. */

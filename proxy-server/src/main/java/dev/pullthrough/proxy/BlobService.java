@@ -59,6 +59,10 @@ public final class BlobService {
      * as lazy-pull snapshotters ask, is answered as soon as its bytes arrive).
      */
     public ProxyResponse get(Target target, Digest digest, boolean head, Optional<String> range) throws IOException {
+        Optional<ProxyResponse> refused = checkRepositoryHolds(target, digest);
+        if (refused.isPresent()) {
+            return refused.get();
+        }
         Optional<ProxyResponse> local = fromDisk(digest, head, range);
         metrics.cacheLookup("blob", local.isPresent());
         if (local.isPresent()) {
@@ -111,6 +115,10 @@ public final class BlobService {
      * the shared download, waiting for its end. Returns the blob's size.
      */
     public long ensureCached(Target target, Digest digest) throws IOException {
+        Optional<ProxyResponse> refused = checkRepositoryHolds(target, digest);
+        if (refused.isPresent()) {
+            throw new IOException("blob " + digest + " is not in " + target.repository() + " upstream");
+        }
         Optional<StoredBlob> stored = store.stat(digest);
         if (stored.isPresent()) {
             janitor.accessed(digest);
@@ -162,7 +170,7 @@ public final class BlobService {
                 throw new UncheckedIOException(e);
             }
             Runnable lease = leases.acquire(d);
-            created[0] = new BlobDownload(target, d, store, janitor::makeRoomFor, this::committed, () -> {
+            created[0] = new BlobDownload(target, d, store, janitor::makeRoomFor, blob -> committed(target, blob), () -> {
                 inFlight.remove(d);
                 lease.run();
             });
@@ -174,8 +182,37 @@ public final class BlobService {
         return Optional.ofNullable(download);
     }
 
+    /**
+     * A blob cached for another repository is served for this one only once the upstream says this
+     * repository holds it ({@code HEAD}, no download), so a private repository's layers never leak
+     * through the shared cache. Empty when the request may go on: linked, not cached at all (the
+     * upstream decides anyway), offline, or the upstream cannot answer (availability over the check).
+     */
+    private Optional<ProxyResponse> checkRepositoryHolds(Target target, Digest digest) throws IOException {
+        if (offline || metadata.linked(target.upstreamName(), target.repository().value(), digest)
+                || store.stat(digest).isEmpty()) {
+            return Optional.empty();
+        }
+        HttpResponse<Void> head;
+        try {
+            head = target.upstream().headBlob(target.repository(), digest);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+        if (head.statusCode() == 200) {
+            metadata.link(target.upstreamName(), target.repository().value(), digest);
+            return Optional.empty();
+        }
+        if (UpstreamErrors.isOutage(head.statusCode())) {
+            return Optional.empty();
+        }
+        return Optional.of(UpstreamErrors.forStatus(head.statusCode(), head.headers(), ErrorCode.BLOB_UNKNOWN,
+                "blob " + digest + " of " + target.repository(), target.upstreamName()));
+    }
+
     /** A download finished and verified: index it, then keep the cache within its bound. */
-    private void committed(StoredBlob blob) {
+    private void committed(Target target, StoredBlob blob) {
+        metadata.link(target.upstreamName(), target.repository().value(), blob.digest());
         metadata.putBlob(blob.digest(), blob.size(), clock.millis());
         janitor.added(blob.size());
         janitor.evictIfNeeded();
@@ -254,6 +291,7 @@ public final class BlobService {
             if (size < 0) {
                 return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream sent no Content-Length for " + what);
             }
+            metadata.link(target.upstreamName(), target.repository().value(), digest);
             return new ProxyResponse.BlobHead(digest, size);
         } catch (IOException e) {
             return UpstreamErrors.forFailure(e, what, target.upstreamName());

@@ -79,9 +79,11 @@ public final class ManifestService {
         Optional<StoredManifest> manifest;
         if (reference instanceof Reference.ByDigest) {
             Digest digest = ((Reference.ByDigest) reference).value();
-            manifest = hot.hotManifest(digest).filter(m -> AcceptHeader.types(accept).contains(m.mediaType())
-                    || hot.hotTag(new TagKey(target.upstreamName(), "", BY_DIGEST + digest, acceptKey))
-                    .map(r -> r.digest().equals(digest)).orElse(false));
+            manifest = hot.hotManifest(digest)
+                    .filter(m -> offline || hot.hotLinked(target.upstreamName(), target.repository().value(), digest))
+                    .filter(m -> AcceptHeader.types(accept).contains(m.mediaType())
+                            || hot.hotTag(new TagKey(target.upstreamName(), "", BY_DIGEST + digest, acceptKey))
+                            .map(r -> r.digest().equals(digest)).orElse(false));
         } else {
             TagKey key = new TagKey(target.upstreamName(), target.repository().value(), reference.toString(), acceptKey);
             long ttl = target.upstream().config().tagTtl().toMillis();
@@ -101,6 +103,10 @@ public final class ManifestService {
         Optional<StoredManifest> cached = metadata.manifest(digest);
         TagKey seen = new TagKey(target.upstreamName(), "", BY_DIGEST + digest, acceptKey);
         if (cached.isPresent() && acceptable(cached.get(), accept, seen)) {
+            Optional<ProxyResponse> refused = checkRepositoryHolds(target, digest, accept);
+            if (refused.isPresent()) {
+                return refused.get();
+            }
             metrics.cacheLookup("manifest", true);
             return served(cached.get(), true, Map.of());
         }
@@ -132,7 +138,7 @@ public final class ManifestService {
         }
         StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
         metadata.putManifestAndTag(manifest, seen, new TagResolution(digest, mediaType, clock.millis()));
-        stored(manifest);
+        stored(target, manifest);
         return served(manifest, false, Map.of());
     }
 
@@ -238,7 +244,7 @@ public final class ManifestService {
         }
         StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
         metadata.putManifestAndTag(manifest, key, new TagResolution(digest, mediaType, clock.millis()));
-        stored(manifest);
+        stored(target, manifest);
         return served(manifest, false, Map.of());
     }
 
@@ -283,10 +289,50 @@ public final class ManifestService {
         return (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
     }
 
-    /** Counts a newly stored manifest against the cache bound. */
-    private void stored(StoredManifest manifest) {
+    /**
+     * A manifest verified from the upstream for this repository: it, and everything it names, is
+     * in that repository. Then counts it against the cache bound.
+     */
+    private void stored(Target target, StoredManifest manifest) {
+        linkWithReferences(metadata, target, manifest);
         janitor.added(manifest.bytes().length);
         janitor.evictIfNeeded();
+    }
+
+    /** Records that the target's repository holds the manifest and what it names. */
+    static void linkWithReferences(MetadataStore metadata, Target target, StoredManifest manifest) {
+        String repository = target.repository().value();
+        metadata.link(target.upstreamName(), repository, manifest.digest());
+        for (Digest referenced : ManifestReferences.of(manifest.bytes())) {
+            metadata.link(target.upstreamName(), repository, referenced);
+        }
+    }
+
+    /**
+     * A digest cached for another repository is served for this one only once the upstream says
+     * this repository holds it too ({@code HEAD}, free on Docker Hub), so a private repository's
+     * manifests never leak through the shared cache. Empty when it may be served. While the
+     * upstream cannot answer, or offline, the cache serves it (availability over the check).
+     */
+    private Optional<ProxyResponse> checkRepositoryHolds(Target target, Digest digest, List<String> accept) {
+        if (offline || metadata.linked(target.upstreamName(), target.repository().value(), digest)) {
+            return Optional.empty();
+        }
+        HttpResponse<byte[]> head;
+        try {
+            head = target.upstream().manifest("HEAD", target.repository(), digest.toString(), accept);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+        if (head.statusCode() == 200) {
+            metadata.link(target.upstreamName(), target.repository().value(), digest);
+            return Optional.empty();
+        }
+        if (UpstreamErrors.isOutage(head.statusCode())) {
+            return Optional.empty();
+        }
+        return Optional.of(UpstreamErrors.forStatus(head.statusCode(), head.headers(), ErrorCode.MANIFEST_UNKNOWN,
+                describe(target, digest.toString()), target.upstreamName()));
     }
 
     /** A manifest for the client; a cached one moves to the back of the eviction queue. */

@@ -93,6 +93,8 @@ public final class Prefetcher {
 
     private StoredManifest walk(Target target, String reference, Progress progress) throws IOException {
         StoredManifest manifest = manifest(target, reference);
+        // Verified for this repository (fetched for it, or linked to it): so is everything it names.
+        ManifestService.linkWithReferences(metadata, target, manifest);
         JsonNode json = JSON.readTree(manifest.bytes());
         if (MediaTypes.isIndex(manifest.mediaType())) {
             for (JsonNode child : json.path("manifests")) {
@@ -128,10 +130,13 @@ public final class Prefetcher {
         progress.blob(digest, blobs.ensureCached(target, digest));
     }
 
-    /** The manifest from cache when the reference is a digest it holds, else from the upstream, verified. */
+    /**
+     * The manifest from cache when the reference is a digest cached and known to be in this
+     * repository, else from the upstream, verified.
+     */
     private StoredManifest manifest(Target target, String reference) throws IOException {
         Optional<Digest> asDigest = Reference.parse(reference).digest();
-        if (asDigest.isPresent()) {
+        if (asDigest.isPresent() && metadata.linked(target.upstreamName(), target.repository().value(), asDigest.get())) {
             Optional<StoredManifest> cached = metadata.manifest(asDigest.get());
             if (cached.isPresent()) {
                 return cached.get();

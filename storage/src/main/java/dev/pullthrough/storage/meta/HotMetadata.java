@@ -12,6 +12,9 @@ public interface HotMetadata {
 
     Optional<TagResolution> hotTag(TagKey key);
 
+    /** True when memory knows the repository holds the digest; false means "ask the store". */
+    boolean hotLinked(String upstream, String repository, Digest digest);
+
     /** Nothing in memory: every lookup goes the slow way. */
     HotMetadata NONE = new HotMetadata() {
         @Override
@@ -22,6 +25,11 @@ public interface HotMetadata {
         @Override
         public Optional<TagResolution> hotTag(TagKey key) {
             return Optional.empty();
+        }
+
+        @Override
+        public boolean hotLinked(String upstream, String repository, Digest digest) {
+            return false;
         }
     };
 }

@@ -28,6 +28,16 @@ public interface MetadataStore extends AutoCloseable {
     /** The most recently checked resolution of a tag for any accept set (export). */
     Optional<TagResolution> anyTag(String upstream, String repository, String tag);
 
+    /**
+     * Whether the upstream is known to hold {@code digest} in {@code repository}: a digest cached
+     * for one repository is served for another only once that repository was checked upstream
+     * (private repositories must not leak through a shared cache).
+     */
+    boolean linked(String upstream, String repository, Digest digest);
+
+    /** Records that the upstream holds {@code digest} in {@code repository}. */
+    void link(String upstream, String repository, Digest digest);
+
     /** Indexes a committed blob. */
     void putBlob(Digest digest, long size, long accessMillis);
 

@@ -45,6 +45,7 @@ public final class RocksMetadataStore implements MetadataStore {
     private final ColumnFamilyHandle manifests;
     private final ColumnFamilyHandle tags;
     private final ColumnFamilyHandle index;
+    private final ColumnFamilyHandle links;
 
     public RocksMetadataStore(Path dir) throws IOException {
         Files.createDirectories(dir);
@@ -55,7 +56,8 @@ public final class RocksMetadataStore implements MetadataStore {
                 new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, columnOptions),
                 new ColumnFamilyDescriptor("manifests".getBytes(StandardCharsets.UTF_8), columnOptions),
                 new ColumnFamilyDescriptor("tags".getBytes(StandardCharsets.UTF_8), columnOptions),
-                new ColumnFamilyDescriptor("index".getBytes(StandardCharsets.UTF_8), columnOptions));
+                new ColumnFamilyDescriptor("index".getBytes(StandardCharsets.UTF_8), columnOptions),
+                new ColumnFamilyDescriptor("links".getBytes(StandardCharsets.UTF_8), columnOptions));
         try {
             db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
         } catch (RocksDBException e) {
@@ -68,6 +70,27 @@ public final class RocksMetadataStore implements MetadataStore {
         manifests = handles.get(1);
         tags = handles.get(2);
         index = handles.get(3);
+        links = handles.get(4);
+    }
+
+    private static final byte[] PRESENT = new byte[0];
+
+    private static byte[] linkKey(String upstream, String repository, Digest digest) {
+        return (upstream + '\0' + repository + '\0' + digest).getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public boolean linked(String upstream, String repository, Digest digest) {
+        return get(links, linkKey(upstream, repository, digest)) != null;
+    }
+
+    @Override
+    public void link(String upstream, String repository, Digest digest) {
+        try {
+            db.put(links, writeOptions, linkKey(upstream, repository, digest), PRESENT);
+        } catch (RocksDBException e) {
+            throw new MetadataException("linking " + digest + " to " + repository, e);
+        }
     }
 
     @Override
