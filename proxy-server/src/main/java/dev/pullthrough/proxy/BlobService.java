@@ -189,25 +189,12 @@ public final class BlobService {
      * upstream decides anyway), offline, or the upstream cannot answer (availability over the check).
      */
     private Optional<ProxyResponse> checkRepositoryHolds(Target target, Digest digest) throws IOException {
-        if (offline || metadata.linked(target.upstreamName(), target.repository().value(), digest)
-                || store.stat(digest).isEmpty()) {
-            return Optional.empty();
+        if (store.stat(digest).isEmpty()) {
+            return Optional.empty(); // not cached: the upstream decides anyway
         }
-        HttpResponse<Void> head;
-        try {
-            head = target.upstream().headBlob(target.repository(), digest);
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-        if (head.statusCode() == 200) {
-            metadata.link(target.upstreamName(), target.repository().value(), digest);
-            return Optional.empty();
-        }
-        if (UpstreamErrors.isOutage(head.statusCode())) {
-            return Optional.empty();
-        }
-        return Optional.of(UpstreamErrors.forStatus(head.statusCode(), head.headers(), ErrorCode.BLOB_UNKNOWN,
-                "blob " + digest + " of " + target.repository(), target.upstreamName()));
+        return RepositoryLinks.check(metadata, target, digest, offline,
+                () -> target.upstream().headBlob(target.repository(), digest),
+                ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository());
     }
 
     /** A download finished and verified: index it, then keep the cache within its bound. */

@@ -315,24 +315,9 @@ public final class ManifestService {
      * upstream cannot answer, or offline, the cache serves it (availability over the check).
      */
     private Optional<ProxyResponse> checkRepositoryHolds(Target target, Digest digest, List<String> accept) {
-        if (offline || metadata.linked(target.upstreamName(), target.repository().value(), digest)) {
-            return Optional.empty();
-        }
-        HttpResponse<byte[]> head;
-        try {
-            head = target.upstream().manifest("HEAD", target.repository(), digest.toString(), accept);
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-        if (head.statusCode() == 200) {
-            metadata.link(target.upstreamName(), target.repository().value(), digest);
-            return Optional.empty();
-        }
-        if (UpstreamErrors.isOutage(head.statusCode())) {
-            return Optional.empty();
-        }
-        return Optional.of(UpstreamErrors.forStatus(head.statusCode(), head.headers(), ErrorCode.MANIFEST_UNKNOWN,
-                describe(target, digest.toString()), target.upstreamName()));
+        return RepositoryLinks.check(metadata, target, digest, offline,
+                () -> target.upstream().manifest("HEAD", target.repository(), digest.toString(), accept),
+                ErrorCode.MANIFEST_UNKNOWN, describe(target, digest.toString()));
     }
 
     /** A manifest for the client; a cached one moves to the back of the eviction queue. */
