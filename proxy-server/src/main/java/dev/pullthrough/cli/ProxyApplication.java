@@ -9,7 +9,6 @@ import dev.pullthrough.proxy.PullApi;
 import dev.pullthrough.server.ClientPolicy;
 import dev.pullthrough.server.RegistryServer;
 import dev.pullthrough.server.TlsContexts;
-import java.net.InetSocketAddress;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -21,12 +20,10 @@ public final class ProxyApplication implements AutoCloseable {
 
     private final ProxyCore core;
     private final RegistryServer server;
-    private final InetSocketAddress registryAddress;
 
-    private ProxyApplication(ProxyCore core, RegistryServer server, InetSocketAddress registryAddress) {
+    private ProxyApplication(ProxyCore core, RegistryServer server) {
         this.core = core;
         this.server = server;
-        this.registryAddress = registryAddress;
     }
 
     public static ProxyApplication start(PullthroughConfig config) throws StartupException {
@@ -37,10 +34,9 @@ public final class ProxyApplication implements AutoCloseable {
         PullApi api = new PullApi(core.router, core.manifests, core.blobs, core.listings, core.blocking, core.metrics, pullers);
         AdminRoutes admin = new AdminRoutes(core.metrics, core.storage.paths.tmpDir(), core.prefetcher);
         RegistryServer server = new RegistryServer();
-        InetSocketAddress address;
         try {
             boolean sharedPort = config.admin().port() == config.server().port();
-            address = server.bindRegistry(config.server().host(), config.server().port(), tls, api,
+            server.bindRegistry(config.server().host(), config.server().port(), tls, api,
                     sharedPort ? Optional.of(admin) : Optional.empty(), core.metrics, core.blocking,
                     new ClientPolicy(config.auth().allowCidrs()), config.jsonAccessLog());
             if (!sharedPort) {
@@ -56,11 +52,7 @@ public final class ProxyApplication implements AutoCloseable {
         LOG.info("pullthrough serving {} upstream(s): {}; default {}; data in {}", config.upstreams().size(),
                 config.upstreams().stream().map(u -> u.name() + "=" + u.url()).collect(Collectors.joining(", ")),
                 config.defaultUpstream().name(), config.storage().path().toAbsolutePath());
-        return new ProxyApplication(core, server, address);
-    }
-
-    public InetSocketAddress registryAddress() {
-        return registryAddress;
+        return new ProxyApplication(core, server);
     }
 
     public Metrics metrics() {

@@ -63,12 +63,6 @@ public final class Metrics {
         });
     }
 
-    /** The value of a gauge, for tests; NaN when absent. */
-    public double gaugeValue(String name, String... tags) {
-        Gauge gauge = registry.find(name).tags(tags).gauge();
-        return gauge == null ? Double.NaN : gauge.value();
-    }
-
     /** A cache lookup for a manifest or blob, and whether it was served locally. */
     public void cacheLookup(String kind, boolean hit) {
         counter("pullthrough_cache_lookups", "Cache lookups by kind (manifest, blob) and result (hit, miss)",
@@ -131,12 +125,6 @@ public final class Metrics {
     public void cacheSize(LongSupplier used, long bound) {
         Gauge.builder("pullthrough_cache_used_bytes", used::getAsLong).description("Bytes the cache holds").register(registry);
         Gauge.builder("pullthrough_cache_bound_bytes", () -> bound).description("storage.maxSize").register(registry);
-    }
-
-    /** The value of a counter, for tests and the admin view; 0 when it never counted. */
-    public double count(String name, String... tags) {
-        Counter counter = registry.find(name).tags(tags).counter();
-        return counter == null ? 0 : counter.count();
     }
 
     /** The sum over all counters of that name matching the tags. */

@@ -1,20 +1,13 @@
 package dev.pullthrough.oci;
 
-import java.util.Set;
-
 /** The manifest media types a registry negotiates by {@code Accept}. */
 public final class MediaTypes {
     public static final String DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json";
     public static final String DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
     public static final String DOCKER_MANIFEST_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws";
-    public static final String DOCKER_MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+json";
     public static final String OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
     public static final String OCI_INDEX = "application/vnd.oci.image.index.v1+json";
     public static final String OCTET_STREAM = "application/octet-stream";
-
-    /** The types a modern client accepts; what the proxy asks for when it must choose itself. */
-    public static final Set<String> ALL_MANIFESTS = Set.of(
-            DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX);
 
     private MediaTypes() {}
 
