@@ -1,2 +1,5 @@
-/** Value types of the OCI specs (digests, names, references, media types), validated once at parse. No dependencies. */
+/**
+ * Value types of the OCI specs (digests, names, references, media types, descriptors), validated once
+ * at parse. Depends on Jackson only, to read a manifest's descriptors.
+ */
 package dev.pullthrough.oci;
