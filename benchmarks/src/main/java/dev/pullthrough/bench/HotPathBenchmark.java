@@ -7,6 +7,7 @@ import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.Reference;
 import dev.pullthrough.oci.RepositoryName;
+import dev.pullthrough.proxy.ManifestAdmission;
 import dev.pullthrough.proxy.ManifestService;
 import dev.pullthrough.proxy.ProxyResponse;
 import dev.pullthrough.proxy.Target;
@@ -75,14 +76,16 @@ public class HotPathBenchmark {
         CachedMetadataStore metadata = new CachedMetadataStore(rocks, 64L << 20, 100_000);
         Metrics metrics = new Metrics();
         CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 40, d -> false, e -> { }, Clock.systemUTC());
-        manifests = new ManifestService(metadata, metadata, janitor, metrics, Clock.systemUTC(), false);
+        ManifestAdmission admission = new ManifestAdmission(metadata, janitor);
+        manifests = new ManifestService(metadata, metadata, admission, janitor, metrics, Clock.systemUTC(), false);
         UpstreamClient upstream = new UpstreamClient(config.defaultUpstream(), UpstreamClient.newHttpClient(), new TokenCache(), metrics);
         RepositoryName name = RepositoryName.parse("library/alpine");
         target = new Target(upstream, name, name, null, "default");
         byte[] bytes = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}"
                 .getBytes(StandardCharsets.UTF_8);
-        StoredManifest manifest = new StoredManifest(Digest.sha256Of(bytes), "application/vnd.oci.image.index.v1+json", bytes);
-        metadata.putManifestAndTag(manifest, new TagKey("docker.io", "library/alpine", "3.19", AcceptHeader.normalise(ACCEPT)),
+        StoredManifest manifest = admission.admit("docker.io", "library/alpine", Digest.sha256Of(bytes),
+                "application/vnd.oci.image.index.v1+json", bytes);
+        metadata.putTag(TagKey.own("docker.io", "library/alpine", "3.19"),
                 new TagResolution(manifest.digest(), manifest.mediaType(), System.currentTimeMillis() + 3_600_000));
         tag = Reference.parse("3.19");
         digest = Reference.parse(manifest.digest().toString());

@@ -11,6 +11,7 @@ import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -86,13 +87,6 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     }
 
     @Override
-    public void putManifestAndTag(StoredManifest manifest, TagKey tag, TagResolution resolution) {
-        store.putManifestAndTag(manifest, tag, resolution);
-        manifests.put(manifest.digest(), manifest);
-        tags.put(tag, resolution);
-    }
-
-    @Override
     public void removeManifest(Digest digest) {
         manifests.invalidate(digest);
         store.removeManifest(digest);
@@ -118,6 +112,11 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     public void putTag(TagKey key, TagResolution resolution) {
         store.putTag(key, resolution);
         tags.put(key, resolution);
+    }
+
+    @Override
+    public void forEachRepository(BiConsumer<String, String> upstreamAndRepository) {
+        store.forEachRepository(upstreamAndRepository);
     }
 
     @Override

@@ -22,7 +22,7 @@ public final class ImportCommand implements Callable<Integer> {
         return Commands.withConfig(config, "import", loaded -> {
             try (ProxyCore core = ProxyCore.open(loaded)) {
                 OciLayoutImporter.Report report = new OciLayoutImporter(core.metadata, core.storage.blobs, core.janitor,
-                        core.clock).load(tar);
+                        core.admission, core.clock).load(tar);
                 System.out.printf("imported %d image(s) from %s: %d new blobs (%d bytes), %d manifests%n",
                         report.images(), tar, report.blobs(), report.bytes(), report.manifests());
                 return 0;

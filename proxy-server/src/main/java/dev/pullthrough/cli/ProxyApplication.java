@@ -5,6 +5,7 @@ import dev.pullthrough.access.PullerAuthenticator;
 import dev.pullthrough.admin.AdminRoutes;
 import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.proxy.CatalogService;
 import dev.pullthrough.proxy.PullApi;
 import dev.pullthrough.server.ClientPolicy;
 import dev.pullthrough.server.RegistryServer;
@@ -31,7 +32,8 @@ public final class ProxyApplication implements AutoCloseable {
         TlsContexts.ServerTls tls = TlsContexts.forServer(config.server().tls());
         ProxyCore core = ProxyCore.open(config);
         core.metrics.nettyMemory(RegistryServer::nettyDirectMemory, RegistryServer::nettyHeapMemory);
-        PullApi api = new PullApi(core.router, core.manifests, core.blobs, core.listings, core.blocking, core.metrics, pullers);
+        PullApi api = new PullApi(core.router, core.manifests, core.blobs, core.listings,
+                new CatalogService(core.metadata, core.router.defaultUpstreamName()), core.blocking, core.metrics, pullers);
         AdminRoutes admin = new AdminRoutes(core.metrics, core.storage.paths.tmpDir(), core.prefetcher);
         RegistryServer server = new RegistryServer();
         try {

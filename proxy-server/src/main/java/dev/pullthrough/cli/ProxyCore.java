@@ -6,6 +6,7 @@ import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.proxy.BlobLeases;
 import dev.pullthrough.proxy.BlobService;
 import dev.pullthrough.proxy.ListingService;
+import dev.pullthrough.proxy.ManifestAdmission;
 import dev.pullthrough.proxy.ManifestService;
 import dev.pullthrough.proxy.Prefetcher;
 import dev.pullthrough.proxy.UpstreamRouter;
@@ -57,6 +58,7 @@ final class ProxyCore implements AutoCloseable {
     final CacheJanitor janitor;
     final UpstreamRouter router;
     final BlobService blobs;
+    final ManifestAdmission admission;
     final ManifestService manifests;
     final ListingService listings;
     final Prefetcher prefetcher;
@@ -77,9 +79,10 @@ final class ProxyCore implements AutoCloseable {
         metrics.cacheSize(janitor::used, janitor.maxSize());
         blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, clock, config.offline());
         metrics.inFlightDownloads(blobs::downloadsInFlight);
-        manifests = new ManifestService(metadata, cached, janitor, metrics, clock, config.offline());
+        admission = new ManifestAdmission(metadata, janitor);
+        manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline());
         listings = new ListingService(config.offline(), clock);
-        prefetcher = new Prefetcher(router, blobs, metadata, janitor, clock);
+        prefetcher = new Prefetcher(router, blobs, metadata, admission, clock);
         housekeeping.scheduleWithFixedDelay(() -> blobs.abortStalledDownloads(DOWNLOAD_IDLE_TIMEOUT), 5, 5, TimeUnit.SECONDS);
         housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 10, 10, TimeUnit.SECONDS);
     }

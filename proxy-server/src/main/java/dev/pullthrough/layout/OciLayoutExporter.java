@@ -1,10 +1,12 @@
 package dev.pullthrough.layout;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pullthrough.oci.Descriptor;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.oci.InvalidManifestException;
+import dev.pullthrough.oci.ManifestContent;
 import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.oci.Reference;
 import dev.pullthrough.proxy.ImageReference;
@@ -14,6 +16,7 @@ import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.StoredBlob;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
+import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -97,7 +100,10 @@ public final class OciLayoutExporter {
     private StoredManifest top(Target target, ImageReference reference, String image) throws IOException {
         Optional<Digest> digest = reference.reference().digest();
         if (digest.isEmpty()) {
-            digest = metadata.anyTag(target.upstreamName(), target.repository().value(), reference.reference().toString())
+            String repository = target.repository().value();
+            String tag = reference.reference().toString();
+            digest = metadata.tag(TagKey.own(target.upstreamName(), repository, tag))
+                    .or(() -> metadata.anyTag(target.upstreamName(), repository, tag))
                     .map(TagResolution::digest);
         }
         return digest.flatMap(metadata::manifest).orElseThrow(() -> new IOException(image
@@ -106,32 +112,24 @@ public final class OciLayoutExporter {
 
     /** Blobs first, then the manifests that name them, children before parents. */
     private void collect(StoredManifest manifest, Map<Digest, Object> content, String image) throws IOException {
-        JsonNode json = JSON.readTree(manifest.bytes());
-        if (MediaTypes.isIndex(manifest.mediaType())) {
-            for (JsonNode child : json.path("manifests")) {
-                Digest digest = Digest.parse(child.path("digest").asText());
-                StoredManifest childManifest = metadata.manifest(digest).orElseThrow(() -> new IOException(
-                        image + ": platform manifest " + digest + " is not cached; prefetch the image (every platform) first"));
-                collect(childManifest, content, image);
-            }
-        } else {
-            blob(json.path("config"), content, image);
-            for (JsonNode layer : json.path("layers")) {
-                blob(layer, content, image);
+        ManifestContent parsed;
+        try {
+            parsed = ManifestContent.parse(manifest.bytes());
+        } catch (InvalidManifestException e) {
+            throw new IOException(image + ": cached manifest " + manifest.digest() + " is not a manifest: " + e.getMessage());
+        }
+        for (Descriptor child : parsed.manifests()) {
+            StoredManifest childManifest = metadata.manifest(child.digest()).orElseThrow(() -> new IOException(
+                    image + ": platform manifest " + child.digest() + " is not cached; prefetch the image (every platform) first"));
+            collect(childManifest, content, image);
+        }
+        for (Descriptor blob : parsed.blobs()) {
+            if (!content.containsKey(blob.digest())) {
+                content.put(blob.digest(), blobs.stat(blob.digest()).orElseThrow(() -> new IOException(
+                        image + ": blob " + blob.digest() + " is not cached; prefetch the image first")));
             }
         }
         content.putIfAbsent(manifest.digest(), manifest);
-    }
-
-    private void blob(JsonNode descriptor, Map<Digest, Object> content, String image) throws IOException {
-        if (!descriptor.hasNonNull("digest")) {
-            return;
-        }
-        Digest digest = Digest.parse(descriptor.path("digest").asText());
-        if (!content.containsKey(digest)) {
-            content.put(digest, blobs.stat(digest).orElseThrow(() -> new IOException(
-                    image + ": blob " + digest + " is not cached; prefetch the image first")));
-        }
     }
 
     private static void entry(TarArchiveOutputStream tar, String name, byte[] bytes) throws IOException {

@@ -1,9 +1,11 @@
 package dev.pullthrough.layout;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.pullthrough.oci.Descriptor;
 import dev.pullthrough.oci.Digest;
-import dev.pullthrough.oci.MediaTypes;
-import dev.pullthrough.proxy.ManifestService;
+import dev.pullthrough.oci.InvalidManifestException;
+import dev.pullthrough.oci.ManifestContent;
+import dev.pullthrough.proxy.ManifestAdmission;
 import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.BlobWriter;
 import dev.pullthrough.storage.blob.StoredBlob;
@@ -34,12 +36,15 @@ public final class OciLayoutImporter {
     private final MetadataStore metadata;
     private final BlobStore blobs;
     private final CacheJanitor janitor;
+    private final ManifestAdmission admission;
     private final Clock clock;
 
-    public OciLayoutImporter(MetadataStore metadata, BlobStore blobs, CacheJanitor janitor, Clock clock) {
+    public OciLayoutImporter(MetadataStore metadata, BlobStore blobs, CacheJanitor janitor, ManifestAdmission admission,
+                             Clock clock) {
         this.metadata = metadata;
         this.blobs = blobs;
         this.janitor = janitor;
+        this.admission = admission;
         this.clock = clock;
     }
 
@@ -70,39 +75,22 @@ public final class OciLayoutImporter {
         int[] manifests = {0};
         JsonNode descriptors = OciLayoutExporter.JSON.readTree(index).path("manifests");
         for (JsonNode descriptor : descriptors) {
-            StoredManifest top = manifest(descriptor, manifests);
+            StoredManifest top = manifest(Digest.parse(descriptor.path("digest").asText()),
+                    descriptor.path("mediaType").asText(), manifests);
             JsonNode annotations = descriptor.path("annotations");
             String tag = annotations.path(OciLayout.REF_NAME).asText("");
             String repository = annotations.path(OciLayout.REPOSITORY).asText("");
             String upstream = annotations.path(OciLayout.UPSTREAM).asText("");
             if (!repository.isEmpty() && !upstream.isEmpty()) {
-                linkTree(upstream, repository, top);
+                // The exporting proxy had the image in that repository: record it, and all it names, as there.
+                admission.link(upstream, repository, top);
                 if (!tag.isEmpty()) {
-                    metadata.putTag(new TagKey(upstream, repository, tag, ManifestService.ANY_CLIENT),
+                    metadata.putTag(TagKey.own(upstream, repository, tag),
                             new TagResolution(top.digest(), top.mediaType(), clock.millis()));
                 }
             }
         }
         return new Report(blobCount, bytes, manifests[0], descriptors.size());
-    }
-
-    /** The exporting proxy had the image in that repository: record it, and all it names, as there. */
-    private void linkTree(String upstream, String repository, StoredManifest manifest) throws IOException {
-        metadata.link(upstream, repository, manifest.digest());
-        JsonNode json = OciLayoutExporter.JSON.readTree(manifest.bytes());
-        for (JsonNode child : json.path("manifests")) {
-            Digest digest = Digest.parse(child.path("digest").asText());
-            Optional<StoredManifest> childManifest = metadata.manifest(digest);
-            if (childManifest.isPresent()) {
-                linkTree(upstream, repository, childManifest.get());
-            }
-        }
-        for (JsonNode descriptor : json.path("layers")) {
-            metadata.link(upstream, repository, Digest.parse(descriptor.path("digest").asText()));
-        }
-        if (json.path("config").hasNonNull("digest")) {
-            metadata.link(upstream, repository, Digest.parse(json.path("config").path("digest").asText()));
-        }
     }
 
     /** A blob from the tar, hashed while written; one that does not match its name is refused. */
@@ -126,22 +114,19 @@ public final class OciLayoutImporter {
         }
     }
 
-    private StoredManifest manifest(JsonNode descriptor, int[] count) throws IOException {
-        Digest digest = Digest.parse(descriptor.path("digest").asText());
-        String mediaType = descriptor.path("mediaType").asText();
+    /** A manifest from the layout's blobs, its children admitted before it. */
+    private StoredManifest manifest(Digest digest, String mediaType, int[] count) throws IOException {
         StoredBlob blob = blobs.stat(digest).orElseThrow(() -> new IOException("manifest " + digest + " is not in the layout"));
         byte[] bytes = Files.readAllBytes(blob.path());
-        StoredManifest manifest = new StoredManifest(digest, mediaType, bytes);
-        if (MediaTypes.isIndex(mediaType)) {
-            for (JsonNode child : OciLayoutExporter.JSON.readTree(bytes).path("manifests")) {
-                manifest(child, count);
+        try {
+            for (Descriptor child : ManifestContent.parse(bytes).manifests()) {
+                manifest(child.digest(), child.mediaType(), count);
             }
+            StoredManifest manifest = admission.admit(digest, mediaType, bytes);
+            count[0]++;
+            return manifest;
+        } catch (InvalidManifestException | ManifestAdmission.Refused e) {
+            throw new IOException("manifest " + digest + " in the layout cannot be cached: " + e.getMessage());
         }
-        if (metadata.manifest(digest).isEmpty()) {
-            metadata.putManifest(manifest);
-            janitor.added(bytes.length);
-        }
-        count[0]++;
-        return manifest;
     }
 }

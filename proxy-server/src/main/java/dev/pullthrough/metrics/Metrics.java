@@ -41,6 +41,15 @@ public final class Metrics {
                 "upstream", upstream, "method", method, "kind", kind, "status", Integer.toString(status)).increment();
     }
 
+    /**
+     * A client's manifest GET answered from the cache, with no GET upstream: a pull that Docker Hub
+     * did not count. The pulls it did count are {@code pullthrough_upstream_requests{kind="manifest",method="GET"}}.
+     */
+    public void upstreamPullSaved(String upstream) {
+        counter("pullthrough_upstream_pulls_saved", "Client manifest GETs answered without a manifest GET upstream",
+                "upstream", upstream).increment();
+    }
+
     private final Map<String, AtomicLong> gauges = new ConcurrentHashMap<>();
 
     /** The upstream's latest {@code ratelimit-remaining} (Docker Hub: pulls left in its window). */

@@ -19,14 +19,18 @@ import java.util.Optional;
  * upstream is down, up to its maxStale. {@code Link} headers are rewritten to the client's name.
  */
 public final class ListingService {
-    /** A fetched listing and when. */
-    private record Entry(ProxyResponse.Json response, long fetchedAtMillis) {}
+    /** A fetched listing (or a remembered 404) and when. */
+    private record Entry(ProxyResponse response, long fetchedAtMillis) {
+        int weight() {
+            return response instanceof ProxyResponse.Json ? ((ProxyResponse.Json) response).body().length : 256;
+        }
+    }
 
     private final boolean offline;
     private final Clock clock;
     private final Cache<String, Entry> cache = Caffeine.newBuilder()
             .maximumWeight(32L << 20)
-            .weigher((String key, Entry entry) -> key.length() + entry.response().body().length)
+            .weigher((String key, Entry entry) -> key.length() + entry.weight())
             .build();
 
     public ListingService(boolean offline, Clock clock) {
@@ -44,16 +48,19 @@ public final class ListingService {
         if (route.last().isPresent()) {
             query.append(sep).append("last=").append(URLEncoder.encode(route.last().get(), StandardCharsets.UTF_8));
         }
-        return fetch(target, query.toString(), "tags", "tag list of " + target.repository(), ErrorCode.NAME_UNKNOWN);
+        return fetch(target, query.toString(), "tags", "tag list of " + target.repository(), ErrorCode.NAME_UNKNOWN, false);
     }
 
     public ProxyResponse referrers(Target target, Route.Referrers route) {
         String query = "referrers/" + route.digest()
                 + route.artifactType().map(t -> "?artifactType=" + URLEncoder.encode(t, StandardCharsets.UTF_8)).orElse("");
-        return fetch(target, query, "referrers", "referrers of " + route.digest(), ErrorCode.MANIFEST_UNKNOWN);
+        // A 404 means the upstream has no referrers API (clients then fall back to tags): it will
+        // not have one a second later, so the answer is kept like a listing.
+        return fetch(target, query, "referrers", "referrers of " + route.digest(), ErrorCode.MANIFEST_UNKNOWN, true);
     }
 
-    private ProxyResponse fetch(Target target, String pathAndQuery, String kind, String what, ErrorCode notFound) {
+    private ProxyResponse fetch(Target target, String pathAndQuery, String kind, String what, ErrorCode notFound,
+                                boolean keepNotFound) {
         String key = target.upstreamName() + " " + target.repository() + "/" + pathAndQuery;
         Entry cached = cache.getIfPresent(key);
         long now = clock.millis();
@@ -69,6 +76,12 @@ public final class ListingService {
             response = target.upstream().getJson(target.repository(), pathAndQuery, kind);
         } catch (IOException e) {
             return stale(target, cached, now, ttl).orElseGet(() -> UpstreamErrors.forFailure(e, what, target.upstreamName()));
+        }
+        if (response.statusCode() == 404 && keepNotFound) {
+            ProxyResponse notThere = UpstreamErrors.fromUpstream(404, response.headers(), response.body(), notFound, what,
+                    target.upstreamName());
+            cache.put(key, new Entry(notThere, now));
+            return notThere;
         }
         if (response.statusCode() != 200) {
             if (UpstreamErrors.isOutage(response.statusCode())) {
@@ -90,12 +103,12 @@ public final class ListingService {
     }
 
     private Optional<ProxyResponse> stale(Target target, Entry cached, long now, long ttl) {
-        if (cached == null || now - cached.fetchedAtMillis() >= ttl + target.upstream().config().maxStale().toMillis()) {
+        if (cached == null || !(cached.response() instanceof ProxyResponse.Json) || now - cached.fetchedAtMillis() >= ttl + target.upstream().config().maxStale().toMillis()) {
             return Optional.empty();
         }
-        Map<String, String> headers = new HashMap<>(cached.response().headers());
+        Map<String, String> headers = new HashMap<>(((ProxyResponse.Json) cached.response()).headers());
         headers.put("Warning", "299 - \"upstream " + target.upstreamName() + " unavailable; serving a cached listing\"");
-        ProxyResponse.Json json = cached.response();
+        ProxyResponse.Json json = (ProxyResponse.Json) cached.response();
         return Optional.of(new ProxyResponse.Json(json.status(), json.contentType(), json.body(), headers));
     }
 

@@ -6,6 +6,7 @@ import dev.pullthrough.oci.InvalidDigestException;
 import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.oci.Reference;
 import dev.pullthrough.registry.api.AcceptHeader;
+import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.storage.gc.CacheJanitor;
 import dev.pullthrough.storage.meta.HotMetadata;
@@ -19,14 +20,21 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * Manifests through the cache, indistinguishable from the upstream for every {@code Accept}.
  *
- * <p>By tag: the resolution is kept per (upstream, repository, tag, accept set), trusted for the
- * upstream's tag TTL, then revalidated with {@code HEAD} (free on Docker Hub); a {@code GET} only
- * when the digest moved. When the upstream is down or limiting us, a stale resolution is served
- * with a {@code Warning} for up to {@code maxStale}.
+ * <p>By tag: the manifest the upstream stores for a tag is kept once and answers every client that
+ * lists its media type, whatever else it accepts ({@link TagAnswers}); answers that differ per
+ * accept set are kept per accept set. It is trusted for the upstream's tag TTL, then revalidated
+ * with one {@code HEAD} (free on Docker Hub), a {@code GET} only when the digest moved to something
+ * not cached. Only when nothing cached fits a client does its {@code Accept} go upstream. While the
+ * upstream is down or limiting us, a fitting stale answer is served with a {@code Warning} for up
+ * to {@code maxStale}.
  *
  * <p>By digest: immutable bytes, served from cache when the client accepts their media type (or
  * this accept set was already given them by the upstream). Otherwise the upstream decides, as it
@@ -38,23 +46,22 @@ import java.util.Optional;
 public final class ManifestService {
     /** Tag-key prefix for remembering which accept sets the upstream answered with a digest's own type. */
     private static final String BY_DIGEST = "@";
-    /**
-     * The accept key of tag resolutions made without a client (prefetch, import): they serve any
-     * client that accepts their media type (any client at all when offline).
-     */
-    public static final String ANY_CLIENT = "*";
+    private static final int TAG_LOCK_STRIPES = 1024;
 
     private final MetadataStore metadata;
     private final HotMetadata hot;
+    private final ManifestAdmission admission;
     private final CacheJanitor janitor;
     private final Metrics metrics;
     private final Clock clock;
     private final boolean offline;
+    private final KeyedLocks tagLocks = new KeyedLocks(TAG_LOCK_STRIPES);
 
-    public ManifestService(MetadataStore metadata, HotMetadata hot, CacheJanitor janitor, Metrics metrics, Clock clock,
-                           boolean offline) {
+    public ManifestService(MetadataStore metadata, HotMetadata hot, ManifestAdmission admission, CacheJanitor janitor,
+                           Metrics metrics, Clock clock, boolean offline) {
         this.metadata = metadata;
         this.hot = hot;
+        this.admission = admission;
         this.janitor = janitor;
         this.metrics = metrics;
         this.clock = clock;
@@ -62,11 +69,10 @@ public final class ManifestService {
     }
 
     public ProxyResponse get(Target target, Reference reference, List<String> accept) {
-        String acceptKey = AcceptHeader.normalise(accept);
         if (reference instanceof Reference.ByDigest) {
-            return byDigest(target, ((Reference.ByDigest) reference).value(), accept, acceptKey);
+            return byDigest(target, ((Reference.ByDigest) reference).value(), accept);
         }
-        return byTag(target, ((Reference.Tag) reference).value(), accept, acceptKey);
+        return byTag(target, ((Reference.Tag) reference).value(), accept);
     }
 
     /**
@@ -75,19 +81,17 @@ public final class ManifestService {
      * call it and spare the hot path a thread hop. Empty means "ask {@link #get}".
      */
     public Optional<ProxyResponse> fromMemory(Target target, Reference reference, List<String> accept) {
-        String acceptKey = AcceptHeader.normalise(accept);
         Optional<StoredManifest> manifest;
         if (reference instanceof Reference.ByDigest) {
             Digest digest = ((Reference.ByDigest) reference).value();
             manifest = hot.hotManifest(digest)
                     .filter(m -> offline || hot.hotLinked(target.upstreamName(), target.repository().value(), digest))
                     .filter(m -> AcceptHeader.types(accept).contains(m.mediaType())
-                            || hot.hotTag(new TagKey(target.upstreamName(), "", BY_DIGEST + digest, acceptKey))
-                            .map(r -> r.digest().equals(digest)).orElse(false));
+                            || hot.hotTag(seenKey(target, digest, accept)).map(r -> r.digest().equals(digest)).orElse(false));
         } else {
-            TagKey key = new TagKey(target.upstreamName(), target.repository().value(), reference.toString(), acceptKey);
             long ttl = target.upstream().config().tagTtl().toMillis();
-            manifest = hot.hotTag(key).filter(r -> offline || clock.millis() - r.checkedAtMillis() < ttl)
+            manifest = chosen(hot::hotTag, target, reference.toString(), accept)
+                    .filter(r -> offline || clock.millis() - r.checkedAtMillis() < ttl)
                     .flatMap(r -> hot.hotManifest(r.digest()));
         }
         if (manifest.isEmpty()) {
@@ -99,9 +103,9 @@ public final class ManifestService {
 
     // ---------------------------------------------------------------- by digest
 
-    private ProxyResponse byDigest(Target target, Digest digest, List<String> accept, String acceptKey) {
+    private ProxyResponse byDigest(Target target, Digest digest, List<String> accept) {
         Optional<StoredManifest> cached = metadata.manifest(digest);
-        TagKey seen = new TagKey(target.upstreamName(), "", BY_DIGEST + digest, acceptKey);
+        TagKey seen = seenKey(target, digest, accept);
         if (cached.isPresent() && acceptable(cached.get(), accept, seen)) {
             Optional<ProxyResponse> refused = checkRepositoryHolds(target, digest, accept);
             if (refused.isPresent()) {
@@ -132,13 +136,15 @@ public final class ManifestService {
         if (isSignedSchema1(mediaType)) {
             return passThroughSchema1(response, mediaType);
         }
-        if (!digest.matches(response.body())) {
-            return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream " + target.upstreamName()
-                    + " sent bytes for " + digest + " that hash to something else; nothing was cached");
+        StoredManifest manifest;
+        try {
+            manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, mediaType, response.body());
+        } catch (ManifestAdmission.Refused e) {
+            return notCached(target, what, e);
         }
-        StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
-        metadata.putManifestAndTag(manifest, seen, new TagResolution(digest, mediaType, clock.millis()));
-        stored(target, manifest);
+        if (!AcceptHeader.types(accept).contains(mediaType)) {
+            metadata.putTag(seen, new TagResolution(digest, mediaType, clock.millis()));
+        }
         return served(manifest, false, Map.of());
     }
 
@@ -150,81 +156,108 @@ public final class ManifestService {
         return metadata.tag(seen).map(r -> r.digest().equals(manifest.digest())).orElse(false);
     }
 
+    private static TagKey seenKey(Target target, Digest digest, List<String> accept) {
+        return new TagKey(target.upstreamName(), "", BY_DIGEST + digest, AcceptHeader.normalise(accept));
+    }
+
     // ---------------------------------------------------------------- by tag
 
-    private ProxyResponse byTag(Target target, String tag, List<String> accept, String acceptKey) {
-        TagKey key = new TagKey(target.upstreamName(), target.repository().value(), tag, acceptKey);
-        Optional<TagResolution> known = metadata.tag(key).or(() -> metadata.tag(
-                new TagKey(target.upstreamName(), target.repository().value(), tag, ANY_CLIENT))
-                .filter(r -> offline || AcceptHeader.types(accept).contains(r.mediaType())));
-        Optional<StoredManifest> cached = known.flatMap(r -> metadata.manifest(r.digest()));
-        long now = clock.millis();
-        long age = known.map(r -> now - r.checkedAtMillis()).orElse(Long.MAX_VALUE);
-        if (cached.isPresent() && age < target.upstream().config().tagTtl().toMillis()) {
+    /** A cached resolution of a tag that fits a client, with its manifest and how old it is. */
+    private record Cached(TagResolution resolution, StoredManifest manifest, long ageMillis) {}
+
+    private ProxyResponse byTag(Target target, String tag, List<String> accept) {
+        long ttl = target.upstream().config().tagTtl().toMillis();
+        Optional<Cached> cached = cached(target, tag, accept);
+        if (cached.isPresent() && (offline || cached.get().ageMillis() < ttl)) {
             metrics.cacheLookup("manifest", true);
-            return served(cached.get(), true, Map.of());
+            return served(cached.get().manifest(), true, Map.of());
         }
         if (offline) {
-            metrics.cacheLookup("manifest", cached.isPresent());
-            return cached.isPresent() ? served(cached.get(), true, Map.of())
-                    : UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, "tag " + tag + " is not cached and the proxy is offline");
+            metrics.cacheLookup("manifest", false);
+            return UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, nothingFits(target, tag, accept) + " and the proxy is offline");
         }
-        if (cached.isPresent()) {
-            Optional<ProxyResponse> revalidated = revalidate(target, tag, accept, key, known.get(), cached.get(), age);
-            if (revalidated.isPresent()) {
-                return revalidated.get();
+        // One conversation with the upstream per tag: clients arriving together cost one request,
+        // the later ones find what the first one cached.
+        return tagLocks.withLock(target.upstreamName() + '\0' + target.repository() + '\0' + tag, () -> {
+            Optional<Cached> now = cached(target, tag, accept);
+            if (now.isPresent() && now.get().ageMillis() < ttl) {
+                metrics.cacheLookup("manifest", true);
+                return served(now.get().manifest(), true, Map.of());
             }
-        }
-        metrics.cacheLookup("manifest", false);
-        return fetchTag(target, tag, accept, key, cached, age);
+            return askUpstream(target, tag, accept, now);
+        });
     }
 
     /**
-     * {@code HEAD /v2/<name>/manifests/<tag>}: does not count against Docker Hub's pull limit. Empty
-     * when the digest moved (the caller GETs the new one); the cached manifest when it did not, or
-     * (stale, with a warning) when the upstream cannot say.
+     * Nothing cached fits this client within the TTL. {@code HEAD} first when some manifest of the
+     * tag is cached (the digest it names may be too), {@code GET} otherwise or when that is not enough.
      */
-    private Optional<ProxyResponse> revalidate(Target target, String tag, List<String> accept, TagKey key,
-                                               TagResolution known, StoredManifest cached, long age) {
+    private ProxyResponse askUpstream(Target target, String tag, List<String> accept, Optional<Cached> cached) {
+        boolean somethingCached = cached.isPresent() || ownManifest(target, tag).isPresent();
+        if (somethingCached) {
+            Optional<ProxyResponse> fromHead = revalidate(target, tag, accept, cached);
+            if (fromHead.isPresent()) {
+                return fromHead.get();
+            }
+        }
+        metrics.cacheLookup("manifest", false);
+        return fetchTag(target, tag, accept, cached);
+    }
+
+    /**
+     * {@code HEAD /v2/<name>/manifests/<tag>}: does not count against Docker Hub's pull limit. The
+     * cached manifest it names when that is cached (recorded as the answer for this client, which
+     * refreshes the tag for every client it fits); stale, with a warning, when the upstream cannot
+     * say. Empty when a {@code GET} is needed.
+     */
+    private Optional<ProxyResponse> revalidate(Target target, String tag, List<String> accept, Optional<Cached> cached) {
         HttpResponse<byte[]> head;
         try {
             head = target.upstream().manifest("HEAD", target.repository(), tag, accept);
         } catch (IOException e) {
-            return stale(target, cached, age, "upstream " + target.upstreamName() + " unreachable");
+            return Optional.of(staleOr(target, tag, accept, cached, "upstream " + target.upstreamName() + " unreachable",
+                    () -> UpstreamErrors.forFailure(e, describe(target, tag), target.upstreamName())));
         }
         if (UpstreamErrors.isOutage(head.statusCode())) {
-            return stale(target, cached, age, "upstream " + target.upstreamName() + " answered " + head.statusCode());
+            return Optional.of(staleOr(target, tag, accept, cached,
+                    "upstream " + target.upstreamName() + " answered " + head.statusCode(),
+                    () -> UpstreamErrors.forStatus(head.statusCode(), head.headers(), ErrorCode.MANIFEST_UNKNOWN,
+                            describe(target, tag), target.upstreamName())));
         }
-        boolean unchanged = head.statusCode() == 200 && head.headers().firstValue("Docker-Content-Digest")
-                .map(known.digest().toString()::equals).orElse(false);
-        if (!unchanged) {
+        if (head.statusCode() != 200) {
+            return Optional.empty(); // gone or refused: the GET brings the upstream's own error body
+        }
+        Optional<StoredManifest> named = head.headers().firstValue("Docker-Content-Digest")
+                .flatMap(ManifestService::tryParse).flatMap(metadata::manifest);
+        if (named.isEmpty()) {
             return Optional.empty();
         }
+        StoredManifest manifest = named.get();
+        if (!metadata.linked(target.upstreamName(), target.repository().value(), manifest.digest())) {
+            admission.link(target.upstreamName(), target.repository().value(), manifest); // the upstream just said it is there
+        }
+        record(target, tag, accept, manifest);
         metrics.cacheLookup("manifest", true);
-        metadata.putTag(key, new TagResolution(known.digest(), known.mediaType(), clock.millis()));
-        return Optional.of(served(cached, true, Map.of()));
+        return Optional.of(served(manifest, true, Map.of()));
     }
 
-    private ProxyResponse fetchTag(Target target, String tag, List<String> accept, TagKey key,
-                                   Optional<StoredManifest> cached, long age) {
+    private ProxyResponse fetchTag(Target target, String tag, List<String> accept, Optional<Cached> cached) {
         String what = describe(target, tag);
         HttpResponse<byte[]> response;
         try {
             response = target.upstream().manifest("GET", target.repository(), tag, accept);
         } catch (IOException e) {
-            return cached.flatMap(c -> stale(target, c, age, "upstream " + target.upstreamName() + " unreachable"))
-                    .orElseGet(() -> UpstreamErrors.forFailure(e, what, target.upstreamName()));
+            return staleOr(target, tag, accept, cached, "upstream " + target.upstreamName() + " unreachable",
+                    () -> UpstreamErrors.forFailure(e, what, target.upstreamName()));
         }
         if (response.statusCode() != 200) {
-            if (UpstreamErrors.isOutage(response.statusCode()) && cached.isPresent()) {
-                Optional<ProxyResponse> stale = stale(target, cached.get(), age,
-                        "upstream " + target.upstreamName() + " answered " + response.statusCode());
-                if (stale.isPresent()) {
-                    return stale.get();
-                }
-            }
-            return UpstreamErrors.fromUpstream(response.statusCode(), response.headers(), response.body(),
+            ProxyResponse refusal = UpstreamErrors.fromUpstream(response.statusCode(), response.headers(), response.body(),
                     ErrorCode.MANIFEST_UNKNOWN, what, target.upstreamName());
+            if (UpstreamErrors.isOutage(response.statusCode())) {
+                return staleOr(target, tag, accept, cached,
+                        "upstream " + target.upstreamName() + " answered " + response.statusCode(), () -> refusal);
+            }
+            return refusal;
         }
         String mediaType = mediaTypeOf(response);
         if (isSignedSchema1(mediaType)) {
@@ -238,24 +271,80 @@ public final class ManifestService {
             return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE,
                     "upstream " + target.upstreamName() + " sent an invalid Docker-Content-Digest: " + e.getMessage());
         }
-        if (!digest.matches(response.body())) {
-            return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream " + target.upstreamName()
-                    + " sent a manifest for " + tag + " that does not hash to its digest " + digest + "; nothing was cached");
+        StoredManifest manifest;
+        try {
+            manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, mediaType, response.body());
+        } catch (ManifestAdmission.Refused e) {
+            return notCached(target, what, e);
         }
-        StoredManifest manifest = new StoredManifest(digest, mediaType, response.body());
-        metadata.putManifestAndTag(manifest, key, new TagResolution(digest, mediaType, clock.millis()));
-        stored(target, manifest);
+        record(target, tag, accept, manifest);
         return served(manifest, false, Map.of());
     }
 
-    /** A cached tag past its TTL, while the upstream cannot answer: served up to maxStale, with a warning. */
-    private Optional<ProxyResponse> stale(Target target, StoredManifest cached, long age, String why) {
-        long limit = target.upstream().config().tagTtl().plus(target.upstream().config().maxStale()).toMillis();
-        if (age >= limit) {
-            return Optional.empty();
+    /** Keeps what the upstream answered this client for the tag: as the tag's own manifest, for its accept set, or both. */
+    private void record(Target target, String tag, List<String> accept, StoredManifest manifest) {
+        Set<String> types = AcceptHeader.types(accept);
+        TagResolution resolution = new TagResolution(manifest.digest(), manifest.mediaType(), clock.millis());
+        if (TagAnswers.isOwn(manifest.mediaType(), types)) {
+            metadata.putTag(TagKey.own(target.upstreamName(), target.repository().value(), tag), resolution);
         }
-        metrics.cacheLookup("manifest", true);
-        return Optional.of(served(cached, true, Map.of("Warning", "299 - \"" + why + "; serving a cached tag\"")));
+        if (TagAnswers.keepForAcceptSet(manifest.mediaType(), types)) {
+            metadata.putTag(acceptKey(target, tag, accept), resolution);
+        }
+    }
+
+    /** The cached answer that fits this client, if its manifest is still cached. */
+    private Optional<Cached> cached(Target target, String tag, List<String> accept) {
+        long now = clock.millis();
+        return chosen(metadata::tag, target, tag, accept)
+                .flatMap(r -> metadata.manifest(r.digest()).map(m -> new Cached(r, m, now - r.checkedAtMillis())));
+    }
+
+    private static Optional<TagResolution> chosen(Function<TagKey, Optional<TagResolution>> tags, Target target, String tag,
+                                                  List<String> accept) {
+        return TagAnswers.choose(tags.apply(TagKey.own(target.upstreamName(), target.repository().value(), tag)),
+                tags.apply(acceptKey(target, tag, accept)), AcceptHeader.types(accept));
+    }
+
+    private Optional<StoredManifest> ownManifest(Target target, String tag) {
+        return metadata.tag(TagKey.own(target.upstreamName(), target.repository().value(), tag))
+                .flatMap(r -> metadata.manifest(r.digest()));
+    }
+
+    private static TagKey acceptKey(Target target, String tag, List<String> accept) {
+        return new TagKey(target.upstreamName(), target.repository().value(), tag, AcceptHeader.normalise(accept));
+    }
+
+    /**
+     * While the upstream cannot answer: the cached answer that fits this client, past its TTL, up
+     * to maxStale, with a warning. Otherwise the upstream's failure, saying what is cached.
+     */
+    private ProxyResponse staleOr(Target target, String tag, List<String> accept, Optional<Cached> cached, String why,
+                                  Supplier<ProxyResponse> failure) {
+        long limit = target.upstream().config().tagTtl().plus(target.upstream().config().maxStale()).toMillis();
+        if (cached.isPresent() && cached.get().ageMillis() < limit) {
+            metrics.cacheLookup("manifest", true);
+            return served(cached.get().manifest(), true, Map.of("Warning", "299 - \"" + why + "; serving a cached tag\""));
+        }
+        ProxyResponse error = failure.get();
+        if (cached.isEmpty() && error instanceof ProxyResponse.Error) {
+            ProxyResponse.Error e = (ProxyResponse.Error) error;
+            return new ProxyResponse.Error(new ApiError(e.error().code(),
+                    e.error().message() + "; " + nothingFits(target, tag, accept)), e.headers());
+        }
+        return error;
+    }
+
+    /** Says what is cached for the tag and what the client accepts, when nothing cached fits it. */
+    private String nothingFits(Target target, String tag, List<String> accept) {
+        String subject = "tag " + tag + " of " + target.repository();
+        Optional<StoredManifest> own = ownManifest(target, tag);
+        if (own.isEmpty()) {
+            return subject + " is not cached for this client";
+        }
+        Set<String> types = AcceptHeader.types(accept);
+        return subject + " is cached as " + own.get().mediaType() + ", which this client does not list in Accept (it lists "
+                + (types.isEmpty() ? "no media type" : String.join(", ", new TreeSet<>(types))) + ")";
     }
 
     // ---------------------------------------------------------------- shared
@@ -289,23 +378,9 @@ public final class ManifestService {
         return (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
     }
 
-    /**
-     * A manifest verified from the upstream for this repository: it, and everything it names, is
-     * in that repository. Then counts it against the cache bound.
-     */
-    private void stored(Target target, StoredManifest manifest) {
-        linkWithReferences(metadata, target, manifest);
-        janitor.added(manifest.bytes().length);
-        janitor.evictIfNeeded();
-    }
-
-    /** Records that the target's repository holds the manifest and what it names. */
-    static void linkWithReferences(MetadataStore metadata, Target target, StoredManifest manifest) {
-        String repository = target.repository().value();
-        metadata.link(target.upstreamName(), repository, manifest.digest());
-        for (Digest referenced : ManifestReferences.of(manifest.bytes())) {
-            metadata.link(target.upstreamName(), repository, referenced);
-        }
+    private static ProxyResponse notCached(Target target, String what, ManifestAdmission.Refused refused) {
+        return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream " + target.upstreamName() + " sent " + what
+                + " that cannot be cached: " + refused.getMessage() + "; nothing was cached");
     }
 
     /**

@@ -1,12 +1,11 @@
 package dev.pullthrough.proxy;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pullthrough.oci.Descriptor;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.oci.InvalidManifestException;
+import dev.pullthrough.oci.ManifestContent;
 import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.oci.Reference;
-import dev.pullthrough.registry.api.AcceptHeader;
-import dev.pullthrough.storage.gc.CacheJanitor;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
@@ -25,7 +24,6 @@ public final class Prefetcher {
     /** Every modern manifest type: prefetch keeps what the upstream stores, indexes included. */
     static final String ACCEPT = String.join(", ", MediaTypes.OCI_INDEX, MediaTypes.DOCKER_MANIFEST_LIST,
             MediaTypes.OCI_MANIFEST, MediaTypes.DOCKER_MANIFEST_V2);
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Told of each step, for a progress display. */
     public interface Progress {
@@ -40,14 +38,15 @@ public final class Prefetcher {
     private final UpstreamRouter router;
     private final BlobService blobs;
     private final MetadataStore metadata;
-    private final CacheJanitor janitor;
+    private final ManifestAdmission admission;
     private final Clock clock;
 
-    public Prefetcher(UpstreamRouter router, BlobService blobs, MetadataStore metadata, CacheJanitor janitor, Clock clock) {
+    public Prefetcher(UpstreamRouter router, BlobService blobs, MetadataStore metadata, ManifestAdmission admission,
+                      Clock clock) {
         this.router = router;
         this.blobs = blobs;
         this.metadata = metadata;
-        this.janitor = janitor;
+        this.admission = admission;
         this.clock = clock;
     }
 
@@ -81,53 +80,37 @@ public final class Prefetcher {
         };
         StoredManifest top = walk(target, reference.reference().toString(), counting);
         if (reference.reference() instanceof Reference.Tag) {
-            TagResolution resolution = new TagResolution(top.digest(), top.mediaType(), clock.millis());
-            String tag = reference.reference().toString();
-            String repository = target.repository().value();
-            metadata.putTag(new TagKey(target.upstreamName(), repository, tag, AcceptHeader.normalise(List.of(ACCEPT))), resolution);
-            metadata.putTag(new TagKey(target.upstreamName(), repository, tag, ManifestService.ANY_CLIENT), resolution);
+            // Asked with every modern type listed: the answer is the manifest the upstream stores for the tag.
+            metadata.putTag(TagKey.own(target.upstreamName(), target.repository().value(), reference.reference().toString()),
+                    new TagResolution(top.digest(), top.mediaType(), clock.millis()));
         }
         return new Summary(target.upstreamName() + "/" + target.repository() + (reference.reference() instanceof Reference.Tag
                 ? ":" : "@") + reference.reference(), top.digest(), counts[0], counts[1], bytes[0]);
     }
 
     private StoredManifest walk(Target target, String reference, Progress progress) throws IOException {
-        StoredManifest manifest = manifest(target, reference);
-        // Verified for this repository (fetched for it, or linked to it): so is everything it names.
-        ManifestService.linkWithReferences(metadata, target, manifest);
-        JsonNode json = JSON.readTree(manifest.bytes());
-        if (MediaTypes.isIndex(manifest.mediaType())) {
-            for (JsonNode child : json.path("manifests")) {
-                walk(target, child.path("digest").asText(), progress);
-            }
-        } else {
-            blob(target, json.path("config"), progress);
-            for (JsonNode layer : json.path("layers")) {
-                blob(target, layer, progress);
-            }
+        StoredManifest fetched = manifest(target, reference);
+        ManifestContent content;
+        try {
+            content = ManifestContent.parse(fetched.bytes());
+        } catch (InvalidManifestException e) {
+            throw new IOException("manifest " + reference + " of " + target.repository() + " is not a manifest: " + e.getMessage());
         }
-        if (metadata.manifest(manifest.digest()).isEmpty()) {
-            metadata.putManifest(manifest);
-            janitor.added(manifest.bytes().length);
+        for (Descriptor child : content.manifests()) {
+            walk(target, child.digest().toString(), progress);
+        }
+        for (Descriptor blob : content.blobs()) {
+            progress.blob(blob.digest(), blobs.ensureCached(target, blob.digest()));
+        }
+        StoredManifest manifest;
+        try {
+            manifest = admission.admit(target.upstreamName(), target.repository().value(), fetched.digest(),
+                    fetched.mediaType(), fetched.bytes());
+        } catch (ManifestAdmission.Refused e) {
+            throw new IOException("manifest " + reference + " of " + target.repository() + " cannot be cached: " + e.getMessage());
         }
         progress.manifest(manifest.digest(), manifest.mediaType());
         return manifest;
-    }
-
-    private void blob(Target target, JsonNode descriptor, Progress progress) throws IOException {
-        if (descriptor.isMissingNode() || !descriptor.hasNonNull("digest")) {
-            return;
-        }
-        if (descriptor.has("urls") && descriptor.path("mediaType").asText().contains("foreign")) {
-            return; // non-distributable layers live elsewhere by design
-        }
-        Digest digest;
-        try {
-            digest = Digest.parse(descriptor.path("digest").asText());
-        } catch (IllegalArgumentException e) {
-            throw new IOException("a manifest of " + target.repository() + " names an invalid digest: " + e.getMessage());
-        }
-        progress.blob(digest, blobs.ensureCached(target, digest));
     }
 
     /**

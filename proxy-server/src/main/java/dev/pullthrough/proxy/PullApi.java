@@ -25,12 +25,14 @@ public final class PullApi {
     private final ManifestService manifests;
     private final BlobService blobs;
     private final ListingService listings;
+    private final CatalogService catalog;
     private final Executor workers;
     private final Metrics metrics;
     private final PullerAuthenticator pullers;
 
     public PullApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, ListingService listings,
-                   Executor workers, Metrics metrics, PullerAuthenticator pullers) {
+                   CatalogService catalog, Executor workers, Metrics metrics, PullerAuthenticator pullers) {
+        this.catalog = catalog;
         this.metrics = metrics;
         this.pullers = pullers;
         this.router = router;
@@ -76,6 +78,10 @@ public final class PullApi {
         if (route instanceof Route.Base) {
             return done(new ProxyResponse.Json(200, "application/json", "{}".getBytes(), Map.of()), Map.of(), "base");
         }
+        if (route instanceof Route.Catalog) {
+            return CompletableFuture.supplyAsync(() -> new Reply(catalog.list((Route.Catalog) route), Map.of(), "catalog", "-"),
+                    workers);
+        }
         UpstreamRouter.Result routed = router.route(nameOf(route), Optional.ofNullable(parsed.query().get("ns")));
         if (routed.error().isPresent()) {
             return done(new ProxyResponse.Error(routed.error().get(), Map.of()), Map.of(), kindOf(route));
@@ -87,11 +93,19 @@ public final class PullApi {
         if (route instanceof Route.Manifest) {
             Optional<ProxyResponse> hot = manifests.fromMemory(target, ((Route.Manifest) route).reference(), accept);
             if (hot.isPresent()) {
-                return done(hot.get(), headers, "manifest", target.upstreamName());
+                return done(countSaved(target, head, hot.get()), headers, "manifest", target.upstreamName());
             }
         }
-        return CompletableFuture.supplyAsync(() -> new Reply(serve(target, route, head, accept, range), headers, kindOf(route),
-                target.upstreamName()), workers);
+        return CompletableFuture.supplyAsync(() -> new Reply(countSaved(target, head, serve(target, route, head, accept, range)),
+                headers, kindOf(route), target.upstreamName()), workers);
+    }
+
+    /** A manifest GET answered from the cache is a pull the upstream did not count (Docker Hub counts GETs, not HEADs). */
+    private ProxyResponse countSaved(Target target, boolean head, ProxyResponse response) {
+        if (!head && response instanceof ProxyResponse.Manifest && ((ProxyResponse.Manifest) response).fromCache()) {
+            metrics.upstreamPullSaved(target.upstreamName());
+        }
+        return response;
     }
 
     private ProxyResponse serve(Target target, Route route, boolean head, List<String> accept, Optional<String> range) {

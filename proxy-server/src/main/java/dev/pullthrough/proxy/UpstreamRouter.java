@@ -38,6 +38,11 @@ public final class UpstreamRouter {
         this.defaultUpstream = fallback == null ? upstreams.get(0) : fallback;
     }
 
+    /** The upstream that requests with no prefix and no {@code ns=} go to. */
+    public String defaultUpstreamName() {
+        return defaultUpstream.config().name();
+    }
+
     /** The target of {@code name}, or the error the client gets. */
     public Result route(RepositoryName name, Optional<String> namespace) {
         if (namespace.isPresent()) {

@@ -38,8 +38,10 @@ final class Containerd implements AutoCloseable {
                     "[grpc]",
                     "  address = \"" + dir.resolve("c.sock") + "\"",
                     ""));
-            Process process = new ProcessBuilder(CONTAINERD, "--config", config.toString())
-                    .redirectErrorStream(true).redirectOutput(dir.resolve("containerd.log").toFile()).start();
+            ProcessBuilder builder = new ProcessBuilder(CONTAINERD, "--config", config.toString())
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("containerd.log").toFile());
+            builder.environment().putAll(Processes.FENCED);
+            Process process = builder.start();
             Containerd containerd = new Containerd(dir, process);
             containerd.awaitReady();
             return containerd;
@@ -51,7 +53,8 @@ final class Containerd implements AutoCloseable {
     Processes.Result ctr(long timeoutSeconds, String... args) {
         List<String> command = new ArrayList<>(List.of(CTR, "-a", dir.resolve("c.sock").toString()));
         command.addAll(List.of(args));
-        return Processes.run(command, timeoutSeconds);
+        // ctr itself fetches (containerd 1.6): it is the one to fence off the real registry.
+        return Processes.run(command, timeoutSeconds, Processes.FENCED);
     }
 
     private void awaitReady() {

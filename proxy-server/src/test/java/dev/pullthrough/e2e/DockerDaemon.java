@@ -43,12 +43,13 @@ final class DockerDaemon implements AutoCloseable {
             Files.createDirectories(dir);
             Path config = dir.resolve("daemon.json");
             Files.writeString(config, daemonJson);
-            Process process = new ProcessBuilder(DOCKERD, "--config-file", config.toString(),
+            ProcessBuilder builder = new ProcessBuilder(DOCKERD, "--config-file", config.toString(),
                     "--data-root", dir.resolve("data").toString(), "--exec-root", dir.resolve("exec").toString(),
                     "-H", "unix://" + dir.resolve("docker.sock"), "--pidfile", dir.resolve("docker.pid").toString())
                     .redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("dockerd.log").toFile())
-                    .start();
+                    .redirectOutput(dir.resolve("dockerd.log").toFile());
+            builder.environment().putAll(Processes.FENCED); // a failing mirror must not send it to Docker Hub
+            Process process = builder.start();
             DockerDaemon daemon = new DockerDaemon(dir, process);
             daemon.awaitReady();
             return daemon;

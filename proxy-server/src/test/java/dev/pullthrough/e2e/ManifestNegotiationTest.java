@@ -185,6 +185,53 @@ class ManifestNegotiationTest {
         }
     }
 
+    /**
+     * The tag's own manifest is cached once for every client that lists its type: on a cold cache, a
+     * broad client (every modern type) first and a narrow one after, and the reverse, must each get
+     * the upstream's own answer, whichever of them filled the cache.
+     */
+    @Test
+    void matrix_broadThenNarrowAndReverse_sameAnswersAsUpstream() {
+        int run = 0;
+        for (String narrow : PROFILES.keySet()) {
+            if (narrow.equals("all-modern")) {
+                continue;
+            }
+            for (boolean broadFirst : new boolean[] {true, false}) {
+                String first = broadFirst ? "all-modern" : narrow;
+                String second = broadFirst ? narrow : "all-modern";
+                try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("order-" + run++), upstream.url())) {
+                    for (String kind : images.keySet()) {
+                        String phase = first + " then " + second;
+                        assertSameAnswer(proxy, kind, first, "v1", phase);
+                        assertSameAnswer(proxy, kind, second, "v1", phase);
+                        assertSameAnswer(proxy, kind, first, "v1", phase + ", first again");
+                        assertSameAnswer(proxy, kind, second, "v1", phase + ", second again");
+                    }
+                }
+            }
+        }
+    }
+
+    /** A client listing no list type gets the list's amd64 child, as from the upstream, and that answer is cached for it. */
+    @Test
+    void listTag_dockerV2OnlyClientAfterBroadOne_getsAmd64ChildCachedForItsAcceptSet() {
+        try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("v2-only"), upstream.url())) {
+            Pushed list = images.get("docker-list");
+            assertSameAnswer(proxy, "docker-list", "all-modern", "v1", "broad");
+            assertSameAnswer(proxy, "docker-list", "docker-v2-only", "v1", "v2-only");
+            HttpResponse<byte[]> child = get(proxy.url(), list, "v1", PROFILES.get("docker-v2-only"));
+            assertEquals(DOCKER_V2, child.headers().firstValue("Content-Type").orElseThrow());
+            long upstreamGets = proxy.upstreamRequests("manifest", "GET");
+            long upstreamHeads = proxy.upstreamRequests("manifest", "HEAD");
+            for (String profile : List.of("docker-v2-only", "all-modern", "docker-v2-only")) {
+                assertSameAnswer(proxy, "docker-list", profile, "v1", "warm " + profile);
+            }
+            assertEquals(upstreamGets, proxy.upstreamRequests("manifest", "GET"), "both answers come from the cache");
+            assertEquals(upstreamHeads, proxy.upstreamRequests("manifest", "HEAD"));
+        }
+    }
+
     @Test
     void head_sameHeadersAsGetFromCache() {
         try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("head"), upstream.url())) {

@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Runs the real command-line clients (skopeo, docker, ctr) and reports what they said when they fail. */
@@ -21,10 +22,25 @@ final class Processes {
         }
     }
 
+    /**
+     * dockerd and containerd fall back to the real registry when a mirror fails: with these, any
+     * request off loopback goes to a closed loopback port, so a failing test never leaves the machine.
+     */
+    static final Map<String, String> FENCED = Map.of(
+            "HTTP_PROXY", "http://127.0.0.1:9", "HTTPS_PROXY", "http://127.0.0.1:9", "NO_PROXY", "127.0.0.1,localhost",
+            "http_proxy", "http://127.0.0.1:9", "https_proxy", "http://127.0.0.1:9", "no_proxy", "127.0.0.1,localhost");
+
     static Result run(List<String> command, long timeoutSeconds) {
+        return run(command, timeoutSeconds, Map.of());
+    }
+
+    /** Runs {@code command} with {@code environment} added to this process's own. */
+    static Result run(List<String> command, long timeoutSeconds, Map<String, String> environment) {
         try {
             Path log = Files.createTempFile("cmd", ".log");
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+            builder.environment().putAll(environment);
+            Process process = builder.start();
             if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 process.destroyForcibly().waitFor();
                 return new Result(-1, "timed out after " + timeoutSeconds + "s\n" + Files.readString(log, StandardCharsets.UTF_8));

@@ -118,7 +118,7 @@ class ProtocolTest {
     @ValueSource(strings = {
         "/v2/Proto/app/manifests/v1",
         "/v2/proto/%2e%2e/app/manifests/v1",
-        "/v2/proto/app/manifests/sha256:abc",
+        "/v2/proto/app/blobs/sha256:abc",
         "/v2/proto/app/blobs/sha256:" + "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
         "/v2/proto/app/blobs/md5:00"})
     void badInput_400WithoutUpstreamRequest(String path) {
@@ -127,6 +127,17 @@ class ProtocolTest {
         assertEquals(400, response.statusCode());
         String body = new String(response.body(), StandardCharsets.UTF_8);
         assertTrue(body.contains("\"code\":\"NAME_INVALID\"") || body.contains("\"code\":\"DIGEST_INVALID\""), body);
+        assertEquals("application/json", response.headers().firstValue("Content-Type").orElseThrow());
+        assertEquals(before, upstreamRequests());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {".INVALID_MANIFEST_NAME", "sha256:abc", "-dash"})
+    void manifestReferenceNeitherTagNorDigest_404WithoutUpstreamRequest(String reference) {
+        long before = upstreamRequests();
+        HttpResponse<byte[]> response = RegistryHttp.get(proxy.url(), "/v2/proto/app/manifests/" + reference);
+        assertEquals(404, response.statusCode());
+        assertTrue(new String(response.body(), StandardCharsets.UTF_8).contains("\"code\":\"MANIFEST_UNKNOWN\""));
         assertEquals("application/json", response.headers().firstValue("Content-Type").orElseThrow());
         assertEquals(before, upstreamRequests());
     }

@@ -54,7 +54,8 @@ public final class AcceptHeader {
             for (String part : header.split(",")) {
                 String[] pieces = part.split(";");
                 String type = pieces[0].trim().toLowerCase(Locale.ROOT);
-                if (type.isEmpty() || refused(pieces)) {
+                if (type.indexOf('/') < 0 || refused(pieces)) {
+                    // not a media type (nor */*): it cannot match a manifest, and must not collide with TagKey.OWN
                     continue;
                 }
                 types.add(type);

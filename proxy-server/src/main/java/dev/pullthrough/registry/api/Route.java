@@ -10,6 +10,9 @@ public sealed interface Route {
     /** {@code GET /v2/}: the API version check. */
     record Base() implements Route {}
 
+    /** {@code GET /v2/_catalog?n=&last=}: the repositories this proxy has cached. */
+    record Catalog(Optional<Integer> n, Optional<String> last) implements Route {}
+
     /** {@code GET|HEAD /v2/<name>/manifests/<reference>}. */
     record Manifest(RepositoryName name, Reference reference) implements Route {}
 

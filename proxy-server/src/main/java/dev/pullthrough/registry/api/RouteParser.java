@@ -20,6 +20,7 @@ import java.util.Optional;
 public final class RouteParser {
     private static final String[] KEYWORDS = {"/manifests/", "/blobs/", "/referrers/"};
     private static final String TAGS_LIST = "/tags/list";
+    private static final String CATALOG = "_catalog";
 
     private RouteParser() {}
 
@@ -56,6 +57,9 @@ public final class RouteParser {
         }
         String rest = path.substring("/v2/".length());
         try {
+            if (rest.equals(CATALOG)) {
+                return Parsed.ok(new Route.Catalog(pageSize(query.get("n")), Optional.ofNullable(query.get("last"))), query);
+            }
             return routeFor(rest, query);
         } catch (InvalidDigestException e) {
             return Parsed.fail(ErrorCode.DIGEST_INVALID, e.getMessage());
@@ -87,8 +91,10 @@ public final class RouteParser {
             case "/manifests/":
                 try {
                     return Parsed.ok(new Route.Manifest(name, Reference.parse(last)), query);
-                } catch (InvalidNameException e) {
-                    return Parsed.fail(ErrorCode.TAG_INVALID, e.getMessage());
+                } catch (IllegalArgumentException e) {
+                    // No manifest can be known by a name that is neither a tag nor a digest: the OCI
+                    // conformance suite asks for .INVALID_MANIFEST_NAME and expects 404, as registries answer.
+                    return Parsed.fail(ErrorCode.MANIFEST_UNKNOWN, "no manifest is known by this reference: " + e.getMessage());
                 }
             case "/blobs/":
                 return Parsed.ok(new Route.Blob(name, Digest.parse(last)), query);

@@ -117,14 +117,13 @@ class RouteParserTest {
     }
 
     @Test
-    void parse_uppercaseHexDigest_digestInvalid() {
-        assertEquals(ErrorCode.DIGEST_INVALID, error("GET", "/v2/app/manifests/sha256:" + "A".repeat(64)).code());
-    }
-
-    @Test
-    void parse_invalidTag_tagInvalid() {
-        assertEquals(ErrorCode.TAG_INVALID, error("GET", "/v2/app/manifests/.hidden").code());
-        assertEquals(ErrorCode.TAG_INVALID, error("GET", "/v2/app/manifests/" + "t".repeat(129)).code());
+    void parse_manifestReferenceNeitherTagNorDigest_manifestUnknown() {
+        for (String reference : new String[] {".INVALID_MANIFEST_NAME", ".hidden", "t".repeat(129), "sha256:abc",
+                "sha256:" + "A".repeat(64), "md5:00"}) {
+            ApiError e = error("GET", "/v2/app/manifests/" + reference);
+            assertEquals(ErrorCode.MANIFEST_UNKNOWN, e.code(), reference);
+            assertEquals(404, e.status(), reference);
+        }
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.pullthrough.storage.meta;
 import dev.pullthrough.oci.Digest;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -14,9 +15,6 @@ public interface MetadataStore extends AutoCloseable {
 
     /** Stores a manifest and indexes it, atomically. */
     void putManifest(StoredManifest manifest);
-
-    /** Stores a manifest, indexes it, and records the tag resolution that led to it, atomically. */
-    void putManifestAndTag(StoredManifest manifest, TagKey tag, TagResolution resolution);
 
     /** Removes a manifest and its index entry (eviction, fsck). */
     void removeManifest(Digest digest);
@@ -37,6 +35,9 @@ public interface MetadataStore extends AutoCloseable {
 
     /** Records that the upstream holds {@code digest} in {@code repository}. */
     void link(String upstream, String repository, Digest digest);
+
+    /** Every repository something is linked to, once each, ordered by upstream then repository. */
+    void forEachRepository(BiConsumer<String, String> upstreamAndRepository);
 
     /** Indexes a committed blob. */
     void putBlob(Digest digest, long size, long accessMillis);
