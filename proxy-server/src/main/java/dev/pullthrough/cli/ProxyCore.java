@@ -43,6 +43,8 @@ final class ProxyCore implements AutoCloseable {
     private static final int MAX_DOWNLOADS = 32;
     /** An upstream that sends no byte of a blob for this long has its download aborted. */
     private static final Duration DOWNLOAD_IDLE_TIMEOUT = Duration.ofSeconds(60);
+    /** How long a shutdown waits for downloads to end before aborting them. */
+    private static final Duration DOWNLOAD_DRAIN = Duration.ofSeconds(2);
     /** Memory for hot manifests and tag resolutions in front of RocksDB. */
     private static final long HOT_MANIFEST_BYTES = 64L << 20;
     private static final long HOT_TAGS = 100_000;
@@ -110,15 +112,23 @@ final class ProxyCore implements AutoCloseable {
         }
     }
 
-    /** Stops the threads (downloads are aborted), records the last accesses, then closes RocksDB. */
+    /**
+     * Stops the threads (downloads still running after a short drain are aborted), records the last
+     * accesses, then closes RocksDB.
+     */
     @Override
     public void close() {
         housekeeping.shutdownNow();
-        downloads.shutdownNow();
+        // Downloads get a moment to end on their own: a client may already hold every byte of a
+        // blob whose fsync and rename are still running, and interrupting those loses the blob.
+        downloads.shutdown();
         blocking.shutdown();
         try {
             blocking.awaitTermination(5, TimeUnit.SECONDS);
-            downloads.awaitTermination(5, TimeUnit.SECONDS);
+            if (!downloads.awaitTermination(DOWNLOAD_DRAIN.toMillis(), TimeUnit.MILLISECONDS)) {
+                downloads.shutdownNow();
+                downloads.awaitTermination(5, TimeUnit.SECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -90,7 +90,7 @@ class OperationsTest {
         new SecureRandom().nextBytes(salt);
         Path htpasswd = temp.resolve("htpasswd");
         Files.writeString(htpasswd, "alice:" + OpenBSDBCrypt.generate("2y", "wonderland".toCharArray(), salt, 6) + "\n");
-        byte[] manifest = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{},\"layers\":[]}"
+        byte[] manifest = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\",\"size\":2},\"layers\":[]}"
                 .getBytes(StandardCharsets.UTF_8);
         Map<String, String> seenUpstream = new ConcurrentHashMap<>();
         try (FaultyUpstream upstream = new FaultyUpstream();

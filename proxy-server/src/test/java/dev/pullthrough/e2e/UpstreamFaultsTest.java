@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** What a real registry cannot be made to do, from our fault-injecting upstream. */
 class UpstreamFaultsTest {
     private static final String OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-    private static final byte[] GOOD = ("{\"schemaVersion\":2,\"mediaType\":\"" + OCI_MANIFEST + "\",\"config\":{},\"layers\":[]}")
+    private static final byte[] GOOD = ("{\"schemaVersion\":2,\"mediaType\":\"" + OCI_MANIFEST + "\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\",\"size\":2},\"layers\":[]}")
             .getBytes(StandardCharsets.UTF_8);
     private static final Digest GOOD_DIGEST = Digest.sha256Of(GOOD);
 
