@@ -128,7 +128,31 @@ final class ConfigBinder {
         return new UpstreamConfig(name, url, bool(node, path + ".default", "default", only), tagTtl, maxStale,
                 text(node, path + ".username", "username"), password(node, path),
                 list(node, path + ".authHosts", "authHosts").orElse(List.of()),
-                list(node, path + ".allow", "allow").orElse(List.of()));
+                list(node, path + ".allow", "allow").orElse(List.of()),
+                timeouts(node, path));
+    }
+
+    private static UpstreamTimeouts timeouts(ObjectNode node, String path) {
+        UpstreamTimeouts d = UpstreamTimeouts.DEFAULTS;
+        return new UpstreamTimeouts(
+                positive(node, path, "connectTimeout", d.connect()),
+                positive(node, path, "responseTimeout", d.response()),
+                positive(node, path, "manifestTimeout", d.manifest()),
+                text(node, path + ".blobMinRate", "blobMinRate")
+                        .map(t -> Sizes.parse(path + ".blobMinRate", t)).orElse(d.blobMinRate()),
+                positive(node, path, "blobRateWindow", d.blobRateWindow()));
+    }
+
+    private static Duration positive(ObjectNode node, String path, String key, Duration fallback) {
+        Optional<String> text = text(node, path + "." + key, key);
+        if (text.isEmpty()) {
+            return fallback;
+        }
+        Duration value = Durations.parse(path + "." + key, text.get());
+        if (value.isZero() || value.isNegative()) {
+            throw new ConfigException(path + "." + key, "must be longer than 0", "use e.g. " + fallback.toSeconds() + "s");
+        }
+        return value;
     }
 
     private static Optional<String> password(ObjectNode node, String path) {

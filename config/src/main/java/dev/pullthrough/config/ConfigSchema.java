@@ -41,7 +41,12 @@ final class ConfigSchema {
                     "password", scalar(),
                     "passwordFile", scalar(),
                     "authHosts", scalarList(),
-                    "allow", scalarList()));
+                    "allow", scalarList(),
+                    "connectTimeout", scalar(),
+                    "responseTimeout", scalar(),
+                    "manifestTimeout", scalar(),
+                    "blobMinRate", scalar(),
+                    "blobRateWindow", scalar()));
 
     static ConfigSchema scalar() {
         return new ConfigSchema(Kind.SCALAR, Map.of());

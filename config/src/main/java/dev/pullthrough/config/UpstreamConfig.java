@@ -8,7 +8,8 @@ import java.util.Optional;
 /**
  * One registry the proxy pulls from. {@code name} is also its path prefix and its containerd
  * {@code ns=} value; {@code password} is already resolved from the file or environment;
- * {@code authHosts} are the other hosts (token realms) that may receive the credentials.
+ * {@code authHosts} are the other hosts (token realms) that may receive the credentials;
+ * {@code timeouts} bound every wait on it.
  */
 public record UpstreamConfig(
         String name,
@@ -19,7 +20,8 @@ public record UpstreamConfig(
         Optional<String> username,
         Optional<String> password,
         List<String> authHosts,
-        List<String> allow) {
+        List<String> allow,
+        UpstreamTimeouts timeouts) {
 
     public UpstreamConfig {
         authHosts = List.copyOf(authHosts);

@@ -83,6 +83,24 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void load_upstreamTimeouts_defaultsFileAndEnvironment() {
+        PullthroughConfig defaults = ConfigLoader.fromYaml("", Map.of());
+        assertEquals(UpstreamTimeouts.DEFAULTS, defaults.defaultUpstream().timeouts());
+        PullthroughConfig set = ConfigLoader.fromYaml("upstreams:\n  - name: a\n    url: https://a.example\n"
+                + "    connectTimeout: 2s\n    responseTimeout: 3s\n    manifestTimeout: 4s\n    blobMinRate: 8KiB\n",
+                Map.of("PULLTHROUGH_UPSTREAMS_0_BLOBRATEWINDOW", "5s"));
+        assertEquals(new UpstreamTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(3), Duration.ofSeconds(4), 8192,
+                Duration.ofSeconds(5)), set.defaultUpstream().timeouts());
+    }
+
+    @Test
+    void load_zeroTimeout_namesKeyAndFix() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromYaml(
+                "upstreams:\n  - name: a\n    url: https://a.example\n    manifestTimeout: 0s\n", Map.of()));
+        assertEquals("upstreams[0].manifestTimeout: must be longer than 0; use e.g. 60s", e.getMessage());
+    }
+
+    @Test
     void load_unknownYamlKey_namesKeyAndKnownKeys() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromYaml("server:\n  prot: 1\n", Map.of()));
         assertEquals("server.prot", e.key());
