@@ -77,8 +77,9 @@ public class HotPathBenchmark {
         Metrics metrics = new Metrics();
         CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 40, d -> false, e -> { }, Clock.systemUTC());
         ManifestAdmission admission = new ManifestAdmission(metadata, janitor);
-        manifests = new ManifestService(metadata, metadata, admission, janitor, metrics, Clock.systemUTC(), false);
-        UpstreamClient upstream = new UpstreamClient(config.defaultUpstream(), UpstreamClient.newHttpClient(), new TokenCache(), metrics);
+        manifests = new ManifestService(metadata, metadata, admission, janitor, metrics, Clock.systemUTC(), false, Runnable::run);
+        UpstreamClient upstream = new UpstreamClient(config.defaultUpstream(),
+                UpstreamClient.newHttpClient(config.defaultUpstream()), new TokenCache(), metrics);
         RepositoryName name = RepositoryName.parse("library/alpine");
         target = new Target(upstream, name, name, null, "default");
         byte[] bytes = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}"

@@ -16,7 +16,6 @@ import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.upstream.UpstreamClient;
 import dev.pullthrough.upstream.auth.TokenCache;
 import java.io.IOException;
-import java.net.http.HttpClient;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -41,8 +40,6 @@ final class ProxyCore implements AutoCloseable {
     private static final int BLOCKING_THREADS = 64;
     /** Upstream blob downloads at once; further ones queue. */
     private static final int MAX_DOWNLOADS = 32;
-    /** An upstream that sends no byte of a blob for this long has its download aborted. */
-    private static final Duration DOWNLOAD_IDLE_TIMEOUT = Duration.ofSeconds(60);
     /** How long a shutdown waits for downloads to end before aborting them. */
     private static final Duration DOWNLOAD_DRAIN = Duration.ofSeconds(2);
     /** Memory for hot manifests and tag resolutions in front of RocksDB. */
@@ -68,10 +65,9 @@ final class ProxyCore implements AutoCloseable {
     private ProxyCore(PullthroughConfig config, Storage storage) {
         this.config = config;
         this.storage = storage;
-        HttpClient http = UpstreamClient.newHttpClient();
         TokenCache tokens = new TokenCache();
         List<UpstreamClient> upstreams = config.upstreams().stream()
-                .map(u -> new UpstreamClient(u, http, tokens, metrics)).collect(Collectors.toList());
+                .map(u -> new UpstreamClient(u, UpstreamClient.newHttpClient(u), tokens, metrics)).collect(Collectors.toList());
         router = new UpstreamRouter(upstreams);
         CachedMetadataStore cached = new CachedMetadataStore(storage.metadata, HOT_MANIFEST_BYTES, HOT_TAGS);
         metadata = cached;
@@ -79,13 +75,13 @@ final class ProxyCore implements AutoCloseable {
         janitor = new CacheJanitor(metadata, storage.blobs, config.storage().maxSize(), leases::inUse,
                 entry -> metrics.evicted(entry.kind().name().toLowerCase(), entry.size()), clock);
         metrics.cacheSize(janitor::used, janitor.maxSize());
-        blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, clock, config.offline());
+        blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, blocking, clock, config.offline());
         metrics.inFlightDownloads(blobs::downloadsInFlight);
         admission = new ManifestAdmission(metadata, janitor);
-        manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline());
+        manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline(), blocking);
         listings = new ListingService(config.offline(), clock);
         prefetcher = new Prefetcher(router, blobs, metadata, admission, clock);
-        housekeeping.scheduleWithFixedDelay(() -> blobs.abortStalledDownloads(DOWNLOAD_IDLE_TIMEOUT), 5, 5, TimeUnit.SECONDS);
+        housekeeping.scheduleWithFixedDelay(blobs::abortSlowDownloads, 1, 1, TimeUnit.SECONDS);
         housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 10, 10, TimeUnit.SECONDS);
     }
 

@@ -6,8 +6,10 @@ import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.BlobWriter;
 import dev.pullthrough.storage.blob.StoredBlob;
 import java.io.IOException;
+import dev.pullthrough.config.UpstreamTimeouts;
+import dev.pullthrough.upstream.BlobBody;
+import dev.pullthrough.upstream.UpstreamResult;
 import java.io.InputStream;
-import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
@@ -42,7 +44,10 @@ public final class BlobDownload implements Runnable {
     private volatile boolean verified;
     private volatile boolean committed;
     private volatile Throwable failure;
-    private volatile long lastProgressNanos = System.nanoTime();
+    private volatile long windowStartNanos = System.nanoTime();
+    private volatile long windowStartBytes;
+    /** Why the download was aborted as too slow, or null. */
+    private volatile String tooSlow;
     private volatile InputStream body;
     private BlobWriter writer;
     private StoredBlob stored;
@@ -126,15 +131,16 @@ public final class BlobDownload implements Runnable {
     }
 
     private void download() throws IOException {
-        HttpResponse<InputStream> response = target.upstream().openBlob(target.repository(), digest);
-        lastProgressNanos = System.nanoTime();
-        try (InputStream body = response.body()) {
+        String what = "blob " + digest + " of " + target.repository();
+        UpstreamResult<BlobBody> answer = target.upstream().blob(target.repository(), digest).join();
+        windowStartNanos = System.nanoTime();
+        if (answer instanceof UpstreamResult.Refused<BlobBody> refused) {
+            throw new UpstreamStatusException(UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.BLOB_UNKNOWN, what,
+                    target.upstreamName()));
+        }
+        try (BlobBody response = ((UpstreamResult.Ok<BlobBody>) answer).value(); InputStream body = response.bytes()) {
             this.body = body;
-            if (response.statusCode() != 200) {
-                throw new UpstreamStatusException(UpstreamErrors.forStatus(response.statusCode(), response.headers(),
-                        ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository(), target.upstreamName()));
-            }
-            long length = response.headers().firstValueAsLong("Content-Length").orElse(-1);
+            long length = response.size();
             openWriter(length);
             if (length >= 0) {
                 size = length;
@@ -185,7 +191,6 @@ public final class BlobDownload implements Runnable {
             wrapped.clear().limit(n);
             writer.write(wrapped);
             written = writer.written();
-            lastProgressNanos = System.nanoTime();
             if (length >= 0 && written > length) {
                 throw new IOException("upstream sent more than its Content-Length of " + length);
             }
@@ -197,23 +202,40 @@ public final class BlobDownload implements Runnable {
     }
 
     /**
-     * Aborts a download whose upstream sent nothing for {@code idle}: the JDK client has no read
-     * timeout for a streamed body, so without this a stalled upstream would hold every reader forever.
+     * Aborts a download whose upstream sends slower than its {@code blobMinRate} over a whole
+     * {@code blobRateWindow} (a trickle holds a download slot and every reader as surely as
+     * silence does); the JDK client has no read timeout for a streamed body. Called periodically.
      */
-    void abortIfStalled(long nowNanos, java.time.Duration idle) {
+    void abortIfTooSlow(long nowNanos) {
         InputStream current = body;
-        if (current != null && !committed && failure == null && nowNanos - lastProgressNanos > idle.toNanos()) {
-            LOG.warn("upstream {} sent nothing for {}s while fetching blob {}; aborting", target.upstreamName(),
-                    idle.toSeconds(), digest);
-            try {
-                current.close();
-            } catch (IOException ignored) {
-                // the reading thread sees the failure
-            }
+        if (current == null || committed || failure != null) {
+            return;
+        }
+        UpstreamTimeouts limits = target.upstream().config().timeouts();
+        long elapsed = nowNanos - windowStartNanos;
+        if (elapsed < limits.blobRateWindow().toNanos()) {
+            return;
+        }
+        long sent = written - windowStartBytes;
+        long floor = limits.blobMinRate() * limits.blobRateWindow().toSeconds();
+        if (sent >= floor) {
+            windowStartNanos = nowNanos;
+            windowStartBytes = written;
+            return;
+        }
+        tooSlow = "upstream " + target.upstreamName() + " sent " + sent + " bytes of blob " + digest + " in "
+                + limits.blobRateWindow().toSeconds() + "s, below upstreams[].blobMinRate (" + limits.blobMinRate() + " B/s)";
+        LOG.warn("{}; aborting", tooSlow);
+        try {
+            current.close();
+        } catch (IOException ignored) {
+            // the reading thread sees the failure
         }
     }
 
-    private void fail(Throwable e) {
+    private void fail(Throwable thrown) {
+        Throwable e = tooSlow == null ? thrown : new UpstreamStatusException(UpstreamErrors.error(ErrorCode.UPSTREAM_TIMEOUT,
+                tooSlow));
         synchronized (this) {
             failure = e;
             if (writer != null) {

@@ -10,25 +10,26 @@ import dev.pullthrough.storage.blob.StoredBlob;
 import dev.pullthrough.storage.gc.CacheJanitor;
 import dev.pullthrough.storage.meta.MetadataStore;
 import java.io.IOException;
-import java.io.InputStream;
+import dev.pullthrough.upstream.BlobBody;
+import dev.pullthrough.upstream.UpstreamResult;
 import java.io.UncheckedIOException;
-import java.net.http.HttpResponse;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 
 /**
  * Blobs through the cache: from disk when committed, otherwise through the one {@link BlobDownload}
  * of that digest (single-flight), which every concurrent client shares. A committed blob is indexed
- * and the cache trimmed to its bound; a blob the disk cannot take is passed through. Blocking; runs
- * off the event loop.
+ * and the cache trimmed to its bound; a blob the disk cannot take is passed through. Blocks on the
+ * disk (callers run it off the event loop), never on the upstream.
  */
 public final class BlobService {
     private final BlobStore store;
@@ -37,12 +38,14 @@ public final class BlobService {
     private final BlobLeases leases;
     private final Metrics metrics;
     private final Executor downloads;
+    private final Executor blocking;
     private final Clock clock;
     private final boolean offline;
     private final Map<Digest, BlobDownload> inFlight = new ConcurrentHashMap<>();
 
     public BlobService(BlobStore store, MetadataStore metadata, CacheJanitor janitor, BlobLeases leases, Metrics metrics,
-                       Executor downloads, Clock clock, boolean offline) {
+                       Executor downloads, Executor blocking, Clock clock, boolean offline) {
+        this.blocking = blocking;
         this.store = store;
         this.metadata = metadata;
         this.janitor = janitor;
@@ -56,20 +59,36 @@ public final class BlobService {
     /**
      * A blob, or one range of it ({@code range} is the client's {@code Range} header): from disk,
      * from the download in flight, or from a download started now (a range of an uncached blob,
-     * as lazy-pull snapshotters ask, is answered as soon as its bytes arrive).
+     * as lazy-pull snapshotters ask, is answered as soon as its bytes arrive). Blocks on the disk,
+     * never on the upstream.
      */
-    public ProxyResponse get(Target target, Digest digest, boolean head, Optional<String> range) throws IOException {
-        Optional<ProxyResponse> refused = checkRepositoryHolds(target, digest);
+    public CompletableFuture<ProxyResponse> get(Target target, Digest digest, boolean head, Optional<String> range)
+            throws IOException {
+        CompletableFuture<Optional<ProxyResponse>> check = checkRepositoryHolds(target, digest);
+        if (check.isDone()) {
+            return afterCheck(target, digest, head, range, check.join());
+        }
+        return check.thenComposeAsync(refused -> {
+            try {
+                return afterCheck(target, digest, head, range, refused);
+            } catch (IOException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }, blocking);
+    }
+
+    private CompletableFuture<ProxyResponse> afterCheck(Target target, Digest digest, boolean head, Optional<String> range,
+                                                        Optional<ProxyResponse> refused) throws IOException {
         if (refused.isPresent()) {
-            return refused.get();
+            return done(refused.get());
         }
         Optional<ProxyResponse> local = fromDisk(digest, head, range);
         metrics.cacheLookup("blob", local.isPresent());
         if (local.isPresent()) {
-            return local.get();
+            return done(local.get());
         }
         if (offline) {
-            return UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, "blob " + digest + " is not cached and the proxy is offline");
+            return done(UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, "blob " + digest + " is not cached and the proxy is offline"));
         }
         if (head && !inFlight.containsKey(digest)) {
             return headUpstream(target, digest);
@@ -77,37 +96,42 @@ public final class BlobService {
         Optional<BlobDownload> download = join(target, digest);
         if (download.isEmpty()) {
             // Committed between our look at the disk and the join.
-            return fromDisk(digest, head, range).orElseGet(() -> UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, "blob " + digest + " vanished"));
+            return done(fromDisk(digest, head, range).orElseGet(() -> UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN,
+                    "blob " + digest + " vanished")));
         }
-        String what = "blob " + digest + " of " + target.repository();
-        long size;
-        try {
-            size = download.get().started().get();
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof UpstreamStatusException) {
-                return ((UpstreamStatusException) cause).response();
-            }
-            if (cause instanceof StorageUnavailableException) {
-                return passThrough(target, digest, head);
-            }
-            return UpstreamErrors.forFailure(cause, what, target.upstreamName());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted waiting for blob " + digest, e);
-        }
+        return download.get().started().handle((size, failure) -> failure == null
+                ? done(streaming(target, download.get(), size, head, range))
+                : failed(target, digest, head, failure)).thenCompose(answer -> answer);
+    }
+
+    /** A client of the download in flight, once its size is known. */
+    private ProxyResponse streaming(Target target, BlobDownload download, long size, boolean head, Optional<String> range) {
         if (head) {
-            return new ProxyResponse.BlobHead(digest, size);
+            return new ProxyResponse.BlobHead(download.digest(), size);
         }
         ByteRange.Resolution part = ByteRange.resolve(range, size);
         if (part instanceof ByteRange.Unsatisfiable) {
             return unsatisfiable(size);
         }
         try {
-            return new ProxyResponse.BlobStream(download.get(), size, download.get().openForReading(), partOf(part));
+            return new ProxyResponse.BlobStream(download, size, download.openForReading(), partOf(part));
         } catch (IOException e) {
-            return UpstreamErrors.forFailure(e, what, target.upstreamName());
+            return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "fetching blob " + download.digest() + " of "
+                    + target.repository() + " from upstream " + target.upstreamName() + " failed: " + e.getMessage());
         }
+    }
+
+    /** The download could not start: the upstream's refusal, or the disk's (then this client gets a pass-through). */
+    private CompletableFuture<ProxyResponse> failed(Target target, Digest digest, boolean head, Throwable failure) {
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (cause instanceof UpstreamStatusException) {
+            return done(((UpstreamStatusException) cause).response());
+        }
+        if (cause instanceof StorageUnavailableException) {
+            return passThrough(target, digest, head);
+        }
+        return done(UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "fetching blob " + digest + " of "
+                + target.repository() + " from upstream " + target.upstreamName() + " failed: " + cause.getMessage()));
     }
 
     /**
@@ -115,7 +139,7 @@ public final class BlobService {
      * the shared download, waiting for its end. Returns the blob's size.
      */
     public long ensureCached(Target target, Digest digest) throws IOException {
-        Optional<ProxyResponse> refused = checkRepositoryHolds(target, digest);
+        Optional<ProxyResponse> refused = checkRepositoryHolds(target, digest).join();
         if (refused.isPresent()) {
             throw new IOException("blob " + digest + " is not in " + target.repository() + " upstream");
         }
@@ -147,11 +171,11 @@ public final class BlobService {
         return inFlight.size();
     }
 
-    /** Aborts downloads whose upstream went silent for {@code idle}; call periodically. */
-    public void abortStalledDownloads(Duration idle) {
+    /** Aborts downloads whose upstream sends slower than its {@code blobMinRate}; call periodically. */
+    public void abortSlowDownloads() {
         long now = System.nanoTime();
         for (BlobDownload download : inFlight.values()) {
-            download.abortIfStalled(now, idle);
+            download.abortIfTooSlow(now);
         }
     }
 
@@ -188,13 +212,13 @@ public final class BlobService {
      * through the shared cache. Empty when the request may go on: linked, not cached at all (the
      * upstream decides anyway), offline, or the upstream cannot answer (availability over the check).
      */
-    private Optional<ProxyResponse> checkRepositoryHolds(Target target, Digest digest) throws IOException {
+    private CompletableFuture<Optional<ProxyResponse>> checkRepositoryHolds(Target target, Digest digest) throws IOException {
         if (store.stat(digest).isEmpty()) {
-            return Optional.empty(); // not cached: the upstream decides anyway
+            return CompletableFuture.completedFuture(Optional.empty()); // not cached: the upstream decides anyway
         }
         return RepositoryLinks.check(metadata, target, digest, offline,
                 () -> target.upstream().headBlob(target.repository(), digest),
-                ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository());
+                ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository(), blocking);
     }
 
     /** A download finished and verified: index it, then keep the cache within its bound. */
@@ -232,28 +256,31 @@ public final class BlobService {
      * The cache cannot take this blob: this client gets its own stream straight from the upstream
      * (no sharing, no Range), so the pull still succeeds.
      */
-    private ProxyResponse passThrough(Target target, Digest digest, boolean head) {
+    private CompletableFuture<ProxyResponse> passThrough(Target target, Digest digest, boolean head) {
         metrics.storageWriteFailure();
         if (head) {
             return headUpstream(target, digest);
         }
         String what = "blob " + digest + " of " + target.repository();
-        try {
-            HttpResponse<InputStream> response = target.upstream().openBlob(target.repository(), digest);
-            if (response.statusCode() != 200) {
-                response.body().close();
-                return UpstreamErrors.forStatus(response.statusCode(), response.headers(), ErrorCode.BLOB_UNKNOWN, what,
-                        target.upstreamName());
+        return target.upstream().blob(target.repository(), digest).thenApply(answer -> {
+            if (answer instanceof UpstreamResult.Refused<BlobBody> refused) {
+                return UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.BLOB_UNKNOWN, what, target.upstreamName());
             }
-            long size = response.headers().firstValueAsLong("Content-Length").orElse(-1);
-            if (size < 0) {
-                response.body().close();
+            BlobBody body = ((UpstreamResult.Ok<BlobBody>) answer).value();
+            if (body.size() < 0) {
+                closeQuietly(body);
                 return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream sent no Content-Length for " + what
                         + " and the cache cannot store it");
             }
-            return new ProxyResponse.BlobPassThrough(digest, size, response.body());
-        } catch (IOException e) {
-            return UpstreamErrors.forFailure(e, what, target.upstreamName());
+            return new ProxyResponse.BlobPassThrough(digest, body.size(), body.bytes());
+        });
+    }
+
+    private static void closeQuietly(BlobBody body) {
+        try {
+            body.close();
+        } catch (IOException ignored) {
+            // dropped either way
         }
     }
 
@@ -267,21 +294,18 @@ public final class BlobService {
     }
 
     /** {@code HEAD} of an uncached blob asks the upstream with {@code HEAD} only: no download. */
-    private ProxyResponse headUpstream(Target target, Digest digest) {
+    private CompletableFuture<ProxyResponse> headUpstream(Target target, Digest digest) {
         String what = "blob " + digest + " of " + target.repository();
-        try {
-            HttpResponse<Void> response = target.upstream().headBlob(target.repository(), digest);
-            if (response.statusCode() != 200) {
-                return UpstreamErrors.forStatus(response.statusCode(), response.headers(), ErrorCode.BLOB_UNKNOWN, what, target.upstreamName());
-            }
-            long size = response.headers().firstValueAsLong("Content-Length").orElse(-1);
-            if (size < 0) {
-                return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream sent no Content-Length for " + what);
+        return target.upstream().headBlob(target.repository(), digest).thenApplyAsync(answer -> {
+            if (answer instanceof UpstreamResult.Refused<Long> refused) {
+                return UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.BLOB_UNKNOWN, what, target.upstreamName());
             }
             metadata.link(target.upstreamName(), target.repository().value(), digest);
-            return new ProxyResponse.BlobHead(digest, size);
-        } catch (IOException e) {
-            return UpstreamErrors.forFailure(e, what, target.upstreamName());
-        }
+            return new ProxyResponse.BlobHead(digest, ((UpstreamResult.Ok<Long>) answer).value());
+        }, blocking);
+    }
+
+    private static CompletableFuture<ProxyResponse> done(ProxyResponse response) {
+        return CompletableFuture.completedFuture(response);
     }
 }

@@ -4,14 +4,16 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.registry.api.Route;
-import java.io.IOException;
+import dev.pullthrough.upstream.Listing;
+import dev.pullthrough.upstream.Refusal;
+import dev.pullthrough.upstream.UpstreamResult;
 import java.net.URLEncoder;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Tag lists and referrers: small JSON documents from the upstream, cached in memory for the
@@ -38,7 +40,7 @@ public final class ListingService {
         this.clock = clock;
     }
 
-    public ProxyResponse tags(Target target, Route.Tags route) {
+    public CompletableFuture<ProxyResponse> tags(Target target, Route.Tags route) {
         StringBuilder query = new StringBuilder("tags/list");
         char sep = '?';
         if (route.n().isPresent()) {
@@ -51,7 +53,7 @@ public final class ListingService {
         return fetch(target, query.toString(), "tags", "tag list of " + target.repository(), ErrorCode.NAME_UNKNOWN, false);
     }
 
-    public ProxyResponse referrers(Target target, Route.Referrers route) {
+    public CompletableFuture<ProxyResponse> referrers(Target target, Route.Referrers route) {
         String query = "referrers/" + route.digest()
                 + route.artifactType().map(t -> "?artifactType=" + URLEncoder.encode(t, StandardCharsets.UTF_8)).orElse("");
         // A 404 means the upstream has no referrers API (clients then fall back to tags): it will
@@ -59,47 +61,41 @@ public final class ListingService {
         return fetch(target, query, "referrers", "referrers of " + route.digest(), ErrorCode.MANIFEST_UNKNOWN, true);
     }
 
-    private ProxyResponse fetch(Target target, String pathAndQuery, String kind, String what, ErrorCode notFound,
-                                boolean keepNotFound) {
+    private CompletableFuture<ProxyResponse> fetch(Target target, String pathAndQuery, String kind, String what,
+                                                   ErrorCode notFound, boolean keepNotFound) {
         String key = target.upstreamName() + " " + target.repository() + "/" + pathAndQuery;
         Entry cached = cache.getIfPresent(key);
         long now = clock.millis();
         long ttl = target.upstream().config().tagTtl().toMillis();
         if (cached != null && (offline || now - cached.fetchedAtMillis() < ttl)) {
-            return cached.response();
+            return CompletableFuture.completedFuture(cached.response());
         }
         if (offline) {
-            return UpstreamErrors.error(notFound, what + " is not cached and the proxy is offline");
+            return CompletableFuture.completedFuture(UpstreamErrors.error(notFound, what + " is not cached and the proxy is offline"));
         }
-        HttpResponse<byte[]> response;
-        try {
-            response = target.upstream().getJson(target.repository(), pathAndQuery, kind);
-        } catch (IOException e) {
-            return stale(target, cached, now, ttl).orElseGet(() -> UpstreamErrors.forFailure(e, what, target.upstreamName()));
-        }
-        if (response.statusCode() == 404 && keepNotFound) {
-            ProxyResponse notThere = UpstreamErrors.fromUpstream(404, response.headers(), response.body(), notFound, what,
-                    target.upstreamName());
-            cache.put(key, new Entry(notThere, now));
-            return notThere;
-        }
-        if (response.statusCode() != 200) {
-            if (UpstreamErrors.isOutage(response.statusCode())) {
-                Optional<ProxyResponse> stale = stale(target, cached, now, ttl);
-                if (stale.isPresent()) {
-                    return stale.get();
+        return target.upstream().listing(target.repository(), pathAndQuery, kind).thenApply(answer -> {
+            if (answer instanceof UpstreamResult.Refused<Listing> refused) {
+                Refusal refusal = refused.refusal();
+                ProxyResponse refusalResponse = UpstreamErrors.forRefusal(refusal, notFound, what, target.upstreamName());
+                if (keepNotFound && isNotFound(refusal)) {
+                    cache.put(key, new Entry(refusalResponse, now));
+                } else if (refusal.isOutage()) {
+                    return stale(target, cached, now, ttl).orElse(refusalResponse);
                 }
+                return refusalResponse;
             }
-            return UpstreamErrors.fromUpstream(response.statusCode(), response.headers(), response.body(), notFound, what,
-                    target.upstreamName());
-        }
-        Map<String, String> headers = new HashMap<>();
-        response.headers().firstValue("Link").ifPresent(link -> headers.put("Link", rewriteLink(link, target)));
-        response.headers().firstValue("OCI-Filters-Applied").ifPresent(f -> headers.put("OCI-Filters-Applied", f));
-        String type = response.headers().firstValue("Content-Type").orElse("application/json");
-        ProxyResponse.Json json = new ProxyResponse.Json(200, type, response.body(), headers);
-        cache.put(key, new Entry(json, now));
-        return json;
+            Listing listing = ((UpstreamResult.Ok<Listing>) answer).value();
+            Map<String, String> headers = new HashMap<>();
+            listing.nextLink().ifPresent(link -> headers.put("Link", rewriteLink(link, target)));
+            listing.filtersApplied().ifPresent(f -> headers.put("OCI-Filters-Applied", f));
+            ProxyResponse.Json json = new ProxyResponse.Json(200, listing.contentType(), listing.body(), headers);
+            cache.put(key, new Entry(json, now));
+            return json;
+        });
+    }
+
+    private static boolean isNotFound(Refusal refusal) {
+        return refusal instanceof Refusal.NotFound || refusal instanceof Refusal.OwnError own && own.status() == 404;
     }
 
     private Optional<ProxyResponse> stale(Target target, Entry cached, long now, long ttl) {

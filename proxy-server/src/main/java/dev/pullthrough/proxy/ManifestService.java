@@ -1,5 +1,7 @@
 package dev.pullthrough.proxy;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.InvalidDigestException;
@@ -14,16 +16,20 @@ import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
-import java.io.IOException;
-import java.net.http.HttpResponse;
+import dev.pullthrough.upstream.ManifestBody;
+import dev.pullthrough.upstream.ManifestHead;
+import dev.pullthrough.upstream.Refusal;
+import dev.pullthrough.upstream.UpstreamResult;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * Manifests through the cache, indistinguishable from the upstream for every {@code Accept}.
@@ -41,12 +47,15 @@ import java.util.function.Supplier;
  * would for a direct client (it may convert, or refuse), and its answer is passed through.
  *
  * <p>The upstream's bytes are kept exactly and served with the media type and digest that belong
- * to them; a body that does not hash to its digest is never cached nor served. Blocking.
+ * to them; a body that does not hash to its digest is never cached nor served. Lookups block on
+ * the metadata store (callers run them off the event loop); no thread waits for the upstream: what
+ * follows its answer runs on {@code blocking}.
  */
 public final class ManifestService {
     /** Tag-key prefix for remembering which accept sets the upstream answered with a digest's own type. */
     private static final String BY_DIGEST = "@";
-    private static final int TAG_LOCK_STRIPES = 1024;
+    /** How long an outage of a tag's upstream is believed without asking again. */
+    private static final Duration OUTAGE_MEMORY = Duration.ofSeconds(5);
 
     private final MetadataStore metadata;
     private final HotMetadata hot;
@@ -55,10 +64,19 @@ public final class ManifestService {
     private final Metrics metrics;
     private final Clock clock;
     private final boolean offline;
-    private final KeyedLocks tagLocks = new KeyedLocks(TAG_LOCK_STRIPES);
+    private final Executor blocking;
+    private final SingleFlight tagFlights = new SingleFlight();
+    /**
+     * Tags whose upstream conversation just ended in an outage (down, silent, limiting us): clients
+     * queued behind that one are answered from what is cached at once instead of each waiting out
+     * the same timeout in turn, and a dead upstream is not asked again for a moment.
+     */
+    private final Cache<String, Refusal> recentOutages = Caffeine.newBuilder()
+            .expireAfterWrite(OUTAGE_MEMORY).maximumSize(100_000).build();
 
     public ManifestService(MetadataStore metadata, HotMetadata hot, ManifestAdmission admission, CacheJanitor janitor,
-                           Metrics metrics, Clock clock, boolean offline) {
+                           Metrics metrics, Clock clock, boolean offline, Executor blocking) {
+        this.blocking = blocking;
         this.metadata = metadata;
         this.hot = hot;
         this.admission = admission;
@@ -68,7 +86,8 @@ public final class ManifestService {
         this.offline = offline;
     }
 
-    public ProxyResponse get(Target target, Reference reference, List<String> accept) {
+    /** The answer for a manifest request; blocks on the metadata store, never on the upstream. */
+    public CompletableFuture<ProxyResponse> get(Target target, Reference reference, List<String> accept) {
         if (reference instanceof Reference.ByDigest) {
             return byDigest(target, ((Reference.ByDigest) reference).value(), accept);
         }
@@ -103,49 +122,46 @@ public final class ManifestService {
 
     // ---------------------------------------------------------------- by digest
 
-    private ProxyResponse byDigest(Target target, Digest digest, List<String> accept) {
+    private CompletableFuture<ProxyResponse> byDigest(Target target, Digest digest, List<String> accept) {
         Optional<StoredManifest> cached = metadata.manifest(digest);
         TagKey seen = seenKey(target, digest, accept);
         if (cached.isPresent() && acceptable(cached.get(), accept, seen)) {
-            Optional<ProxyResponse> refused = checkRepositoryHolds(target, digest, accept);
-            if (refused.isPresent()) {
-                return refused.get();
-            }
-            metrics.cacheLookup("manifest", true);
-            return served(cached.get(), true, Map.of());
+            return checkRepositoryHolds(target, digest, accept).thenApply(refused -> {
+                if (refused.isPresent()) {
+                    return refused.get();
+                }
+                metrics.cacheLookup("manifest", true);
+                return served(cached.get(), true, Map.of());
+            });
         }
         metrics.cacheLookup("manifest", false);
         if (offline) {
-            return UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, cached.isPresent()
+            return done(UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, cached.isPresent()
                     ? "manifest " + digest + " is cached as " + cached.get().mediaType()
                             + ", which this client does not accept, and the proxy is offline"
-                    : "manifest " + digest + " is not cached and the proxy is offline");
+                    : "manifest " + digest + " is not cached and the proxy is offline"));
         }
         String what = describe(target, digest.toString());
-        HttpResponse<byte[]> response;
-        try {
-            response = target.upstream().manifest("GET", target.repository(), digest.toString(), accept);
-        } catch (IOException e) {
-            return UpstreamErrors.forFailure(e, what, target.upstreamName());
-        }
-        if (response.statusCode() != 200) {
-            return UpstreamErrors.fromUpstream(response.statusCode(), response.headers(), response.body(),
-                    ErrorCode.MANIFEST_UNKNOWN, what, target.upstreamName());
-        }
-        String mediaType = mediaTypeOf(response);
-        if (isSignedSchema1(mediaType)) {
-            return passThroughSchema1(response, mediaType);
-        }
-        StoredManifest manifest;
-        try {
-            manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, mediaType, response.body());
-        } catch (ManifestAdmission.Refused e) {
-            return notCached(target, what, e);
-        }
-        if (!AcceptHeader.types(accept).contains(mediaType)) {
-            metadata.putTag(seen, new TagResolution(digest, mediaType, clock.millis()));
-        }
-        return served(manifest, false, Map.of());
+        return target.upstream().manifest(target.repository(), digest.toString(), accept).thenApplyAsync(answer -> {
+            if (answer instanceof UpstreamResult.Refused<ManifestBody> refused) {
+                return UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.MANIFEST_UNKNOWN, what, target.upstreamName());
+            }
+            ManifestBody body = ((UpstreamResult.Ok<ManifestBody>) answer).value();
+            if (isSignedSchema1(body.mediaType())) {
+                return passThroughSchema1(body);
+            }
+            StoredManifest manifest;
+            try {
+                manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, body.mediaType(),
+                        body.bytes());
+            } catch (ManifestAdmission.Refused e) {
+                return notCached(target, what, e);
+            }
+            if (!AcceptHeader.types(accept).contains(body.mediaType())) {
+                metadata.putTag(seen, new TagResolution(digest, body.mediaType(), clock.millis()));
+            }
+            return served(manifest, false, Map.of());
+        }, blocking);
     }
 
     /** The client lists the stored type, or the upstream already gave this accept set these very bytes. */
@@ -165,43 +181,53 @@ public final class ManifestService {
     /** A cached resolution of a tag that fits a client, with its manifest and how old it is. */
     private record Cached(TagResolution resolution, StoredManifest manifest, long ageMillis) {}
 
-    private ProxyResponse byTag(Target target, String tag, List<String> accept) {
+    private CompletableFuture<ProxyResponse> byTag(Target target, String tag, List<String> accept) {
         long ttl = target.upstream().config().tagTtl().toMillis();
         Optional<Cached> cached = cached(target, tag, accept);
         if (cached.isPresent() && (offline || cached.get().ageMillis() < ttl)) {
             metrics.cacheLookup("manifest", true);
-            return served(cached.get().manifest(), true, Map.of());
+            return done(served(cached.get().manifest(), true, Map.of()));
         }
         if (offline) {
             metrics.cacheLookup("manifest", false);
-            return UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, nothingFits(target, tag, accept) + " and the proxy is offline");
+            return done(UpstreamErrors.error(ErrorCode.MANIFEST_UNKNOWN, nothingFits(target, tag, accept)
+                    + " and the proxy is offline"));
         }
         // One conversation with the upstream per tag: clients arriving together cost one request,
         // the later ones find what the first one cached.
-        return tagLocks.withLock(target.upstreamName() + '\0' + target.repository() + '\0' + tag, () -> {
+        String flight = flightKey(target, tag);
+        return tagFlights.run(flight, () -> {
             Optional<Cached> now = cached(target, tag, accept);
             if (now.isPresent() && now.get().ageMillis() < ttl) {
                 metrics.cacheLookup("manifest", true);
-                return served(now.get().manifest(), true, Map.of());
+                return done(served(now.get().manifest(), true, Map.of()));
+            }
+            Refusal outage = recentOutages.getIfPresent(flight);
+            if (outage != null) {
+                return done(staleOr(target, tag, accept, now, outage));
             }
             return askUpstream(target, tag, accept, now);
-        });
+        }, blocking);
     }
 
     /**
      * Nothing cached fits this client within the TTL. {@code HEAD} first when some manifest of the
      * tag is cached (the digest it names may be too), {@code GET} otherwise or when that is not enough.
      */
-    private ProxyResponse askUpstream(Target target, String tag, List<String> accept, Optional<Cached> cached) {
+    private CompletableFuture<ProxyResponse> askUpstream(Target target, String tag, List<String> accept,
+                                                         Optional<Cached> cached) {
         boolean somethingCached = cached.isPresent() || ownManifest(target, tag).isPresent();
-        if (somethingCached) {
-            Optional<ProxyResponse> fromHead = revalidate(target, tag, accept, cached);
-            if (fromHead.isPresent()) {
-                return fromHead.get();
-            }
+        if (!somethingCached) {
+            metrics.cacheLookup("manifest", false);
+            return fetchTag(target, tag, accept, cached);
         }
-        metrics.cacheLookup("manifest", false);
-        return fetchTag(target, tag, accept, cached);
+        return revalidate(target, tag, accept, cached).thenCompose(fromHead -> {
+            if (fromHead.isPresent()) {
+                return done(fromHead.get());
+            }
+            metrics.cacheLookup("manifest", false);
+            return fetchTag(target, tag, accept, cached);
+        });
     }
 
     /**
@@ -210,75 +236,62 @@ public final class ManifestService {
      * refreshes the tag for every client it fits); stale, with a warning, when the upstream cannot
      * say. Empty when a {@code GET} is needed.
      */
-    private Optional<ProxyResponse> revalidate(Target target, String tag, List<String> accept, Optional<Cached> cached) {
-        HttpResponse<byte[]> head;
-        try {
-            head = target.upstream().manifest("HEAD", target.repository(), tag, accept);
-        } catch (IOException e) {
-            return Optional.of(staleOr(target, tag, accept, cached, "upstream " + target.upstreamName() + " unreachable",
-                    () -> UpstreamErrors.forFailure(e, describe(target, tag), target.upstreamName())));
-        }
-        if (UpstreamErrors.isOutage(head.statusCode())) {
-            return Optional.of(staleOr(target, tag, accept, cached,
-                    "upstream " + target.upstreamName() + " answered " + head.statusCode(),
-                    () -> UpstreamErrors.forStatus(head.statusCode(), head.headers(), ErrorCode.MANIFEST_UNKNOWN,
-                            describe(target, tag), target.upstreamName())));
-        }
-        if (head.statusCode() != 200) {
-            return Optional.empty(); // gone or refused: the GET brings the upstream's own error body
-        }
-        Optional<StoredManifest> named = head.headers().firstValue("Docker-Content-Digest")
-                .flatMap(ManifestService::tryParse).flatMap(metadata::manifest);
-        if (named.isEmpty()) {
-            return Optional.empty();
-        }
-        StoredManifest manifest = named.get();
-        if (!metadata.linked(target.upstreamName(), target.repository().value(), manifest.digest())) {
-            admission.link(target.upstreamName(), target.repository().value(), manifest); // the upstream just said it is there
-        }
-        record(target, tag, accept, manifest);
-        metrics.cacheLookup("manifest", true);
-        return Optional.of(served(manifest, true, Map.of()));
+    private CompletableFuture<Optional<ProxyResponse>> revalidate(Target target, String tag, List<String> accept,
+                                                                  Optional<Cached> cached) {
+        return target.upstream().headManifest(target.repository(), tag, accept).thenApplyAsync(answer -> {
+            if (answer instanceof UpstreamResult.Refused<ManifestHead> refused) {
+                if (refused.refusal().isOutage()) {
+                    recentOutages.put(flightKey(target, tag), refused.refusal());
+                    return Optional.of(staleOr(target, tag, accept, cached, refused.refusal()));
+                }
+                return Optional.<ProxyResponse>empty(); // gone or refused: the GET brings the upstream's own error body
+            }
+            Optional<StoredManifest> named = ((UpstreamResult.Ok<ManifestHead>) answer).value().declaredDigest()
+                    .flatMap(ManifestService::tryParse).flatMap(metadata::manifest);
+            if (named.isEmpty()) {
+                return Optional.<ProxyResponse>empty();
+            }
+            StoredManifest manifest = named.get();
+            if (!metadata.linked(target.upstreamName(), target.repository().value(), manifest.digest())) {
+                admission.link(target.upstreamName(), target.repository().value(), manifest); // the upstream just said it is there
+            }
+            record(target, tag, accept, manifest);
+            metrics.cacheLookup("manifest", true);
+            return Optional.of(served(manifest, true, Map.of()));
+        }, blocking);
     }
 
-    private ProxyResponse fetchTag(Target target, String tag, List<String> accept, Optional<Cached> cached) {
+    private CompletableFuture<ProxyResponse> fetchTag(Target target, String tag, List<String> accept, Optional<Cached> cached) {
         String what = describe(target, tag);
-        HttpResponse<byte[]> response;
-        try {
-            response = target.upstream().manifest("GET", target.repository(), tag, accept);
-        } catch (IOException e) {
-            return staleOr(target, tag, accept, cached, "upstream " + target.upstreamName() + " unreachable",
-                    () -> UpstreamErrors.forFailure(e, what, target.upstreamName()));
-        }
-        if (response.statusCode() != 200) {
-            ProxyResponse refusal = UpstreamErrors.fromUpstream(response.statusCode(), response.headers(), response.body(),
-                    ErrorCode.MANIFEST_UNKNOWN, what, target.upstreamName());
-            if (UpstreamErrors.isOutage(response.statusCode())) {
-                return staleOr(target, tag, accept, cached,
-                        "upstream " + target.upstreamName() + " answered " + response.statusCode(), () -> refusal);
+        return target.upstream().manifest(target.repository(), tag, accept).thenApplyAsync(answer -> {
+            if (answer instanceof UpstreamResult.Refused<ManifestBody> refused) {
+                if (refused.refusal().isOutage()) {
+                    recentOutages.put(flightKey(target, tag), refused.refusal());
+                    return staleOr(target, tag, accept, cached, refused.refusal());
+                }
+                return UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.MANIFEST_UNKNOWN, what, target.upstreamName());
             }
-            return refusal;
-        }
-        String mediaType = mediaTypeOf(response);
-        if (isSignedSchema1(mediaType)) {
-            return passThroughSchema1(response, mediaType);
-        }
-        Digest digest;
-        try {
-            digest = response.headers().firstValue("Docker-Content-Digest").map(Digest::parse)
-                    .orElseGet(() -> Digest.sha256Of(response.body()));
-        } catch (InvalidDigestException e) {
-            return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE,
-                    "upstream " + target.upstreamName() + " sent an invalid Docker-Content-Digest: " + e.getMessage());
-        }
-        StoredManifest manifest;
-        try {
-            manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, mediaType, response.body());
-        } catch (ManifestAdmission.Refused e) {
-            return notCached(target, what, e);
-        }
-        record(target, tag, accept, manifest);
-        return served(manifest, false, Map.of());
+            ManifestBody body = ((UpstreamResult.Ok<ManifestBody>) answer).value();
+            if (isSignedSchema1(body.mediaType())) {
+                return passThroughSchema1(body);
+            }
+            Digest digest;
+            try {
+                digest = body.declaredDigest().map(Digest::parse).orElseGet(() -> Digest.sha256Of(body.bytes()));
+            } catch (InvalidDigestException e) {
+                return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE,
+                        "upstream " + target.upstreamName() + " sent an invalid Docker-Content-Digest: " + e.getMessage());
+            }
+            StoredManifest manifest;
+            try {
+                manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, body.mediaType(),
+                        body.bytes());
+            } catch (ManifestAdmission.Refused e) {
+                return notCached(target, what, e);
+            }
+            record(target, tag, accept, manifest);
+            return served(manifest, false, Map.of());
+        }, blocking);
     }
 
     /** Keeps what the upstream answered this client for the tag: as the tag's own manifest, for its accept set, or both. */
@@ -311,6 +324,10 @@ public final class ManifestService {
                 .flatMap(r -> metadata.manifest(r.digest()));
     }
 
+    private static String flightKey(Target target, String tag) {
+        return target.upstreamName() + '\0' + target.repository() + '\0' + tag;
+    }
+
     private static TagKey acceptKey(Target target, String tag, List<String> accept) {
         return new TagKey(target.upstreamName(), target.repository().value(), tag, AcceptHeader.normalise(accept));
     }
@@ -319,16 +336,17 @@ public final class ManifestService {
      * While the upstream cannot answer: the cached answer that fits this client, past its TTL, up
      * to maxStale, with a warning. Otherwise the upstream's failure, saying what is cached.
      */
-    private ProxyResponse staleOr(Target target, String tag, List<String> accept, Optional<Cached> cached, String why,
-                                  Supplier<ProxyResponse> failure) {
+    private ProxyResponse staleOr(Target target, String tag, List<String> accept, Optional<Cached> cached, Refusal outage) {
         long limit = target.upstream().config().tagTtl().plus(target.upstream().config().maxStale()).toMillis();
         if (cached.isPresent() && cached.get().ageMillis() < limit) {
             metrics.cacheLookup("manifest", true);
+            String why = "upstream " + target.upstreamName() + " " + (outage instanceof Refusal.RateLimited
+                    ? "is rate-limiting the proxy" : "is unavailable");
             return served(cached.get().manifest(), true, Map.of("Warning", "299 - \"" + why + "; serving a cached tag\""));
         }
-        ProxyResponse error = failure.get();
-        if (cached.isEmpty() && error instanceof ProxyResponse.Error) {
-            ProxyResponse.Error e = (ProxyResponse.Error) error;
+        ProxyResponse error = UpstreamErrors.forRefusal(outage, ErrorCode.MANIFEST_UNKNOWN, describe(target, tag),
+                target.upstreamName());
+        if (cached.isEmpty() && error instanceof ProxyResponse.Error e) {
             return new ProxyResponse.Error(new ApiError(e.error().code(),
                     e.error().message() + "; " + nothingFits(target, tag, accept)), e.headers());
         }
@@ -353,10 +371,9 @@ public final class ManifestService {
      * A signed schema 1 manifest is re-signed by the upstream on every request: its bytes never
      * hash to its digest (which covers the unsigned payload), so it is passed through, not cached.
      */
-    private static ProxyResponse passThroughSchema1(HttpResponse<byte[]> response, String mediaType) {
-        Digest digest = response.headers().firstValue("Docker-Content-Digest").flatMap(ManifestService::tryParse)
-                .orElseGet(() -> Digest.sha256Of(response.body()));
-        return new ProxyResponse.Manifest(mediaType, digest, response.body(), false, Map.of());
+    private static ProxyResponse passThroughSchema1(ManifestBody body) {
+        Digest digest = body.declaredDigest().flatMap(ManifestService::tryParse).orElseGet(() -> Digest.sha256Of(body.bytes()));
+        return new ProxyResponse.Manifest(body.mediaType(), digest, body.bytes(), false, Map.of());
     }
 
     private static Optional<Digest> tryParse(String text) {
@@ -371,13 +388,6 @@ public final class ManifestService {
         return MediaTypes.DOCKER_MANIFEST_V1_SIGNED.equals(mediaType);
     }
 
-    /** The upstream's Content-Type without parameters: the exact media type, never with {@code charset}. */
-    static String mediaTypeOf(HttpResponse<byte[]> response) {
-        String type = response.headers().firstValue("Content-Type").orElse(MediaTypes.DOCKER_MANIFEST_V1_SIGNED);
-        int semicolon = type.indexOf(';');
-        return (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
-    }
-
     private static ProxyResponse notCached(Target target, String what, ManifestAdmission.Refused refused) {
         return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream " + target.upstreamName() + " sent " + what
                 + " that cannot be cached: " + refused.getMessage() + "; nothing was cached");
@@ -389,10 +399,14 @@ public final class ManifestService {
      * manifests never leak through the shared cache. Empty when it may be served. While the
      * upstream cannot answer, or offline, the cache serves it (availability over the check).
      */
-    private Optional<ProxyResponse> checkRepositoryHolds(Target target, Digest digest, List<String> accept) {
+    private CompletableFuture<Optional<ProxyResponse>> checkRepositoryHolds(Target target, Digest digest, List<String> accept) {
         return RepositoryLinks.check(metadata, target, digest, offline,
-                () -> target.upstream().manifest("HEAD", target.repository(), digest.toString(), accept),
-                ErrorCode.MANIFEST_UNKNOWN, describe(target, digest.toString()));
+                () -> target.upstream().headManifest(target.repository(), digest.toString(), accept),
+                ErrorCode.MANIFEST_UNKNOWN, describe(target, digest.toString()), blocking);
+    }
+
+    private static CompletableFuture<ProxyResponse> done(ProxyResponse response) {
+        return CompletableFuture.completedFuture(response);
     }
 
     /** A manifest for the client; a cached one moves to the back of the eviction queue. */

@@ -10,8 +10,9 @@ import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
+import dev.pullthrough.upstream.ManifestBody;
+import dev.pullthrough.upstream.UpstreamResult;
 import java.io.IOException;
-import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
@@ -125,17 +126,23 @@ public final class Prefetcher {
                 return cached.get();
             }
         }
-        HttpResponse<byte[]> response = target.upstream().manifest("GET", target.repository(), reference, List.of(ACCEPT));
-        if (response.statusCode() != 200) {
-            throw new IOException("upstream " + target.upstreamName() + " answered " + response.statusCode()
-                    + " for manifest " + reference + " of " + target.repository());
+        UpstreamResult<ManifestBody> answer = target.upstream().manifest(target.repository(), reference, List.of(ACCEPT)).join();
+        if (answer instanceof UpstreamResult.Refused<ManifestBody> refused) {
+            throw new IOException("upstream " + target.upstreamName() + " did not give manifest " + reference + " of "
+                    + target.repository() + ": " + refused.refusal());
         }
-        String mediaType = ManifestService.mediaTypeOf(response);
-        Digest digest = asDigest.orElseGet(() -> response.headers().firstValue("Docker-Content-Digest")
-                .map(Digest::parse).orElseGet(() -> Digest.sha256Of(response.body())));
-        if (!digest.matches(response.body())) {
+        ManifestBody body = ((UpstreamResult.Ok<ManifestBody>) answer).value();
+        String mediaType = body.mediaType();
+        Digest digest;
+        try {
+            digest = asDigest.isPresent() ? asDigest.get() : body.declaredDigest().map(Digest::parse)
+                    .orElseGet(() -> Digest.sha256Of(body.bytes()));
+        } catch (IllegalArgumentException e) {
+            throw new IOException("upstream " + target.upstreamName() + " declared an invalid digest for " + reference);
+        }
+        if (!digest.matches(body.bytes())) {
             throw new IOException("manifest " + reference + " of " + target.repository() + " does not hash to " + digest);
         }
-        return new StoredManifest(digest, mediaType, response.body());
+        return new StoredManifest(digest, mediaType, body.bytes());
     }
 }

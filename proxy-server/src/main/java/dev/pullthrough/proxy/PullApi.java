@@ -96,8 +96,10 @@ public final class PullApi {
                 return done(countSaved(target, head, hot.get()), headers, "manifest", target.upstreamName());
             }
         }
-        return CompletableFuture.supplyAsync(() -> new Reply(countSaved(target, head, serve(target, route, head, accept, range)),
-                headers, kindOf(route), target.upstreamName()), workers);
+        return CompletableFuture.supplyAsync(() -> serve(target, route, head, accept, range), workers)
+                .thenCompose(answer -> answer)
+                .exceptionally(failure -> failedServing(route, target, failure))
+                .thenApply(answer -> new Reply(countSaved(target, head, answer), headers, kindOf(route), target.upstreamName()));
     }
 
     /** A manifest GET answered from the cache is a pull the upstream did not count (Docker Hub counts GETs, not HEADs). */
@@ -108,7 +110,9 @@ public final class PullApi {
         return response;
     }
 
-    private ProxyResponse serve(Target target, Route route, boolean head, List<String> accept, Optional<String> range) {
+    /** Runs on a worker: the services block on the disk and the metadata store, never on the upstream. */
+    private CompletableFuture<ProxyResponse> serve(Target target, Route route, boolean head, List<String> accept,
+                                                   Optional<String> range) {
         try {
             if (route instanceof Route.Manifest) {
                 return manifests.get(target, ((Route.Manifest) route).reference(), accept);
@@ -121,9 +125,16 @@ public final class PullApi {
             }
             return listings.referrers(target, (Route.Referrers) route);
         } catch (Exception e) {
-            LOG.error("serving {} from {} failed", route, target.upstreamName(), e);
-            return new ProxyResponse.Error(new ApiError(ErrorCode.UNKNOWN, "the proxy failed serving this request: " + e.getMessage()), Map.of());
+            return CompletableFuture.failedFuture(e);
         }
+    }
+
+    private static ProxyResponse failedServing(Route route, Target target, Throwable failure) {
+        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
+        LOG.error("serving {} from {} failed", route, target.upstreamName(), cause);
+        return new ProxyResponse.Error(new ApiError(ErrorCode.UNKNOWN, "the proxy failed serving this request: "
+                + cause.getMessage()), Map.of());
     }
 
     private static CompletableFuture<Reply> done(ProxyResponse response, Map<String, String> headers, String route) {

@@ -3,9 +3,11 @@ package dev.pullthrough.proxy;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.storage.meta.MetadataStore;
-import java.io.IOException;
-import java.net.http.HttpResponse;
+import dev.pullthrough.upstream.UpstreamResult;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.Supplier;
 
 /**
  * The shared cache serves a digest under a repository only once the upstream said that repository
@@ -13,37 +15,31 @@ import java.util.Optional;
  * who names another repository. One {@code HEAD} (free on Docker Hub) decides, and is remembered.
  */
 final class RepositoryLinks {
-    /** The upstream HEAD that asks whether the repository holds the digest. */
-    interface Head {
-        HttpResponse<?> send() throws IOException;
-    }
-
     private RepositoryLinks() {}
 
     /**
-     * Empty when the cached digest may be served for the target's repository: linked already,
-     * confirmed now, offline, or the upstream cannot answer (availability over the check).
-     * Otherwise the error the upstream's refusal maps to.
+     * Completes empty when the cached digest may be served for the target's repository: linked
+     * already, confirmed now, offline, or the upstream cannot answer (availability over the check).
+     * Otherwise with the error the upstream's refusal maps to. {@code head} asks the upstream;
+     * what follows its answer runs on {@code blocking} (it writes the metadata store).
      */
-    static Optional<ProxyResponse> check(MetadataStore metadata, Target target, Digest digest, boolean offline,
-                                         Head head, ErrorCode notFound, String what) {
+    static CompletableFuture<Optional<ProxyResponse>> check(MetadataStore metadata, Target target, Digest digest,
+                                                            boolean offline, Supplier<CompletableFuture<? extends UpstreamResult<?>>> head,
+                                                            ErrorCode notFound, String what, Executor blocking) {
         String repository = target.repository().value();
         if (offline || metadata.linked(target.upstreamName(), repository, digest)) {
-            return Optional.empty();
+            return CompletableFuture.completedFuture(Optional.empty());
         }
-        HttpResponse<?> answer;
-        try {
-            answer = head.send();
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-        if (answer.statusCode() == 200) {
-            metadata.link(target.upstreamName(), repository, digest);
-            return Optional.empty();
-        }
-        if (UpstreamErrors.isOutage(answer.statusCode())) {
-            return Optional.empty();
-        }
-        return Optional.of(UpstreamErrors.forStatus(answer.statusCode(), answer.headers(), notFound, what, target.upstreamName()));
+        return head.get().thenApplyAsync(answer -> {
+            if (answer instanceof UpstreamResult.Ok) {
+                metadata.link(target.upstreamName(), repository, digest);
+                return Optional.<ProxyResponse>empty();
+            }
+            UpstreamResult.Refused<?> refused = (UpstreamResult.Refused<?>) answer;
+            if (refused.refusal().isOutage()) {
+                return Optional.<ProxyResponse>empty();
+            }
+            return Optional.of(UpstreamErrors.forRefusal(refused.refusal(), notFound, what, target.upstreamName()));
+        }, blocking);
     }
 }

@@ -1,7 +1,7 @@
 package dev.pullthrough.proxy;
 
 import dev.pullthrough.oci.RepositoryName;
-import dev.pullthrough.upstream.UpstreamClient;
+import dev.pullthrough.upstream.Upstream;
 
 /**
  * Where a request goes: the upstream and the repository name as that upstream knows it;
@@ -9,7 +9,7 @@ import dev.pullthrough.upstream.UpstreamClient;
  * {@code namespace} the containerd {@code ns=} value when that chose the upstream (echoed back);
  * {@code routedBy} how the upstream was chosen: {@code ns}, {@code prefix} or {@code default}.
  */
-public record Target(UpstreamClient upstream, RepositoryName repository, RepositoryName clientName, String namespace,
+public record Target(Upstream upstream, RepositoryName repository, RepositoryName clientName, String namespace,
                      String routedBy) {
     public String upstreamName() {
         return upstream.config().name();

@@ -5,7 +5,7 @@ import dev.pullthrough.oci.InvalidNameException;
 import dev.pullthrough.oci.RepositoryName;
 import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ErrorCode;
-import dev.pullthrough.upstream.UpstreamClient;
+import dev.pullthrough.upstream.Upstream;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,14 +19,14 @@ import java.util.regex.Pattern;
  * configured upstreams are ever used: the proxy is not an open relay.
  */
 public final class UpstreamRouter {
-    private final Map<String, UpstreamClient> byName = new LinkedHashMap<>();
+    private final Map<String, Upstream> byName = new LinkedHashMap<>();
     /** Each upstream's allow-list, compiled once; absent when it allows every repository. */
     private final Map<String, List<Pattern>> allowLists = new HashMap<>();
-    private final UpstreamClient defaultUpstream;
+    private final Upstream defaultUpstream;
 
-    public UpstreamRouter(List<UpstreamClient> upstreams) {
-        UpstreamClient fallback = null;
-        for (UpstreamClient client : upstreams) {
+    public UpstreamRouter(List<? extends Upstream> upstreams) {
+        Upstream fallback = null;
+        for (Upstream client : upstreams) {
             byName.put(client.config().name(), client);
             if (!client.config().allow().isEmpty()) {
                 allowLists.put(client.config().name(), client.config().allow().stream().map(UpstreamRouter::glob).toList());
@@ -46,7 +46,7 @@ public final class UpstreamRouter {
     /** The target of {@code name}, or the error the client gets. */
     public Result route(RepositoryName name, Optional<String> namespace) {
         if (namespace.isPresent()) {
-            Optional<UpstreamClient> chosen = forNamespace(namespace.get());
+            Optional<Upstream> chosen = forNamespace(namespace.get());
             if (chosen.isEmpty()) {
                 return Result.fail(new ApiError(ErrorCode.NAME_UNKNOWN,
                         "no upstream is configured for registry '" + namespace.get() + "'"));
@@ -56,7 +56,7 @@ public final class UpstreamRouter {
         String value = name.value();
         int slash = value.indexOf('/');
         if (slash > 0) {
-            UpstreamClient prefixed = byName.get(value.substring(0, slash));
+            Upstream prefixed = byName.get(value.substring(0, slash));
             if (prefixed != null) {
                 return target(prefixed, RepositoryName.parse(value.substring(slash + 1)), name, null, "prefix");
             }
@@ -64,8 +64,8 @@ public final class UpstreamRouter {
         return target(defaultUpstream, name, name, null, "default");
     }
 
-    private Optional<UpstreamClient> forNamespace(String namespace) {
-        UpstreamClient named = byName.get(namespace);
+    private Optional<Upstream> forNamespace(String namespace) {
+        Upstream named = byName.get(namespace);
         if (named != null) {
             return Optional.of(named);
         }
@@ -73,7 +73,7 @@ public final class UpstreamRouter {
                 || namespace.equals("docker.io") && c.config().isDockerHub()).findFirst();
     }
 
-    private Result target(UpstreamClient client, RepositoryName name, RepositoryName clientName, String namespace,
+    private Result target(Upstream client, RepositoryName name, RepositoryName clientName, String namespace,
                                  String routedBy) {
         UpstreamConfig config = client.config();
         RepositoryName repository;

@@ -4,14 +4,14 @@ import java.io.IOException;
 
 /** An upstream answered something other than success; carries the error the client gets. */
 final class UpstreamStatusException extends IOException {
-    private final ProxyResponse.Error response;
+    private final ProxyResponse response;
 
-    UpstreamStatusException(ProxyResponse.Error response) {
-        super(response.error().message());
+    UpstreamStatusException(ProxyResponse response) {
+        super(response instanceof ProxyResponse.Error e ? e.error().message() : "the upstream refused");
         this.response = response;
     }
 
-    ProxyResponse.Error response() {
+    ProxyResponse response() {
         return response;
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.oci.RepositoryName;
 import dev.pullthrough.upstream.auth.Challenge;
 import dev.pullthrough.upstream.auth.TokenCache;
@@ -22,19 +23,23 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The client of one upstream registry: one method per endpoint of the pull API, and one loop
  * ({@link #send}) that owns authentication: anonymous first, then the Bearer challenge flow (token
- * per scope, cached) or Basic, retried once. Blocking; callers run it off the event loop.
+ * per scope, cached) or Basic, retried once. Asynchronous (JDK {@code HttpClient.sendAsync}): no
+ * thread waits for an answer. Every answer becomes a typed result here; the callers never see HTTP.
  */
-public final class UpstreamClient {
+public final class UpstreamClient implements Upstream {
     private static final Logger LOG = LoggerFactory.getLogger(UpstreamClient.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
     private static final int MAX_REDIRECTS = 5;
+    /** Larger OCI error bodies are not passed through (they are not what a registry sends). */
+    private static final int MAX_ERROR_BODY = 64 * 1024;
 
     private final UpstreamConfig config;
     private final HttpClient http;
@@ -50,96 +55,162 @@ public final class UpstreamClient {
         this.metrics = metrics;
     }
 
-    /** A shared JDK client: HTTP/1.1, redirects followed by hand (credentials must not follow them). */
-    public static HttpClient newHttpClient() {
+    /** A JDK client for one upstream: HTTP/1.1, its connect timeout, redirects followed by hand (credentials must not follow them). */
+    public static HttpClient newHttpClient(UpstreamConfig config) {
         return HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(10))
+                .connectTimeout(config.timeouts().connect())
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .build();
     }
 
+    @Override
     public UpstreamConfig config() {
         return config;
     }
 
-    /** {@code GET|HEAD /v2/<name>/manifests/<reference>} with the client's {@code Accept} values as sent. */
-    public HttpResponse<byte[]> manifest(String method, RepositoryName name, String reference, List<String> accept)
-            throws IOException {
-        URI uri = uri("/v2/" + name + "/manifests/" + reference);
-        return send(method, uri, accept, scope(name), BodyHandlers.ofByteArray(), "manifest");
+    // ---------------------------------------------------------------- endpoints
+
+    @Override
+    public CompletableFuture<UpstreamResult<ManifestBody>> manifest(RepositoryName name, String reference, List<String> accept) {
+        String what = "manifest " + reference + " of " + name;
+        return bounded(send("GET", uri("/v2/" + name + "/manifests/" + reference), accept, scope(name),
+                BodyHandlers.ofByteArray(), "manifest"), what)
+                .thenApply(response -> response.statusCode() == 200
+                        ? UpstreamResult.ok(new ManifestBody(mediaType(response), digestHeader(response), response.body()))
+                        : UpstreamResult.<ManifestBody>refused(refusal(response, response.body())))
+                .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
     }
 
-    /** {@code GET /v2/<name>/blobs/<digest>}, redirects followed; the caller closes the body. */
-    public HttpResponse<InputStream> openBlob(RepositoryName name, Digest digest) throws IOException {
-        URI uri = uri("/v2/" + name + "/blobs/" + digest);
-        HttpResponse<InputStream> response = send("GET", uri, List.of(), scope(name), BodyHandlers.ofInputStream(), "blob");
-        for (int hops = 0; isRedirect(response.statusCode()) && hops < MAX_REDIRECTS; hops++) {
-            URI location = response.uri().resolve(response.headers().firstValue("Location")
-                    .orElseThrow(() -> new IOException("upstream redirect without Location")));
-            response.body().close();
-            response = followRedirect(location, scope(name));
+    @Override
+    public CompletableFuture<UpstreamResult<ManifestHead>> headManifest(RepositoryName name, String reference, List<String> accept) {
+        String what = "manifest " + reference + " of " + name;
+        return bounded(send("HEAD", uri("/v2/" + name + "/manifests/" + reference), accept, scope(name),
+                BodyHandlers.discarding(), "manifest"), what)
+                .thenApply(response -> response.statusCode() == 200
+                        ? UpstreamResult.ok(new ManifestHead(digestHeader(response)))
+                        : UpstreamResult.<ManifestHead>refused(refusal(response, null)))
+                .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
+    }
+
+    @Override
+    public CompletableFuture<UpstreamResult<BlobBody>> blob(RepositoryName name, Digest digest) {
+        String what = "blob " + digest + " of " + name;
+        return send("GET", uri("/v2/" + name + "/blobs/" + digest), List.of(), scope(name), BodyHandlers.ofInputStream(), "blob")
+                .thenCompose(response -> followRedirects(response, scope(name), 0))
+                .thenApply(response -> {
+                    if (response.statusCode() != 200) {
+                        close(response.body());
+                        return UpstreamResult.<BlobBody>refused(refusal(response, null));
+                    }
+                    return UpstreamResult.ok(new BlobBody(response.headers().firstValueAsLong("Content-Length").orElse(-1),
+                            response.body()));
+                })
+                .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
+    }
+
+    @Override
+    public CompletableFuture<UpstreamResult<Long>> headBlob(RepositoryName name, Digest digest) {
+        String what = "blob " + digest + " of " + name;
+        return bounded(send("HEAD", uri("/v2/" + name + "/blobs/" + digest), List.of(), scope(name),
+                BodyHandlers.discarding(), "blob"), what)
+                .thenApply(response -> {
+                    if (response.statusCode() != 200) {
+                        return UpstreamResult.<Long>refused(refusal(response, null));
+                    }
+                    long size = response.headers().firstValueAsLong("Content-Length").orElse(-1);
+                    return size < 0 ? UpstreamResult.<Long>refused(new Refusal.Unavailable("it sent no Content-Length for " + what))
+                            : UpstreamResult.ok(size);
+                })
+                .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
+    }
+
+    @Override
+    public CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind) {
+        String what = kind + " of " + name;
+        return bounded(send("GET", uri("/v2/" + name + "/" + pathAndQuery), List.of("application/json"), scope(name),
+                BodyHandlers.ofByteArray(), kind), what)
+                .thenApply(response -> response.statusCode() == 200
+                        ? UpstreamResult.ok(new Listing(response.headers().firstValue("Content-Type").orElse("application/json"),
+                                response.body(), response.headers().firstValue("Link"),
+                                response.headers().firstValue("OCI-Filters-Applied")))
+                        : UpstreamResult.<Listing>refused(refusal(response, response.body())))
+                .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
+    }
+
+    // ---------------------------------------------------------------- what an answer means
+
+    /** An answer other than 200, as a refusal; {@code body} is its body when it was read. */
+    private Refusal refusal(HttpResponse<?> response, byte[] body) {
+        int status = response.statusCode();
+        boolean ociBody = body != null && body.length > 0 && body.length < MAX_ERROR_BODY
+                && response.headers().firstValue("Content-Type").map(t -> t.startsWith("application/json")).orElse(false)
+                && new String(body, StandardCharsets.UTF_8).contains("\"errors\"");
+        if ((status == 400 || status == 404 || status == 406) && ociBody) {
+            return new Refusal.OwnError(status, body);
         }
-        return response;
-    }
-
-    /** {@code HEAD /v2/<name>/blobs/<digest>}: size and existence without a download. */
-    public HttpResponse<Void> headBlob(RepositoryName name, Digest digest) throws IOException {
-        URI uri = uri("/v2/" + name + "/blobs/" + digest);
-        return send("HEAD", uri, List.of(), scope(name), BodyHandlers.discarding(), "blob");
-    }
-
-    /** A small JSON endpoint under the repository, e.g. {@code tags/list?n=10}. */
-    public HttpResponse<byte[]> getJson(RepositoryName name, String pathAndQuery, String kind) throws IOException {
-        URI uri = uri("/v2/" + name + "/" + pathAndQuery);
-        return send("GET", uri, List.of("application/json"), scope(name), BodyHandlers.ofByteArray(), kind);
-    }
-
-    private HttpResponse<InputStream> followRedirect(URI location, String scope) throws IOException {
-        // A redirect (Docker Hub: 307 to a CDN) leaves the upstream: no Authorization goes with it
-        // unless it stays on the upstream's own host.
-        HttpRequest.Builder request = HttpRequest.newBuilder(location).timeout(REQUEST_TIMEOUT).GET();
-        boolean sameHost = location.getHost() != null && location.getHost().equalsIgnoreCase(config.url().getHost())
-                && location.getPort() == config.url().getPort();
-        if (sameHost) {
-            authorization(scope).ifPresent(a -> request.header("Authorization", a));
+        switch (status) {
+            case 404:
+                return new Refusal.NotFound();
+            case 401:
+                return response.headers().firstValue("WWW-Authenticate").orElse("").contains("insufficient_scope")
+                        ? new Refusal.InsufficientScope() : new Refusal.Unauthorized();
+            case 403:
+                return new Refusal.Denied();
+            case 429:
+                return new Refusal.RateLimited(response.headers().firstValue("Retry-After"));
+            default:
+                return status >= 400 && status < 500 ? new Refusal.Rejected(status) : new Refusal.Unavailable("it answered " + status);
         }
-        return exchange(request.build(), BodyHandlers.ofInputStream(), "blob");
     }
+
+    /** A request that failed before an answer: what went wrong, in words a person can act on. */
+    private Refusal refusal(Throwable failure, String what) {
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (cause instanceof Deadlines.Exceeded || cause instanceof java.net.http.HttpTimeoutException) {
+            return new Refusal.TimedOut(cause.getMessage() == null ? "no answer in time" : cause.getMessage());
+        }
+        return new Refusal.Unavailable(FailureReasons.describe(cause, config.url().getHost()));
+    }
+
+    // ---------------------------------------------------------------- the auth loop
 
     /**
      * The one auth loop: send with what is known, and on a {@code 401} answer the challenge once.
      * A second {@code 401} goes back to the caller: Docker Hub answers a missing or private
      * repository that way, and it must not become a loop.
      */
-    private <T> HttpResponse<T> send(String method, URI uri, List<String> accept, String scope,
-                                     BodyHandler<T> handler, String kind) throws IOException {
+    private <T> CompletableFuture<HttpResponse<T>> send(String method, URI uri, List<String> accept, String scope,
+                                                        BodyHandler<T> handler, String kind) {
         Optional<String> sent = authorization(scope);
-        HttpResponse<T> response = exchange(request(method, uri, accept, sent), handler, kind);
-        if (response.statusCode() != 401) {
-            return response;
-        }
-        discard(response);
-        if (sent.isPresent() && sent.get().startsWith("Bearer ")) {
-            tokens.invalidate(config.name(), scope); // expired or revoked: the retry needs a fresh one
-        }
-        Optional<Challenge> challenge = Challenge.parse(response.headers().firstValue("WWW-Authenticate").orElse(null));
-        Optional<String> retryAuth = challenge.flatMap(c -> answer(c, scope));
-        if (retryAuth.isEmpty()) {
-            return response;
-        }
-        return exchange(request(method, uri, accept, retryAuth), handler, kind);
+        return exchange(request(method, uri, accept, sent), handler, kind).thenCompose(response -> {
+            if (response.statusCode() != 401) {
+                return CompletableFuture.completedFuture(response);
+            }
+            close(response.body());
+            if (sent.isPresent() && sent.get().startsWith("Bearer ")) {
+                tokens.invalidate(config.name(), scope); // expired or revoked: the retry needs a fresh one
+            }
+            Optional<Challenge> challenge = Challenge.parse(response.headers().firstValue("WWW-Authenticate").orElse(null));
+            if (challenge.isEmpty()) {
+                return CompletableFuture.completedFuture(response);
+            }
+            return answer(challenge.get(), scope).thenCompose(retryAuth -> retryAuth.isEmpty()
+                    ? CompletableFuture.completedFuture(response)
+                    : exchange(request(method, uri, accept, retryAuth), handler, kind));
+        });
     }
 
-    private Optional<String> answer(Challenge challenge, String scope) {
+    private CompletableFuture<Optional<String>> answer(Challenge challenge, String scope) {
         if (challenge.scheme().equals("bearer")) {
-            return tokens.getOrFetch(config.name(), scope, () -> fetchToken(challenge, scope)).map(token -> "Bearer " + token);
+            return tokens.getOrFetch(config.name(), scope, () -> fetchToken(challenge, scope))
+                    .thenApply(token -> token.map(t -> "Bearer " + t));
         }
         if (challenge.scheme().equals("basic") && config.username().isPresent()) {
             basicRequired = true;
-            return basic();
+            return CompletableFuture.completedFuture(basic());
         }
-        return Optional.empty();
+        return CompletableFuture.completedFuture(Optional.empty());
     }
 
     private Optional<String> authorization(String scope) {
@@ -163,10 +234,10 @@ public final class UpstreamClient {
     }
 
     /** GET realm?service=..&scope=.. (Basic with configured credentials), as the token spec describes. */
-    private Optional<TokenCache.Token> fetchToken(Challenge challenge, String ourScope) {
+    private CompletableFuture<Optional<TokenCache.Token>> fetchToken(Challenge challenge, String ourScope) {
         Optional<String> realm = challenge.param("realm");
         if (realm.isEmpty()) {
-            return Optional.empty();
+            return CompletableFuture.completedFuture(Optional.empty());
         }
         String scope = challenge.param("scope").orElse(ourScope);
         StringBuilder url = new StringBuilder(realm.get());
@@ -178,18 +249,27 @@ public final class UpstreamClient {
             tokenUri = URI.create(url.toString());
         } catch (IllegalArgumentException e) {
             LOG.warn("upstream {} sent an unusable token realm {}", config.name(), realm.get());
-            return Optional.empty();
+            return CompletableFuture.completedFuture(Optional.empty());
         }
-        HttpRequest.Builder request = HttpRequest.newBuilder(tokenUri).timeout(REQUEST_TIMEOUT).GET();
+        HttpRequest.Builder request = HttpRequest.newBuilder(tokenUri).timeout(config.timeouts().response()).GET();
         if (mayReceiveCredentials(tokenUri)) {
             credentials().ifPresent(b -> request.header("Authorization", b));
         }
+        return bounded(exchange(request.build(), BodyHandlers.ofByteArray(), "token"), "a token from " + tokenUri.getHost())
+                .thenApply(response -> readToken(response, tokenUri))
+                .exceptionally(failure -> {
+                    LOG.warn("fetching a token for upstream {} from {} failed: {}", config.name(), tokenUri.getHost(),
+                            FailureReasons.describe(failure, tokenUri.getHost()));
+                    return Optional.empty();
+                });
+    }
+
+    private Optional<TokenCache.Token> readToken(HttpResponse<byte[]> response, URI tokenUri) {
+        if (response.statusCode() != 200) {
+            LOG.warn("token server {} of upstream {} answered {}", tokenUri.getHost(), config.name(), response.statusCode());
+            return Optional.empty();
+        }
         try {
-            HttpResponse<byte[]> response = exchange(request.build(), BodyHandlers.ofByteArray(), "token");
-            if (response.statusCode() != 200) {
-                LOG.warn("token server {} of upstream {} answered {}", tokenUri.getHost(), config.name(), response.statusCode());
-                return Optional.empty();
-            }
             JsonNode body = JSON.readTree(response.body());
             String token = body.hasNonNull("token") ? body.get("token").asText() : body.path("access_token").asText(null);
             if (token == null || token.isEmpty()) {
@@ -198,7 +278,7 @@ public final class UpstreamClient {
             long lifetime = body.path("expires_in").asLong(60);
             return Optional.of(new TokenCache.Token(token, Duration.ofSeconds(Math.max(lifetime, 1))));
         } catch (IOException e) {
-            LOG.warn("fetching a token for upstream {} from {} failed: {}", config.name(), tokenUri.getHost(), e.toString());
+            LOG.warn("token server {} of upstream {} sent no JSON: {}", tokenUri.getHost(), config.name(), e.getMessage());
             return Optional.empty();
         }
     }
@@ -215,8 +295,32 @@ public final class UpstreamClient {
         return host != null && (host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1"));
     }
 
+    // ---------------------------------------------------------------- transport
+
+    /** A redirect (Docker Hub: 307 to a CDN) is followed by hand, with credentials only on the upstream's own host. */
+    private CompletableFuture<HttpResponse<InputStream>> followRedirects(HttpResponse<InputStream> response, String scope,
+                                                                         int hops) {
+        if (!isRedirect(response.statusCode()) || hops >= MAX_REDIRECTS) {
+            return CompletableFuture.completedFuture(response);
+        }
+        close(response.body());
+        Optional<String> location = response.headers().firstValue("Location");
+        if (location.isEmpty()) {
+            return CompletableFuture.failedFuture(new IOException("it redirected without a Location"));
+        }
+        URI target = response.uri().resolve(location.get());
+        HttpRequest.Builder request = HttpRequest.newBuilder(target).timeout(config.timeouts().response()).GET();
+        boolean sameHost = target.getHost() != null && target.getHost().equalsIgnoreCase(config.url().getHost())
+                && target.getPort() == config.url().getPort();
+        if (sameHost) {
+            authorization(scope).ifPresent(a -> request.header("Authorization", a));
+        }
+        return exchange(request.build(), BodyHandlers.ofInputStream(), "blob")
+                .thenCompose(next -> followRedirects(next, scope, hops + 1));
+    }
+
     private HttpRequest request(String method, URI uri, List<String> accept, Optional<String> authorization) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(uri).timeout(REQUEST_TIMEOUT)
+        HttpRequest.Builder builder = HttpRequest.newBuilder(uri).timeout(config.timeouts().response())
                 .method(method, HttpRequest.BodyPublishers.noBody());
         for (String value : accept) {
             builder.header("Accept", value);
@@ -225,19 +329,21 @@ public final class UpstreamClient {
         return builder.build();
     }
 
-    private <T> HttpResponse<T> exchange(HttpRequest request, BodyHandler<T> handler, String kind) throws IOException {
-        try {
-            HttpResponse<T> response = http.send(request, handler);
-            metrics.upstreamRequest(config.name(), request.method(), kind, response.statusCode());
-            recordRateLimit(response);
-            return response;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while waiting for upstream " + config.name(), e);
-        } catch (IOException e) {
-            metrics.upstreamRequest(config.name(), request.method(), kind, 0);
-            throw e;
-        }
+    private <T> CompletableFuture<HttpResponse<T>> exchange(HttpRequest request, BodyHandler<T> handler, String kind) {
+        return http.sendAsync(request, handler).whenComplete((response, failure) -> {
+            if (failure == null) {
+                metrics.upstreamRequest(config.name(), request.method(), kind, response.statusCode());
+                recordRateLimit(response);
+            } else {
+                metrics.upstreamRequest(config.name(), request.method(), kind, 0);
+            }
+        });
+    }
+
+    /** A whole small body (manifest, token, listing) within the upstream's manifest timeout. */
+    private <T> CompletableFuture<T> bounded(CompletableFuture<T> exchange, String what) {
+        return Deadlines.within(exchange, config.timeouts().manifest(), "upstream " + config.name() + " did not send "
+                + what + " within " + config.timeouts().manifest().toSeconds() + "s");
     }
 
     /** Docker Hub's {@code ratelimit-limit: 100;w=21600} and {@code ratelimit-remaining: 76;w=21600}. */
@@ -256,9 +362,27 @@ public final class UpstreamClient {
         return end == 0 ? -1 : Long.parseLong(value.substring(0, Math.min(end, 18)));
     }
 
-    private static void discard(HttpResponse<?> response) throws IOException {
-        if (response.body() instanceof InputStream) {
-            ((InputStream) response.body()).close();
+    /**
+     * The Content-Type without parameters: the exact media type, never with {@code charset}. A
+     * manifest without one is schema 1, as registries from before schema 2 send it.
+     */
+    private static String mediaType(HttpResponse<?> response) {
+        String type = response.headers().firstValue("Content-Type").orElse(MediaTypes.DOCKER_MANIFEST_V1_SIGNED);
+        int semicolon = type.indexOf(';');
+        return (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
+    }
+
+    private static Optional<String> digestHeader(HttpResponse<?> response) {
+        return response.headers().firstValue("Docker-Content-Digest");
+    }
+
+    private static void close(Object body) {
+        if (body instanceof InputStream) {
+            try {
+                ((InputStream) body).close();
+            } catch (IOException ignored) {
+                // the connection is dropped either way
+            }
         }
     }
 

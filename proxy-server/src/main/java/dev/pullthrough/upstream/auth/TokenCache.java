@@ -45,28 +45,31 @@ public final class TokenCache {
      * The cached token, or the one {@code fetch} gets: one fetch per (upstream, scope) at a time,
      * shared by every caller that needs it meanwhile. Failed fetches are not cached.
      */
-    public Optional<String> getOrFetch(String upstream, String scope, Supplier<Optional<Token>> fetch) {
+    public CompletableFuture<Optional<String>> getOrFetch(String upstream, String scope,
+                                                         Supplier<CompletableFuture<Optional<Token>>> fetch) {
         Optional<String> cached = get(upstream, scope);
         if (cached.isPresent()) {
-            return cached;
+            return CompletableFuture.completedFuture(cached);
         }
         String key = upstream + " " + scope;
         CompletableFuture<Optional<Token>> mine = new CompletableFuture<>();
         CompletableFuture<Optional<Token>> running = fetching.putIfAbsent(key, mine);
         if (running != null) {
-            return running.join().map(Token::value);
+            return running.thenApply(token -> token.map(Token::value));
         }
+        CompletableFuture<Optional<Token>> fetched;
         try {
-            Optional<Token> token = fetch.get();
-            token.ifPresent(t -> tokens.put(key, t));
-            mine.complete(token);
-            return token.map(Token::value);
+            fetched = fetch.get();
         } catch (RuntimeException e) {
-            mine.complete(Optional.empty());
-            throw e;
-        } finally {
-            fetching.remove(key, mine);
+            fetched = CompletableFuture.failedFuture(e);
         }
+        fetched.whenComplete((token, failure) -> {
+            Optional<Token> result = failure == null ? token : Optional.empty();
+            result.ifPresent(t -> tokens.put(key, t));
+            fetching.remove(key, mine);
+            mine.complete(result);
+        });
+        return mine.thenApply(token -> token.map(Token::value));
     }
 
     public Optional<String> get(String upstream, String scope) {

@@ -1,0 +1,27 @@
+package dev.pullthrough.upstream;
+
+import java.util.function.Function;
+
+/** What the upstream answered, as a value: what was asked for, or the {@link Refusal} saying why not. */
+public sealed interface UpstreamResult<T> {
+    /** The upstream gave what was asked. */
+    record Ok<T>(T value) implements UpstreamResult<T> {}
+
+    /** The upstream did not (or could not) give it. */
+    record Refused<T>(Refusal refusal) implements UpstreamResult<T> {}
+
+    static <T> UpstreamResult<T> ok(T value) {
+        return new Ok<>(value);
+    }
+
+    static <T> UpstreamResult<T> refused(Refusal refusal) {
+        return new Refused<>(refusal);
+    }
+
+    default <U> UpstreamResult<U> map(Function<T, U> mapping) {
+        if (this instanceof Ok<T> ok) {
+            return new Ok<>(mapping.apply(ok.value()));
+        }
+        return new Refused<>(((Refused<T>) this).refusal());
+    }
+}
