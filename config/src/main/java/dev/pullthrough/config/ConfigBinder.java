@@ -9,6 +9,8 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -129,7 +131,24 @@ final class ConfigBinder {
                 text(node, path + ".username", "username"), password(node, path),
                 list(node, path + ".authHosts", "authHosts").orElse(List.of()),
                 list(node, path + ".allow", "allow").orElse(List.of()),
-                timeouts(node, path));
+                timeouts(node, path),
+                text(node, path + ".caFile", "caFile").map(file -> caFile(path + ".caFile", file)));
+    }
+
+    /** A PEM file of at least one X.509 certificate, read now so a mistake stops the start, naming the key. */
+    private static Path caFile(String key, String file) {
+        Path path = Path.of(file);
+        try (java.io.InputStream in = Files.newInputStream(path)) {
+            if (CertificateFactory.getInstance("X.509").generateCertificates(in).isEmpty()) {
+                throw new ConfigException(key, "'" + file + "' holds no certificate", "give the CA certificate(s) in PEM");
+            }
+        } catch (IOException e) {
+            throw new ConfigException(key, "cannot read '" + file + "' (" + e.getMessage() + ")", "give a readable PEM file");
+        } catch (CertificateException e) {
+            throw new ConfigException(key, "'" + file + "' is not a PEM certificate file (" + e.getMessage() + ")",
+                    "give the CA certificate(s) in PEM, as openssl writes them");
+        }
+        return path;
     }
 
     private static UpstreamTimeouts timeouts(ObjectNode node, String path) {

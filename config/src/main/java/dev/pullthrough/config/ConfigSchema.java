@@ -46,7 +46,8 @@ final class ConfigSchema {
                     "responseTimeout", scalar(),
                     "manifestTimeout", scalar(),
                     "blobMinRate", scalar(),
-                    "blobRateWindow", scalar()));
+                    "blobRateWindow", scalar(),
+                    "caFile", scalar()));
 
     static ConfigSchema scalar() {
         return new ConfigSchema(Kind.SCALAR, Map.of());

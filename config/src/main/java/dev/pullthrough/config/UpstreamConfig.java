@@ -1,6 +1,7 @@
 package dev.pullthrough.config;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -9,7 +10,8 @@ import java.util.Optional;
  * One registry the proxy pulls from. {@code name} is also its path prefix and its containerd
  * {@code ns=} value; {@code password} is already resolved from the file or environment;
  * {@code authHosts} are the other hosts (token realms) that may receive the credentials;
- * {@code timeouts} bound every wait on it.
+ * {@code timeouts} bound every wait on it; {@code caFile} is a PEM file of CA certificates it is
+ * trusted under besides the usual ones (a registry behind a private CA), checked to parse at load.
  */
 public record UpstreamConfig(
         String name,
@@ -21,7 +23,8 @@ public record UpstreamConfig(
         Optional<String> password,
         List<String> authHosts,
         List<String> allow,
-        UpstreamTimeouts timeouts) {
+        UpstreamTimeouts timeouts,
+        Optional<Path> caFile) {
 
     public UpstreamConfig {
         authHosts = List.copyOf(authHosts);

@@ -94,6 +94,18 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void load_caFileNotPem_namesKeyAndFix(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path notPem = java.nio.file.Files.writeString(dir.resolve("ca.pem"), "hello\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromYaml(
+                "upstreams:\n  - name: a\n    url: https://a.example\n    caFile: " + notPem + "\n", Map.of()));
+        assertEquals("upstreams[0].caFile", e.key());
+        assertTrue(e.getMessage().contains("PEM"), e.getMessage());
+        ConfigException missing = assertThrows(ConfigException.class, () -> ConfigLoader.fromYaml(
+                "upstreams:\n  - name: a\n    url: https://a.example\n    caFile: " + dir.resolve("nope.pem") + "\n", Map.of()));
+        assertEquals("upstreams[0].caFile", missing.key());
+    }
+
+    @Test
     void load_zeroTimeout_namesKeyAndFix() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromYaml(
                 "upstreams:\n  - name: a\n    url: https://a.example\n    manifestTimeout: 0s\n", Map.of()));

@@ -2,6 +2,7 @@ package dev.pullthrough.cli;
 
 import dev.pullthrough.cache.CachedMetadataStore;
 import dev.pullthrough.config.PullthroughConfig;
+import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.proxy.BlobLeases;
 import dev.pullthrough.proxy.BlobService;
@@ -18,6 +19,7 @@ import dev.pullthrough.upstream.auth.TokenCache;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -25,7 +27,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +49,7 @@ final class ProxyCore implements AutoCloseable {
 
     final PullthroughConfig config;
     final Storage storage;
-    final Metrics metrics = new Metrics();
+    final Metrics metrics;
     final Clock clock = Clock.systemUTC();
     final ExecutorService blocking = Executors.newFixedThreadPool(BLOCKING_THREADS, named("blocking"));
     final ExecutorService downloads = Executors.newFixedThreadPool(MAX_DOWNLOADS, named("download"));
@@ -62,12 +63,10 @@ final class ProxyCore implements AutoCloseable {
     final ListingService listings;
     final Prefetcher prefetcher;
 
-    private ProxyCore(PullthroughConfig config, Storage storage) {
+    private ProxyCore(PullthroughConfig config, Storage storage, Metrics metrics, List<UpstreamClient> upstreams) {
         this.config = config;
         this.storage = storage;
-        TokenCache tokens = new TokenCache();
-        List<UpstreamClient> upstreams = config.upstreams().stream()
-                .map(u -> new UpstreamClient(u, UpstreamClient.newHttpClient(u), tokens, metrics)).collect(Collectors.toList());
+        this.metrics = metrics;
         router = new UpstreamRouter(upstreams);
         CachedMetadataStore cached = new CachedMetadataStore(storage.metadata, HOT_MANIFEST_BYTES, HOT_TAGS);
         metadata = cached;
@@ -87,6 +86,8 @@ final class ProxyCore implements AutoCloseable {
 
     /** Opens the storage (recovering it from an interrupted run) and builds the services. */
     static ProxyCore open(PullthroughConfig config) throws StartupException {
+        Metrics metrics = new Metrics();
+        List<UpstreamClient> upstreams = upstreamClients(config, metrics);
         Storage storage = Storage.open(config.storage());
         try {
             StartupRecovery.Report recovery = StartupRecovery.run(storage.blobs, storage.metadata);
@@ -96,7 +97,21 @@ final class ProxyCore implements AutoCloseable {
             storage.close();
             throw new StartupException("recovering storage.path " + config.storage().path().toAbsolutePath() + " failed: " + e, e);
         }
-        return new ProxyCore(config, storage);
+        return new ProxyCore(config, storage, metrics, upstreams);
+    }
+
+    private static List<UpstreamClient> upstreamClients(PullthroughConfig config, Metrics metrics) throws StartupException {
+        TokenCache tokens = new TokenCache();
+        List<UpstreamClient> clients = new ArrayList<>();
+        for (int i = 0; i < config.upstreams().size(); i++) {
+            UpstreamConfig upstream = config.upstreams().get(i);
+            try {
+                clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream), tokens, metrics));
+            } catch (IOException e) {
+                throw new StartupException("upstreams[" + i + "].caFile: " + e.getMessage(), e);
+            }
+        }
+        return clients;
     }
 
     private void keepWithinBound() {

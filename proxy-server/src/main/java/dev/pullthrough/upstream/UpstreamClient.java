@@ -55,13 +55,19 @@ public final class UpstreamClient implements Upstream {
         this.metrics = metrics;
     }
 
-    /** A JDK client for one upstream: HTTP/1.1, its connect timeout, redirects followed by hand (credentials must not follow them). */
-    public static HttpClient newHttpClient(UpstreamConfig config) {
-        return HttpClient.newBuilder()
+    /**
+     * A JDK client for one upstream: HTTP/1.1, its connect timeout, the CAs it is trusted under, and
+     * redirects followed by hand (credentials must not follow them).
+     */
+    public static HttpClient newHttpClient(UpstreamConfig config) throws IOException {
+        HttpClient.Builder builder = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(config.timeouts().connect())
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .build();
+                .followRedirects(HttpClient.Redirect.NEVER);
+        if (config.caFile().isPresent()) {
+            builder.sslContext(UpstreamTrust.withExtraCas(config.caFile().get()));
+        }
+        return builder.build();
     }
 
     @Override

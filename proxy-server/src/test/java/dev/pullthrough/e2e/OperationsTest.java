@@ -133,18 +133,11 @@ class OperationsTest {
 
     @Test
     void mtls_clientWithoutCertificateFromCaRefused() throws Exception {
-        Path pki = Files.createDirectories(temp.resolve("pki"));
+        TestPki testCa = TestPki.create(temp.resolve("pki"));
+        Path pki = temp.resolve("pki");
         String ca = pki.resolve("ca").toString();
-        Processes.runOk(60, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
-                "-keyout", ca + ".key", "-out", ca + ".crt");
-        for (String[] leaf : new String[][] {{"server", "subjectAltName=IP:127.0.0.1"}, {"client", "extendedKeyUsage=clientAuth"}}) {
-            String base = pki.resolve(leaf[0]).toString();
-            Processes.runOk(60, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + leaf[0],
-                    "-keyout", base + ".key", "-out", base + ".csr");
-            Files.writeString(Path.of(base + ".ext"), leaf[1] + "\n");
-            Processes.runOk(60, "openssl", "x509", "-req", "-in", base + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
-                    "-CAcreateserial", "-days", "1", "-extfile", base + ".ext", "-out", base + ".crt");
-        }
+        testCa.issue("server", "subjectAltName=IP:127.0.0.1");
+        testCa.issue("client", "extendedKeyUsage=clientAuth");
         try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: u\n    url: http://127.0.0.1:9\n"
                 + "server:\n  tls:\n    certFile: " + pki.resolve("server.crt") + "\n    keyFile: " + pki.resolve("server.key")
                 + "\n    clientCaFile: " + ca + ".crt\n")) {

@@ -21,7 +21,10 @@ final class ReferenceRegistry implements AutoCloseable {
 
     private final Path dir;
     private final int port;
-    private final List<String> extraConfig;
+    private List<String> extraConfig;
+    /** The certificate and key it serves HTTPS with, or null for plain HTTP. */
+    private Path tlsCertificate;
+    private Path tlsKey;
     private Process process;
 
     private ReferenceRegistry(Path dir, int port, List<String> extraConfig) {
@@ -58,6 +61,9 @@ final class ReferenceRegistry implements AutoCloseable {
                     "    enabled: true",
                     "http:",
                     "  addr: 127.0.0.1:" + port));
+            if (tlsCertificate != null) {
+                config.addAll(List.of("  tls:", "    certificate: " + tlsCertificate, "    key: " + tlsKey));
+            }
             config.addAll(extraConfig);
             Path file = dir.resolve("config.yml");
             Files.write(file, config);
@@ -71,7 +77,21 @@ final class ReferenceRegistry implements AutoCloseable {
         }
     }
 
+    /**
+     * For the next {@link #start()} (after {@link #stop()}, same port and data): serve HTTPS with this
+     * certificate and key, and these extra config lines instead of the first ones.
+     */
+    synchronized void reconfigure(Path certificate, Path key, List<String> extraConfig) {
+        this.tlsCertificate = certificate;
+        this.tlsKey = key;
+        this.extraConfig = extraConfig;
+    }
+
     private void awaitReady() {
+        if (tlsCertificate != null) {
+            awaitListening();
+            return;
+        }
         HttpClient http = HttpClient.newHttpClient();
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (System.nanoTime() < deadline) {
@@ -95,6 +115,22 @@ final class ReferenceRegistry implements AutoCloseable {
         throw new AssertionError("docker-registry did not answer /v2/ within 20s");
     }
 
+    /** Over TLS the test does not trust the registry's CA: a TCP connection says it listens. */
+    private void awaitListening() {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new AssertionError("docker-registry exited with " + process.exitValue() + "; see " + dir.resolve("registry.log"));
+            }
+            try (java.net.Socket ignored = new java.net.Socket("127.0.0.1", port)) {
+                return;
+            } catch (IOException e) {
+                sleep(50);
+            }
+        }
+        throw new AssertionError("docker-registry did not listen within 20s");
+    }
+
     synchronized void stop() {
         if (process != null) {
             process.destroy();
@@ -108,7 +144,7 @@ final class ReferenceRegistry implements AutoCloseable {
     }
 
     URI url() {
-        return URI.create("http://127.0.0.1:" + port);
+        return URI.create((tlsCertificate == null ? "http" : "https") + "://127.0.0.1:" + port);
     }
 
     String hostPort() {

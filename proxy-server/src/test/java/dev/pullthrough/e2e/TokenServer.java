@@ -28,9 +28,21 @@ final class TokenServer implements AutoCloseable {
     private final long expiresIn;
 
     TokenServer(long expiresInSeconds, long delayMillis) {
+        this(expiresInSeconds, delayMillis, null);
+    }
+
+    /** A token server on HTTPS with {@code tls} (a context holding its certificate), or plain HTTP when null. */
+    TokenServer(long expiresInSeconds, long delayMillis, javax.net.ssl.SSLContext tls) {
         this.expiresIn = expiresInSeconds;
         try {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
+            InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+            if (tls == null) {
+                server = HttpServer.create(address, 64);
+            } else {
+                com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(address, 64);
+                https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(tls));
+                server = https;
+            }
         } catch (IOException e) {
             throw new AssertionError(e);
         }
@@ -62,7 +74,8 @@ final class TokenServer implements AutoCloseable {
     }
 
     URI realm() {
-        return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/token");
+        String scheme = server instanceof com.sun.net.httpserver.HttpsServer ? "https" : "http";
+        return URI.create(scheme + "://127.0.0.1:" + server.getAddress().getPort() + "/token");
     }
 
     List<Request> requests() {
