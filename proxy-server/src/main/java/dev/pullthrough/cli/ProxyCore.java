@@ -16,6 +16,7 @@ import dev.pullthrough.storage.gc.StartupRecovery;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.upstream.UpstreamClient;
 import dev.pullthrough.upstream.auth.TokenCache;
+import dev.pullthrough.upstream.http.ClientLoops;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -41,6 +42,8 @@ final class ProxyCore implements AutoCloseable {
     private static final int BLOCKING_THREADS = 64;
     /** Upstream blob downloads at once; further ones queue. */
     private static final int MAX_DOWNLOADS = 32;
+    /** Threads that write and hash downloads (they wait on the disk only, never on the network). */
+    private static final int DOWNLOAD_WRITERS = 8;
     /** How long a shutdown waits for downloads to end before aborting them. */
     private static final Duration DOWNLOAD_DRAIN = Duration.ofSeconds(2);
     /** Memory for hot manifests and tag resolutions in front of RocksDB. */
@@ -52,7 +55,8 @@ final class ProxyCore implements AutoCloseable {
     final Metrics metrics;
     final Clock clock = Clock.systemUTC();
     final ExecutorService blocking = Executors.newFixedThreadPool(BLOCKING_THREADS, named("blocking"));
-    final ExecutorService downloads = Executors.newFixedThreadPool(MAX_DOWNLOADS, named("download"));
+    final ExecutorService downloads = Executors.newFixedThreadPool(DOWNLOAD_WRITERS, named("download"));
+    final ClientLoops upstreamLoops;
     final ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(named("housekeeping"));
     final MetadataStore metadata;
     final CacheJanitor janitor;
@@ -63,7 +67,9 @@ final class ProxyCore implements AutoCloseable {
     final ListingService listings;
     final Prefetcher prefetcher;
 
-    private ProxyCore(PullthroughConfig config, Storage storage, Metrics metrics, List<UpstreamClient> upstreams) {
+    private ProxyCore(PullthroughConfig config, Storage storage, Metrics metrics, ClientLoops upstreamLoops,
+                      List<UpstreamClient> upstreams) {
+        this.upstreamLoops = upstreamLoops;
         this.config = config;
         this.storage = storage;
         this.metrics = metrics;
@@ -74,7 +80,8 @@ final class ProxyCore implements AutoCloseable {
         janitor = new CacheJanitor(metadata, storage.blobs, config.storage().maxSize(), leases::inUse,
                 entry -> metrics.evicted(entry.kind().name().toLowerCase(), entry.size()), clock);
         metrics.cacheSize(janitor::used, janitor.maxSize());
-        blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, blocking, clock, config.offline());
+        blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, MAX_DOWNLOADS, blocking, clock,
+                config.offline());
         metrics.inFlightDownloads(blobs::downloadsInFlight);
         admission = new ManifestAdmission(metadata, janitor);
         manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline(), blocking);
@@ -87,26 +94,36 @@ final class ProxyCore implements AutoCloseable {
     /** Opens the storage (recovering it from an interrupted run) and builds the services. */
     static ProxyCore open(PullthroughConfig config) throws StartupException {
         Metrics metrics = new Metrics();
-        List<UpstreamClient> upstreams = upstreamClients(config, metrics);
-        Storage storage = Storage.open(config.storage());
+        ClientLoops loops = new ClientLoops();
+        List<UpstreamClient> upstreams;
+        Storage storage;
+        try {
+            upstreams = upstreamClients(config, metrics, loops);
+            storage = Storage.open(config.storage());
+        } catch (StartupException e) {
+            loops.close();
+            throw e;
+        }
         try {
             StartupRecovery.Report recovery = StartupRecovery.run(storage.blobs, storage.metadata);
             LOG.info("storage recovered in {} ms: {} temp files removed, {} missing blobs forgotten, {} blobs re-indexed",
                     recovery.millis(), recovery.tempFilesRemoved(), recovery.missingBlobsForgotten(), recovery.blobsIndexed());
         } catch (IOException | RuntimeException e) {
             storage.close();
+            loops.close();
             throw new StartupException("recovering storage.path " + config.storage().path().toAbsolutePath() + " failed: " + e, e);
         }
-        return new ProxyCore(config, storage, metrics, upstreams);
+        return new ProxyCore(config, storage, metrics, loops, upstreams);
     }
 
-    private static List<UpstreamClient> upstreamClients(PullthroughConfig config, Metrics metrics) throws StartupException {
+    private static List<UpstreamClient> upstreamClients(PullthroughConfig config, Metrics metrics, ClientLoops loops)
+            throws StartupException {
         TokenCache tokens = new TokenCache();
         List<UpstreamClient> clients = new ArrayList<>();
         for (int i = 0; i < config.upstreams().size(); i++) {
             UpstreamConfig upstream = config.upstreams().get(i);
             try {
-                clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream), tokens, metrics));
+                clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream, loops), tokens, metrics));
             } catch (IOException e) {
                 throw new StartupException("upstreams[" + i + "].caFile: " + e.getMessage(), e);
             }
@@ -148,6 +165,7 @@ final class ProxyCore implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("recording last accesses failed: {}", e.toString());
         }
+        upstreamLoops.close();
         metadata.close();
     }
 

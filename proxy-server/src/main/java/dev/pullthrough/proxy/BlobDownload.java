@@ -1,40 +1,42 @@
 package dev.pullthrough.proxy;
 
+import dev.pullthrough.config.UpstreamTimeouts;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.BlobWriter;
 import dev.pullthrough.storage.blob.StoredBlob;
-import java.io.IOException;
-import dev.pullthrough.config.UpstreamTimeouts;
 import dev.pullthrough.upstream.BlobBody;
+import dev.pullthrough.upstream.BodySink;
 import dev.pullthrough.upstream.UpstreamResult;
-import java.io.InputStream;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.Set;
-import java.util.function.Consumer;
-import java.util.function.LongConsumer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.Executor;
+import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The one upstream download of a blob, shared by every client that asks for it meanwhile. The body
- * streams into a temp file; readers follow the growing file from their own offset. The last byte is
- * held back until the digest is verified, so no client ever holds a complete body of wrong bytes:
- * on a failure every reader is aborted and nothing is committed.
+ * arrives in chunks from the transport's event loop and is written and hashed on the download's own
+ * serial executor (the event loop never waits on the disk; the socket is read on while the disk
+ * writes, up to the transport's window). Readers follow the growing temp file from their own
+ * offset. The last byte is held back until the digest is verified, so no client ever holds a
+ * complete body of wrong bytes: on a failure every reader is aborted and nothing is committed.
  */
-public final class BlobDownload implements Runnable {
+public final class BlobDownload implements BodySink {
     private static final Logger LOG = LoggerFactory.getLogger(BlobDownload.class);
-    /** Matches the upstream client's read size: fewer, larger writes, hashes and reader wake-ups. */
-    private static final int CHUNK = 256 * 1024;
 
     private final Target target;
     private final Digest digest;
     private final BlobStore store;
+    private final Executor writes;
     private final Runnable onFinish;
     private final CompletableFuture<Long> started = new CompletableFuture<>();
     private final CompletableFuture<StoredBlob> done = new CompletableFuture<>();
@@ -44,11 +46,11 @@ public final class BlobDownload implements Runnable {
     private volatile boolean verified;
     private volatile boolean committed;
     private volatile Throwable failure;
+    private volatile BlobBody body;
     private volatile long windowStartNanos = System.nanoTime();
     private volatile long windowStartBytes;
     /** Why the download was aborted as too slow, or null. */
     private volatile String tooSlow;
-    private volatile InputStream body;
     private BlobWriter writer;
     private StoredBlob stored;
 
@@ -56,15 +58,17 @@ public final class BlobDownload implements Runnable {
     private final Consumer<StoredBlob> onCommit;
 
     /**
+     * @param writes a serial executor for this download's disk work, in order
      * @param makeRoom called with the blob's size before it is written, to trim the cache first
      * @param onCommit called once the blob is verified and committed
      * @param onFinish called when the download ended, either way
      */
-    BlobDownload(Target target, Digest digest, BlobStore store, LongConsumer makeRoom, Consumer<StoredBlob> onCommit,
-                 Runnable onFinish) {
+    BlobDownload(Target target, Digest digest, BlobStore store, Executor writes, LongConsumer makeRoom,
+                 Consumer<StoredBlob> onCommit, Runnable onFinish) {
         this.target = target;
         this.digest = digest;
         this.store = store;
+        this.writes = writes;
         this.makeRoom = makeRoom;
         this.onCommit = onCommit;
         this.onFinish = onFinish;
@@ -109,7 +113,7 @@ public final class BlobDownload implements Runnable {
         return FileChannel.open(committed ? stored.path() : writer.tempFile(), StandardOpenOption.READ);
     }
 
-    /** Called (on the download thread) whenever more bytes became readable or the download ended. */
+    /** Called whenever more bytes became readable or the download ended (on the download's executor). */
     public void addListener(Runnable listener) {
         listeners.add(listener);
     }
@@ -118,50 +122,105 @@ public final class BlobDownload implements Runnable {
         listeners.remove(listener);
     }
 
-    @Override
-    public void run() {
+    /** Asks the upstream; nothing waits for its answer. */
+    void start() {
+        windowStartNanos = System.nanoTime();
+        target.upstream().blob(target.repository(), digest).whenComplete((answer, error) ->
+                writes.execute(() -> answered(answer, error)));
+    }
+
+    // ---------------------------------------------------------------- on the download's executor
+
+    private void answered(UpstreamResult<BlobBody> answer, Throwable error) {
         try {
-            download();
+            if (error != null) {
+                throw error;
+            }
+            if (answer instanceof UpstreamResult.Refused<BlobBody> refused) {
+                throw new UpstreamStatusException(UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.BLOB_UNKNOWN,
+                        "blob " + digest + " of " + target.repository(), target.upstreamName()));
+            }
+            BlobBody answered = ((UpstreamResult.Ok<BlobBody>) answer).value();
+            try {
+                openWriter(answered.size());
+            } catch (IOException e) {
+                answered.cancel("the cache cannot store it");
+                throw e;
+            }
+            if (answered.size() >= 0) {
+                size = answered.size();
+                started.complete(answered.size());
+            }
+            windowStartNanos = System.nanoTime();
+            body = answered;
+            answered.stream(this);
         } catch (Throwable e) {
             fail(e);
-        } finally {
-            onFinish.run();
-            notifyListeners();
         }
     }
 
-    private void download() throws IOException {
-        String what = "blob " + digest + " of " + target.repository();
-        UpstreamResult<BlobBody> answer = target.upstream().blob(target.repository(), digest).join();
-        windowStartNanos = System.nanoTime();
-        if (answer instanceof UpstreamResult.Refused<BlobBody> refused) {
-            throw new UpstreamStatusException(UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.BLOB_UNKNOWN, what,
-                    target.upstreamName()));
-        }
-        try (BlobBody response = ((UpstreamResult.Ok<BlobBody>) answer).value(); InputStream body = response.bytes()) {
-            this.body = body;
-            long length = response.size();
-            openWriter(length);
-            if (length >= 0) {
-                size = length;
-                started.complete(length);
+    private void write(ByteBuffer bytes, Runnable consumed) {
+        try {
+            if (failure != null) {
+                return;
             }
-            copy(body, length);
+            writer.write(bytes);
+            written = writer.written();
+            if (size >= 0 && written > size) {
+                throw new IOException("upstream sent more than its Content-Length of " + size);
+            }
+            notifyListeners();
+        } catch (Throwable e) {
+            body.cancel("the download failed: " + e.getMessage());
+            fail(e);
+        } finally {
+            consumed.run();
         }
-        writer.verify();
-        if (size < 0) {
-            size = written;
+    }
+
+    private void finish() {
+        if (failure != null) {
+            return;
         }
-        // Readers may send the last bytes now; the fsync and rename that follow need not hold them.
-        verified = true;
-        notifyListeners();
-        synchronized (this) {
-            stored = writer.commit();
-            committed = true;
+        try {
+            if (size >= 0 && written != size) {
+                throw new IOException("upstream ended after " + written + " of " + size + " bytes");
+            }
+            writer.verify();
+            if (size < 0) {
+                size = written;
+            }
+            // Readers may send the last bytes now; the fsync and rename that follow need not hold them.
+            verified = true;
+            notifyListeners();
+            synchronized (this) {
+                stored = writer.commit();
+                committed = true;
+            }
+            started.complete(size);
+            onCommit.accept(stored);
+            done.complete(stored);
+            ended();
+        } catch (Throwable e) {
+            fail(e);
         }
-        started.complete(size);
-        onCommit.accept(stored);
-        done.complete(stored);
+    }
+
+    // ---------------------------------------------------------------- the body, from the transport's event loop
+
+    @Override
+    public void onBytes(ByteBuffer bytes, Runnable consumed) {
+        writes.execute(() -> write(bytes, consumed));
+    }
+
+    @Override
+    public void onEnd() {
+        writes.execute(this::finish);
+    }
+
+    @Override
+    public void onError(Throwable cause) {
+        writes.execute(() -> fail(cause));
     }
 
     /** A temp file for the download, unless the disk is full or unwritable: then the blob is passed through. */
@@ -183,37 +242,18 @@ public final class BlobDownload implements Runnable {
         }
     }
 
-    private void copy(InputStream body, long length) throws IOException {
-        byte[] buffer = new byte[CHUNK];
-        ByteBuffer wrapped = ByteBuffer.wrap(buffer);
-        int n;
-        while ((n = body.read(buffer)) >= 0) {
-            wrapped.clear().limit(n);
-            writer.write(wrapped);
-            written = writer.written();
-            if (length >= 0 && written > length) {
-                throw new IOException("upstream sent more than its Content-Length of " + length);
-            }
-            notifyListeners();
-        }
-        if (length >= 0 && written != length) {
-            throw new IOException("upstream ended after " + written + " of " + length + " bytes");
-        }
-    }
-
     /**
      * Aborts a download whose upstream sends slower than its {@code blobMinRate} over a whole
-     * {@code blobRateWindow} (a trickle holds a download slot and every reader as surely as
-     * silence does); the JDK client has no read timeout for a streamed body. Called periodically.
+     * {@code blobRateWindow}: a trickle holds a download slot and every reader as surely as silence
+     * does. Called periodically.
      */
     void abortIfTooSlow(long nowNanos) {
-        InputStream current = body;
+        BlobBody current = body;
         if (current == null || committed || failure != null) {
             return;
         }
         UpstreamTimeouts limits = target.upstream().config().timeouts();
-        long elapsed = nowNanos - windowStartNanos;
-        if (elapsed < limits.blobRateWindow().toNanos()) {
+        if (nowNanos - windowStartNanos < limits.blobRateWindow().toNanos()) {
             return;
         }
         long sent = written - windowStartBytes;
@@ -226,14 +266,13 @@ public final class BlobDownload implements Runnable {
         tooSlow = "upstream " + target.upstreamName() + " sent " + sent + " bytes of blob " + digest + " in "
                 + limits.blobRateWindow().toSeconds() + "s, below upstreams[].blobMinRate (" + limits.blobMinRate() + " B/s)";
         LOG.warn("{}; aborting", tooSlow);
-        try {
-            current.close();
-        } catch (IOException ignored) {
-            // the reading thread sees the failure
-        }
+        current.cancel(tooSlow);
     }
 
     private void fail(Throwable thrown) {
+        if (failure != null || committed) {
+            return;
+        }
         Throwable e = tooSlow == null ? thrown : new UpstreamStatusException(UpstreamErrors.error(ErrorCode.UPSTREAM_TIMEOUT,
                 tooSlow));
         synchronized (this) {
@@ -250,6 +289,12 @@ public final class BlobDownload implements Runnable {
             LOG.warn("fetching blob {} of {} from {} failed after {} bytes: {}",
                     digest, target.repository(), target.upstreamName(), written, e.toString());
         }
+        ended();
+    }
+
+    private void ended() {
+        onFinish.run();
+        notifyListeners();
     }
 
     private void notifyListeners() {

@@ -42,9 +42,11 @@ public final class BlobService {
     private final Clock clock;
     private final boolean offline;
     private final Map<Digest, BlobDownload> inFlight = new ConcurrentHashMap<>();
+    private final DownloadSlots slots;
 
     public BlobService(BlobStore store, MetadataStore metadata, CacheJanitor janitor, BlobLeases leases, Metrics metrics,
-                       Executor downloads, Executor blocking, Clock clock, boolean offline) {
+                       Executor downloads, int maxDownloads, Executor blocking, Clock clock, boolean offline) {
+        this.slots = new DownloadSlots(maxDownloads);
         this.blocking = blocking;
         this.store = store;
         this.metadata = metadata;
@@ -194,14 +196,16 @@ public final class BlobService {
                 throw new UncheckedIOException(e);
             }
             Runnable lease = leases.acquire(d);
-            created[0] = new BlobDownload(target, d, store, janitor::makeRoomFor, blob -> committed(target, blob), () -> {
-                inFlight.remove(d);
-                lease.run();
-            });
+            created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), janitor::makeRoomFor,
+                    blob -> committed(target, blob), () -> {
+                        inFlight.remove(d);
+                        lease.run();
+                        slots.release();
+                    });
             return created[0];
         });
         if (created[0] != null) {
-            downloads.execute(created[0]);
+            slots.whenFree(created[0]::start);
         }
         return Optional.ofNullable(download);
     }
@@ -268,20 +272,12 @@ public final class BlobService {
             }
             BlobBody body = ((UpstreamResult.Ok<BlobBody>) answer).value();
             if (body.size() < 0) {
-                closeQuietly(body);
+                body.cancel("no Content-Length");
                 return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream sent no Content-Length for " + what
                         + " and the cache cannot store it");
             }
-            return new ProxyResponse.BlobPassThrough(digest, body.size(), body.bytes());
+            return new ProxyResponse.BlobPassThrough(digest, body.size(), body.asInputStream());
         });
-    }
-
-    private static void closeQuietly(BlobBody body) {
-        try {
-            body.close();
-        } catch (IOException ignored) {
-            // dropped either way
-        }
     }
 
     private static Optional<ByteRange> partOf(ByteRange.Resolution resolution) {

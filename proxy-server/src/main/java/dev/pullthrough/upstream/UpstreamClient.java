@@ -9,17 +9,17 @@ import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.oci.RepositoryName;
 import dev.pullthrough.upstream.auth.Challenge;
 import dev.pullthrough.upstream.auth.TokenCache;
+import dev.pullthrough.upstream.http.BodyTooLarge;
+import dev.pullthrough.upstream.http.ClientLoops;
+import dev.pullthrough.upstream.http.NettyHttpClient;
+import dev.pullthrough.upstream.http.TransportTimeout;
+import dev.pullthrough.upstream.http.UpstreamResponse;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpResponse.BodyHandler;
-import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The client of one upstream registry: one method per endpoint of the pull API, and one loop
  * ({@link #send}) that owns authentication: anonymous first, then the Bearer challenge flow (token
- * per scope, cached) or Basic, retried once. Asynchronous (JDK {@code HttpClient.sendAsync}): no
- * thread waits for an answer. Every answer becomes a typed result here; the callers never see HTTP.
+ * per scope, cached) or Basic, retried once. Asynchronous, on the Netty transport of
+ * {@code upstream.http}: no thread waits for an answer. Every answer becomes a typed result here;
+ * the callers never see HTTP.
  */
 public final class UpstreamClient implements Upstream {
     private static final Logger LOG = LoggerFactory.getLogger(UpstreamClient.class);
@@ -40,34 +41,29 @@ public final class UpstreamClient implements Upstream {
     private static final int MAX_REDIRECTS = 5;
     /** Larger OCI error bodies are not passed through (they are not what a registry sends). */
     private static final int MAX_ERROR_BODY = 64 * 1024;
+    /** The reference registry's limit: a larger manifest is refused before it is buffered. */
+    private static final int MAX_MANIFEST = 4 << 20;
+    private static final int MAX_LISTING = 32 << 20;
+    private static final int MAX_TOKEN = 1 << 20;
 
     private final UpstreamConfig config;
-    private final HttpClient http;
+    private final NettyHttpClient http;
     private final TokenCache tokens;
     private final Metrics metrics;
     /** Set once an upstream has asked for Basic: later requests send it up front. */
     private volatile boolean basicRequired;
 
-    public UpstreamClient(UpstreamConfig config, HttpClient http, TokenCache tokens, Metrics metrics) {
+    public UpstreamClient(UpstreamConfig config, NettyHttpClient http, TokenCache tokens, Metrics metrics) {
         this.config = config;
         this.http = http;
         this.tokens = tokens;
         this.metrics = metrics;
     }
 
-    /**
-     * A JDK client for one upstream: HTTP/1.1, its connect timeout, the CAs it is trusted under, and
-     * redirects followed by hand (credentials must not follow them).
-     */
-    public static HttpClient newHttpClient(UpstreamConfig config) throws IOException {
-        HttpClient.Builder builder = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(config.timeouts().connect())
-                .followRedirects(HttpClient.Redirect.NEVER);
-        if (config.caFile().isPresent()) {
-            builder.sslContext(UpstreamTrust.withExtraCas(config.caFile().get()));
-        }
-        return builder.build();
+    /** The transport of one upstream: its TLS trust (the usual CAs plus its caFile) and its deadlines. */
+    public static NettyHttpClient newHttpClient(UpstreamConfig config, ClientLoops loops) throws IOException {
+        return new NettyHttpClient(loops, UpstreamTrust.of(config.caFile()), config.timeouts().connect(),
+                config.timeouts().response());
     }
 
     @Override
@@ -80,37 +76,38 @@ public final class UpstreamClient implements Upstream {
     @Override
     public CompletableFuture<UpstreamResult<ManifestBody>> manifest(RepositoryName name, String reference, List<String> accept) {
         String what = "manifest " + reference + " of " + name;
-        return bounded(send("GET", uri("/v2/" + name + "/manifests/" + reference), accept, scope(name),
-                BodyHandlers.ofByteArray(), "manifest"), what)
-                .thenApply(response -> response.statusCode() == 200
-                        ? UpstreamResult.ok(new ManifestBody(mediaType(response), digestHeader(response), response.body()))
-                        : UpstreamResult.<ManifestBody>refused(refusal(response, response.body())))
+        return send("GET", uri("/v2/" + name + "/manifests/" + reference), accept, scope(name), "manifest")
+                .thenCompose(response -> response.status() == 200
+                        ? response.aggregate(MAX_MANIFEST, manifestTimeout()).thenApply(bytes -> UpstreamResult.ok(
+                                new ManifestBody(mediaType(response), response.header("Docker-Content-Digest"), bytes)))
+                        : refusedWithBody(response))
                 .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
     }
 
     @Override
     public CompletableFuture<UpstreamResult<ManifestHead>> headManifest(RepositoryName name, String reference, List<String> accept) {
         String what = "manifest " + reference + " of " + name;
-        return bounded(send("HEAD", uri("/v2/" + name + "/manifests/" + reference), accept, scope(name),
-                BodyHandlers.discarding(), "manifest"), what)
-                .thenApply(response -> response.statusCode() == 200
-                        ? UpstreamResult.ok(new ManifestHead(digestHeader(response)))
-                        : UpstreamResult.<ManifestHead>refused(refusal(response, null)))
+        return send("HEAD", uri("/v2/" + name + "/manifests/" + reference), accept, scope(name), "manifest")
+                .thenApply(response -> {
+                    response.discard();
+                    return response.status() == 200
+                            ? UpstreamResult.ok(new ManifestHead(response.header("Docker-Content-Digest")))
+                            : UpstreamResult.<ManifestHead>refused(refusal(response, null));
+                })
                 .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
     }
 
     @Override
     public CompletableFuture<UpstreamResult<BlobBody>> blob(RepositoryName name, Digest digest) {
         String what = "blob " + digest + " of " + name;
-        return send("GET", uri("/v2/" + name + "/blobs/" + digest), List.of(), scope(name), BodyHandlers.ofInputStream(), "blob")
+        return send("GET", uri("/v2/" + name + "/blobs/" + digest), List.of(), scope(name), "blob")
                 .thenCompose(response -> followRedirects(response, scope(name), 0))
                 .thenApply(response -> {
-                    if (response.statusCode() != 200) {
-                        close(response.body());
+                    if (response.status() != 200) {
+                        response.discard();
                         return UpstreamResult.<BlobBody>refused(refusal(response, null));
                     }
-                    return UpstreamResult.ok(new BlobBody(response.headers().firstValueAsLong("Content-Length").orElse(-1),
-                            response.body()));
+                    return UpstreamResult.ok(new BlobBody(contentLength(response), response));
                 })
                 .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
     }
@@ -118,13 +115,13 @@ public final class UpstreamClient implements Upstream {
     @Override
     public CompletableFuture<UpstreamResult<Long>> headBlob(RepositoryName name, Digest digest) {
         String what = "blob " + digest + " of " + name;
-        return bounded(send("HEAD", uri("/v2/" + name + "/blobs/" + digest), List.of(), scope(name),
-                BodyHandlers.discarding(), "blob"), what)
+        return send("HEAD", uri("/v2/" + name + "/blobs/" + digest), List.of(), scope(name), "blob")
                 .thenApply(response -> {
-                    if (response.statusCode() != 200) {
+                    response.discard();
+                    if (response.status() != 200) {
                         return UpstreamResult.<Long>refused(refusal(response, null));
                     }
-                    long size = response.headers().firstValueAsLong("Content-Length").orElse(-1);
+                    long size = contentLength(response);
                     return size < 0 ? UpstreamResult.<Long>refused(new Refusal.Unavailable("it sent no Content-Length for " + what))
                             : UpstreamResult.ok(size);
                 })
@@ -134,23 +131,40 @@ public final class UpstreamClient implements Upstream {
     @Override
     public CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind) {
         String what = kind + " of " + name;
-        return bounded(send("GET", uri("/v2/" + name + "/" + pathAndQuery), List.of("application/json"), scope(name),
-                BodyHandlers.ofByteArray(), kind), what)
-                .thenApply(response -> response.statusCode() == 200
-                        ? UpstreamResult.ok(new Listing(response.headers().firstValue("Content-Type").orElse("application/json"),
-                                response.body(), response.headers().firstValue("Link"),
-                                response.headers().firstValue("OCI-Filters-Applied")))
-                        : UpstreamResult.<Listing>refused(refusal(response, response.body())))
+        return send("GET", uri("/v2/" + name + "/" + pathAndQuery), List.of("application/json"), scope(name), kind)
+                .thenCompose(response -> response.status() == 200
+                        ? response.aggregate(MAX_LISTING, manifestTimeout()).thenApply(body -> UpstreamResult.ok(new Listing(
+                                response.header("Content-Type").orElse("application/json"), body, response.header("Link"),
+                                response.header("OCI-Filters-Applied"))))
+                        : refusedWithBody(response))
                 .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
+    }
+
+    /** A refusal that may carry the upstream's own OCI error body: read it (bounded) to pass it on. */
+    private <T> CompletableFuture<UpstreamResult<T>> refusedWithBody(UpstreamResponse response) {
+        return response.aggregate(MAX_ERROR_BODY, manifestTimeout())
+                .handle((body, failure) -> UpstreamResult.refused(refusal(response, failure == null ? body : null)));
+    }
+
+    private Duration manifestTimeout() {
+        return config.timeouts().manifest();
+    }
+
+    private static long contentLength(UpstreamResponse response) {
+        try {
+            return response.header("Content-Length").map(Long::parseLong).orElse(-1L);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     // ---------------------------------------------------------------- what an answer means
 
     /** An answer other than 200, as a refusal; {@code body} is its body when it was read. */
-    private Refusal refusal(HttpResponse<?> response, byte[] body) {
-        int status = response.statusCode();
+    private Refusal refusal(UpstreamResponse response, byte[] body) {
+        int status = response.status();
         boolean ociBody = body != null && body.length > 0 && body.length < MAX_ERROR_BODY
-                && response.headers().firstValue("Content-Type").map(t -> t.startsWith("application/json")).orElse(false)
+                && response.header("Content-Type").map(t -> t.startsWith("application/json")).orElse(false)
                 && new String(body, StandardCharsets.UTF_8).contains("\"errors\"");
         if ((status == 400 || status == 404 || status == 406) && ociBody) {
             return new Refusal.OwnError(status, body);
@@ -159,12 +173,12 @@ public final class UpstreamClient implements Upstream {
             case 404:
                 return new Refusal.NotFound();
             case 401:
-                return response.headers().firstValue("WWW-Authenticate").orElse("").contains("insufficient_scope")
+                return response.header("WWW-Authenticate").orElse("").contains("insufficient_scope")
                         ? new Refusal.InsufficientScope() : new Refusal.Unauthorized();
             case 403:
                 return new Refusal.Denied();
             case 429:
-                return new Refusal.RateLimited(response.headers().firstValue("Retry-After"));
+                return new Refusal.RateLimited(response.header("Retry-After"));
             default:
                 return status >= 400 && status < 500 ? new Refusal.Rejected(status) : new Refusal.Unavailable("it answered " + status);
         }
@@ -173,8 +187,11 @@ public final class UpstreamClient implements Upstream {
     /** A request that failed before an answer: what went wrong, in words a person can act on. */
     private Refusal refusal(Throwable failure, String what) {
         Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-        if (cause instanceof Deadlines.Exceeded || cause instanceof java.net.http.HttpTimeoutException) {
-            return new Refusal.TimedOut(cause.getMessage() == null ? "no answer in time" : cause.getMessage());
+        if (cause instanceof TransportTimeout) {
+            return new Refusal.TimedOut(cause.getMessage());
+        }
+        if (cause instanceof BodyTooLarge) {
+            return new Refusal.Unavailable(what + " is too large: " + cause.getMessage());
         }
         return new Refusal.Unavailable(FailureReasons.describe(cause, config.url().getHost()));
     }
@@ -186,24 +203,26 @@ public final class UpstreamClient implements Upstream {
      * A second {@code 401} goes back to the caller: Docker Hub answers a missing or private
      * repository that way, and it must not become a loop.
      */
-    private <T> CompletableFuture<HttpResponse<T>> send(String method, URI uri, List<String> accept, String scope,
-                                                        BodyHandler<T> handler, String kind) {
+    private CompletableFuture<UpstreamResponse> send(String method, URI uri, List<String> accept, String scope, String kind) {
         Optional<String> sent = authorization(scope);
-        return exchange(request(method, uri, accept, sent), handler, kind).thenCompose(response -> {
-            if (response.statusCode() != 401) {
+        return exchange(method, uri, accept, sent, kind).thenCompose(response -> {
+            if (response.status() != 401) {
                 return CompletableFuture.completedFuture(response);
             }
-            close(response.body());
             if (sent.isPresent() && sent.get().startsWith("Bearer ")) {
                 tokens.invalidate(config.name(), scope); // expired or revoked: the retry needs a fresh one
             }
-            Optional<Challenge> challenge = Challenge.parse(response.headers().firstValue("WWW-Authenticate").orElse(null));
+            Optional<Challenge> challenge = Challenge.parse(response.header("WWW-Authenticate").orElse(null));
             if (challenge.isEmpty()) {
                 return CompletableFuture.completedFuture(response);
             }
-            return answer(challenge.get(), scope).thenCompose(retryAuth -> retryAuth.isEmpty()
-                    ? CompletableFuture.completedFuture(response)
-                    : exchange(request(method, uri, accept, retryAuth), handler, kind));
+            return answer(challenge.get(), scope).thenCompose(retryAuth -> {
+                if (retryAuth.isEmpty()) {
+                    return CompletableFuture.completedFuture(response);
+                }
+                response.discard();
+                return exchange(method, uri, accept, retryAuth, kind);
+            });
         });
     }
 
@@ -257,12 +276,16 @@ public final class UpstreamClient implements Upstream {
             LOG.warn("upstream {} sent an unusable token realm {}", config.name(), realm.get());
             return CompletableFuture.completedFuture(Optional.empty());
         }
-        HttpRequest.Builder request = HttpRequest.newBuilder(tokenUri).timeout(config.timeouts().response()).GET();
-        if (mayReceiveCredentials(tokenUri)) {
-            credentials().ifPresent(b -> request.header("Authorization", b));
-        }
-        return bounded(exchange(request.build(), BodyHandlers.ofByteArray(), "token"), "a token from " + tokenUri.getHost())
-                .thenApply(response -> readToken(response, tokenUri))
+        Optional<String> authorization = mayReceiveCredentials(tokenUri) ? credentials() : Optional.empty();
+        return exchange("GET", tokenUri, List.of(), authorization, "token")
+                .thenCompose(response -> {
+                    if (response.status() != 200) {
+                        response.discard();
+                        LOG.warn("token server {} of upstream {} answered {}", tokenUri.getHost(), config.name(), response.status());
+                        return CompletableFuture.completedFuture(Optional.<TokenCache.Token>empty());
+                    }
+                    return response.aggregate(MAX_TOKEN, manifestTimeout()).thenApply(body -> readToken(body, tokenUri));
+                })
                 .exceptionally(failure -> {
                     LOG.warn("fetching a token for upstream {} from {} failed: {}", config.name(), tokenUri.getHost(),
                             FailureReasons.describe(failure, tokenUri.getHost()));
@@ -270,13 +293,9 @@ public final class UpstreamClient implements Upstream {
                 });
     }
 
-    private Optional<TokenCache.Token> readToken(HttpResponse<byte[]> response, URI tokenUri) {
-        if (response.statusCode() != 200) {
-            LOG.warn("token server {} of upstream {} answered {}", tokenUri.getHost(), config.name(), response.statusCode());
-            return Optional.empty();
-        }
+    private Optional<TokenCache.Token> readToken(byte[] bytes, URI tokenUri) {
         try {
-            JsonNode body = JSON.readTree(response.body());
+            JsonNode body = JSON.readTree(bytes);
             String token = body.hasNonNull("token") ? body.get("token").asText() : body.path("access_token").asText(null);
             if (token == null || token.isEmpty()) {
                 return Optional.empty();
@@ -304,59 +323,44 @@ public final class UpstreamClient implements Upstream {
     // ---------------------------------------------------------------- transport
 
     /** A redirect (Docker Hub: 307 to a CDN) is followed by hand, with credentials only on the upstream's own host. */
-    private CompletableFuture<HttpResponse<InputStream>> followRedirects(HttpResponse<InputStream> response, String scope,
-                                                                         int hops) {
-        if (!isRedirect(response.statusCode()) || hops >= MAX_REDIRECTS) {
+    private CompletableFuture<UpstreamResponse> followRedirects(UpstreamResponse response, String scope, int hops) {
+        if (!isRedirect(response.status()) || hops >= MAX_REDIRECTS) {
             return CompletableFuture.completedFuture(response);
         }
-        close(response.body());
-        Optional<String> location = response.headers().firstValue("Location");
+        response.discard();
+        Optional<String> location = response.header("Location");
         if (location.isEmpty()) {
             return CompletableFuture.failedFuture(new IOException("it redirected without a Location"));
         }
         URI target = response.uri().resolve(location.get());
-        HttpRequest.Builder request = HttpRequest.newBuilder(target).timeout(config.timeouts().response()).GET();
         boolean sameHost = target.getHost() != null && target.getHost().equalsIgnoreCase(config.url().getHost())
                 && target.getPort() == config.url().getPort();
-        if (sameHost) {
-            authorization(scope).ifPresent(a -> request.header("Authorization", a));
-        }
-        return exchange(request.build(), BodyHandlers.ofInputStream(), "blob")
+        return exchange("GET", target, List.of(), sameHost ? authorization(scope) : Optional.empty(), "blob")
                 .thenCompose(next -> followRedirects(next, scope, hops + 1));
     }
 
-    private HttpRequest request(String method, URI uri, List<String> accept, Optional<String> authorization) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(uri).timeout(config.timeouts().response())
-                .method(method, HttpRequest.BodyPublishers.noBody());
+    private CompletableFuture<UpstreamResponse> exchange(String method, URI uri, List<String> accept,
+                                                         Optional<String> authorization, String kind) {
+        List<String[]> headers = new ArrayList<>();
         for (String value : accept) {
-            builder.header("Accept", value);
+            headers.add(new String[] {"Accept", value});
         }
-        authorization.ifPresent(a -> builder.header("Authorization", a));
-        return builder.build();
-    }
-
-    private <T> CompletableFuture<HttpResponse<T>> exchange(HttpRequest request, BodyHandler<T> handler, String kind) {
-        return http.sendAsync(request, handler).whenComplete((response, failure) -> {
+        authorization.ifPresent(a -> headers.add(new String[] {"Authorization", a}));
+        return http.send(method, uri, headers).whenComplete((response, failure) -> {
             if (failure == null) {
-                metrics.upstreamRequest(config.name(), request.method(), kind, response.statusCode());
+                metrics.upstreamRequest(config.name(), method, kind, response.status());
                 recordRateLimit(response);
             } else {
-                metrics.upstreamRequest(config.name(), request.method(), kind, 0);
+                metrics.upstreamRequest(config.name(), method, kind, 0);
             }
         });
     }
 
-    /** A whole small body (manifest, token, listing) within the upstream's manifest timeout. */
-    private <T> CompletableFuture<T> bounded(CompletableFuture<T> exchange, String what) {
-        return Deadlines.within(exchange, config.timeouts().manifest(), "upstream " + config.name() + " did not send "
-                + what + " within " + config.timeouts().manifest().toSeconds() + "s");
-    }
-
     /** Docker Hub's {@code ratelimit-limit: 100;w=21600} and {@code ratelimit-remaining: 76;w=21600}. */
-    private void recordRateLimit(HttpResponse<?> response) {
-        response.headers().firstValue("ratelimit-remaining").map(UpstreamClient::leadingNumber)
+    private void recordRateLimit(UpstreamResponse response) {
+        response.header("ratelimit-remaining").map(UpstreamClient::leadingNumber)
                 .ifPresent(remaining -> metrics.upstreamRateLimitRemaining(config.name(), remaining));
-        response.headers().firstValue("ratelimit-limit").map(UpstreamClient::leadingNumber)
+        response.header("ratelimit-limit").map(UpstreamClient::leadingNumber)
                 .ifPresent(limit -> metrics.upstreamRateLimit(config.name(), limit));
     }
 
@@ -372,24 +376,10 @@ public final class UpstreamClient implements Upstream {
      * The Content-Type without parameters: the exact media type, never with {@code charset}. A
      * manifest without one is schema 1, as registries from before schema 2 send it.
      */
-    private static String mediaType(HttpResponse<?> response) {
-        String type = response.headers().firstValue("Content-Type").orElse(MediaTypes.DOCKER_MANIFEST_V1_SIGNED);
+    private static String mediaType(UpstreamResponse response) {
+        String type = response.header("Content-Type").orElse(MediaTypes.DOCKER_MANIFEST_V1_SIGNED);
         int semicolon = type.indexOf(';');
         return (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
-    }
-
-    private static Optional<String> digestHeader(HttpResponse<?> response) {
-        return response.headers().firstValue("Docker-Content-Digest");
-    }
-
-    private static void close(Object body) {
-        if (body instanceof InputStream) {
-            try {
-                ((InputStream) body).close();
-            } catch (IOException ignored) {
-                // the connection is dropped either way
-            }
-        }
     }
 
     private static boolean isRedirect(int status) {

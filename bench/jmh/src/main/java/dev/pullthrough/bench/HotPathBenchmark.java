@@ -21,6 +21,7 @@ import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
 import dev.pullthrough.upstream.UpstreamClient;
+import dev.pullthrough.upstream.http.ClientLoops;
 import dev.pullthrough.upstream.auth.TokenCache;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -79,7 +80,7 @@ public class HotPathBenchmark {
         ManifestAdmission admission = new ManifestAdmission(metadata, janitor);
         manifests = new ManifestService(metadata, metadata, admission, janitor, metrics, Clock.systemUTC(), false, Runnable::run);
         UpstreamClient upstream = new UpstreamClient(config.defaultUpstream(),
-                UpstreamClient.newHttpClient(config.defaultUpstream()), new TokenCache(), metrics);
+                UpstreamClient.newHttpClient(config.defaultUpstream(), new ClientLoops()), new TokenCache(), metrics);
         RepositoryName name = RepositoryName.parse("library/alpine");
         target = new Target(upstream, name, name, null, "default");
         byte[] bytes = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}"
