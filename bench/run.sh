@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark, side by side in one run on loopback: this proxy ("pullthrough"), the reference
 # registry in proxy mode ("reference-proxy": docker-registry with proxy.remoteurl), nginx with
-# sendfile reading the same bytes from disk (the practical limit of this machine) and the upstream
-# registry itself:
+# sendfile reading the same bytes from disk (the practical limit of this machine), nginx proxy_cache
+# in front of the upstream (for warm manifests) and the upstream registry itself:
 #   1. warm manifest GET by digest and by tag: requests/s and p99 latency (wrk, 64 connections);
 #   2. warm blob throughput of a 512 MiB blob (median of 5 curl downloads);
 #   3. cold pull time of a 5-layer image with skopeo (a fresh image per run, so every cache is cold);
@@ -21,7 +21,7 @@ COLD_RUNS=${COLD_RUNS:-3}
 LAYER_MIB=${LAYER_MIB:-16}
 SLOW_STREAMS=${SLOW_STREAMS:-200}
 WRK_SECONDS=${WRK_SECONDS:-10}
-JAVA_OPTS=${JAVA_OPTS:-"-Xmx256m -XX:MaxDirectMemorySize=256m"}
+JAVA_OPTS=${JAVA_OPTS:-"@$ROOT/jvm.options"}   # the same options the README's run command uses
 WORK=$(mktemp -d /tmp/pullthrough-bench.XXXXXX)
 chmod 755 "$WORK"   # nginx workers (not root) read the blob from here
 JAR=$ROOT/proxy-server/target/pullthrough.jar
@@ -74,7 +74,7 @@ push_image() { # repo -> a docker schema 2 image of 5 random layers
 }
 
 # ---- the parts
-UP_PORT=$(free_port); REF_PORT=$(free_port); PT_PORT=$(free_port); NGINX_PORT=$(free_port)
+UP_PORT=$(free_port); REF_PORT=$(free_port); PT_PORT=$(free_port); NGINX_PORT=$(free_port); CACHE_PORT=$(free_port)
 UPSTREAM=http://127.0.0.1:$UP_PORT
 start_registry upstream "$UP_PORT" false
 start_registry reference-proxy "$REF_PORT" true "proxy:" "  remoteurl: $UPSTREAM"
@@ -106,7 +106,7 @@ for run in $(seq 1 "$COLD_RUNS"); do push_image "bench/cold$run"; done
 mkdir -p "$WORK/nginx"
 cat > "$WORK/nginx/nginx.conf" <<CONF
 daemon off;
-worker_processes 1;
+worker_processes 2;
 error_log $WORK/nginx/error.log;
 pid $WORK/nginx/nginx.pid;
 events { worker_connections 1024; }
@@ -120,6 +120,21 @@ http {
   uwsgi_temp_path $WORK/nginx/tmp;
   scgi_temp_path $WORK/nginx/tmp;
   server { listen 127.0.0.1:$NGINX_PORT; root $WORK/www; }
+  # nginx proxy_cache in front of the upstream: the practical limit of a manifest cache (it keys by
+  # URL and Accept, and knows nothing of registries: no negotiation, no revalidation, no outage logic).
+  proxy_cache_path $WORK/nginx/cache keys_zone=registry:10m;
+  server {
+    listen 127.0.0.1:$CACHE_PORT;
+    location /v2/ {
+      proxy_pass $UPSTREAM;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache registry;
+      proxy_cache_key "\$request_uri \$http_accept";
+      proxy_cache_valid 200 10m;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie;
+    }
+  }
 }
 CONF
 nginx -c "$WORK/nginx/nginx.conf" &
@@ -172,11 +187,12 @@ done
 ACCEPT='application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json'
 MANIFEST_DIGEST=$(curl -sf -o /dev/null -D - -H "Accept: $ACCEPT" "$UPSTREAM/v2/bench/manifest/manifests/v1" | tr -d '\r' | awk 'tolower($1)=="docker-content-digest:"{print $2}')
 declare -A wrk_rps wrk_p99
-for target in upstream reference-proxy pullthrough; do
+for target in upstream reference-proxy pullthrough nginx-proxy-cache; do
   case $target in
     upstream) base=http://127.0.0.1:$UP_PORT ;;
     reference-proxy) base=http://127.0.0.1:$REF_PORT ;;
     pullthrough) base=http://127.0.0.1:$PT_PORT ;;
+    nginx-proxy-cache) base=http://127.0.0.1:$CACHE_PORT ;;
   esac
   for ref in tag digest; do
     [ $ref = tag ] && url=$base/v2/bench/manifest/manifests/v1 || url=$base/v2/bench/manifest/manifests/$MANIFEST_DIGEST
@@ -227,10 +243,10 @@ mkdir -p "$ROOT/bench/results"
 python3 - "$(nproc)" "$BLOB_MIB" "$LAYER_MIB" \
   "${speed[upstream]}" "${speed[reference-proxy]}" "${speed[pullthrough]}" "${speed[nginx-sendfile]}" \
   "${cold[upstream]}" "${cold[reference-proxy]}" "${cold[pullthrough]}" \
-  "${wrk_rps[upstream-tag]} ${wrk_rps[reference-proxy-tag]} ${wrk_rps[pullthrough-tag]}" \
-  "${wrk_rps[upstream-digest]} ${wrk_rps[reference-proxy-digest]} ${wrk_rps[pullthrough-digest]}" \
-  "${wrk_p99[upstream-tag]} ${wrk_p99[reference-proxy-tag]} ${wrk_p99[pullthrough-tag]}" \
-  "${wrk_p99[upstream-digest]} ${wrk_p99[reference-proxy-digest]} ${wrk_p99[pullthrough-digest]}" \
+  "${wrk_rps[upstream-tag]} ${wrk_rps[reference-proxy-tag]} ${wrk_rps[pullthrough-tag]} ${wrk_rps[nginx-proxy-cache-tag]}" \
+  "${wrk_rps[upstream-digest]} ${wrk_rps[reference-proxy-digest]} ${wrk_rps[pullthrough-digest]} ${wrk_rps[nginx-proxy-cache-digest]}" \
+  "${wrk_p99[upstream-tag]} ${wrk_p99[reference-proxy-tag]} ${wrk_p99[pullthrough-tag]} ${wrk_p99[nginx-proxy-cache-tag]}" \
+  "${wrk_p99[upstream-digest]} ${wrk_p99[reference-proxy-digest]} ${wrk_p99[pullthrough-digest]} ${wrk_p99[nginx-proxy-cache-digest]}" \
   "${crowd_upstream[reference-proxy]} ${crowd_upstream[pullthrough]}" \
   "${crowd_wall[reference-proxy]} ${crowd_wall[pullthrough]}" \
   "${crowd_ttfb[reference-proxy]}" "${crowd_ttfb[pullthrough]}" \
@@ -247,10 +263,11 @@ def ms(text):
     unit = text.lstrip("0123456789.")
     value = float(text[:len(text) - len(unit)])
     return value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
-rps_tag = dict(zip(three, map(float, a[11].split())))
-rps_digest = dict(zip(three, map(float, a[12].split())))
-p99_tag = dict(zip(three, map(ms, a[13].split())))
-p99_digest = dict(zip(three, map(ms, a[14].split())))
+manifest_peers = three + ["nginx-proxy-cache"]
+rps_tag = dict(zip(manifest_peers, map(float, a[11].split())))
+rps_digest = dict(zip(manifest_peers, map(float, a[12].split())))
+p99_tag = dict(zip(manifest_peers, map(ms, a[13].split())))
+p99_digest = dict(zip(manifest_peers, map(ms, a[14].split())))
 peers = ["reference-proxy", "pullthrough"]
 crowd_upstream = dict(zip(peers, map(int, a[15].split())))
 crowd_wall = dict(zip(peers, map(float, a[16].split())))

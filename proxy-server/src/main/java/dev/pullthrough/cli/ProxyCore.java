@@ -47,7 +47,7 @@ final class ProxyCore implements AutoCloseable {
     /** How long a shutdown waits for downloads to end before aborting them. */
     private static final Duration DOWNLOAD_DRAIN = Duration.ofSeconds(2);
     /** Memory for hot manifests and tag resolutions in front of RocksDB. */
-    private static final long HOT_MANIFEST_BYTES = 64L << 20;
+    private static final long HOT_MANIFEST_BYTES = 32L << 20;
     private static final long HOT_TAGS = 100_000;
 
     final PullthroughConfig config;

@@ -178,8 +178,8 @@ public final class ManifestService {
 
     // ---------------------------------------------------------------- by tag
 
-    /** A cached resolution of a tag that fits a client, with its manifest and how old it is. */
-    private record Cached(TagResolution resolution, StoredManifest manifest, long ageMillis) {}
+    /** The cached manifest of a tag that fits a client, and how long ago the upstream last confirmed it. */
+    private record Cached(StoredManifest manifest, long ageMillis) {}
 
     private CompletableFuture<ProxyResponse> byTag(Target target, String tag, List<String> accept) {
         long ttl = target.upstream().config().tagTtl().toMillis();
@@ -310,7 +310,7 @@ public final class ManifestService {
     private Optional<Cached> cached(Target target, String tag, List<String> accept) {
         long now = clock.millis();
         return chosen(metadata::tag, target, tag, accept)
-                .flatMap(r -> metadata.manifest(r.digest()).map(m -> new Cached(r, m, now - r.checkedAtMillis())));
+                .flatMap(r -> metadata.manifest(r.digest()).map(m -> new Cached(m, now - r.checkedAtMillis())));
     }
 
     private static Optional<TagResolution> chosen(Function<TagKey, Optional<TagResolution>> tags, Target target, String tag,

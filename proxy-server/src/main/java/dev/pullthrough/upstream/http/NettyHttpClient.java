@@ -1,6 +1,7 @@
 package dev.pullthrough.upstream.http;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
@@ -37,7 +38,12 @@ public final class NettyHttpClient implements AutoCloseable {
     private static final AttributeKey<Boolean> USED = AttributeKey.valueOf("pullthrough.used");
     private static final int MAX_INITIAL_LINE = 8192;
     private static final int MAX_HEADERS = 64 * 1024;
-    private static final int MAX_CHUNK = 256 * 1024;
+    /**
+     * Socket reads of up to 1 MiB, passed on as chunks of up to that: each chunk costs a hand-over to
+     * the writer thread and back, so 64 KiB chunks (Netty's default) cost CPU a 2-core machine does not
+     * have at wire speed.
+     */
+    private static final int MAX_CHUNK = 1 << 20;
 
     private final ClientLoops loops;
     private final SslContext tls;
@@ -130,6 +136,7 @@ public final class NettyHttpClient implements AutoCloseable {
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.AUTO_READ, false)
+                    .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64 * 1024, 256 * 1024, MAX_CHUNK))
                     .remoteAddress(host, port);
             return new SimpleChannelPool(bootstrap, new AbstractChannelPoolHandler() {
                 @Override

@@ -16,10 +16,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
+import org.rocksdb.LRUCache;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -33,11 +35,14 @@ import org.rocksdb.WriteOptions;
  */
 public final class RocksMetadataStore implements MetadataStore {
     private static final byte FORMAT = 1;
+    private static final long WRITE_BUFFER_BYTES = 4L << 20;
+    private static final long BLOCK_CACHE_BYTES = 8L << 20;
 
     static {
         RocksDB.loadLibrary();
     }
 
+    private final LRUCache blockCache;
     private final ColumnFamilyOptions columnOptions;
     private final DBOptions dbOptions;
     private final WriteOptions writeOptions;
@@ -50,7 +55,14 @@ public final class RocksMetadataStore implements MetadataStore {
 
     public RocksMetadataStore(Path dir) throws IOException {
         Files.createDirectories(dir);
-        columnOptions = new ColumnFamilyOptions();
+        // Small memtables and one small shared block cache: the metadata is small, and RocksDB's
+        // defaults (64 MiB memtables per column family, a cache per family) would be most of the
+        // proxy's resident memory.
+        blockCache = new LRUCache(BLOCK_CACHE_BYTES);
+        columnOptions = new ColumnFamilyOptions()
+                .setWriteBufferSize(WRITE_BUFFER_BYTES)
+                .setMaxWriteBufferNumber(2)
+                .setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(blockCache));
         dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true);
         writeOptions = new WriteOptions();
         List<ColumnFamilyDescriptor> descriptors = List.of(
@@ -65,6 +77,7 @@ public final class RocksMetadataStore implements MetadataStore {
             writeOptions.close();
             dbOptions.close();
             columnOptions.close();
+            blockCache.close();
             throw new IOException("cannot open the metadata store in " + dir + ": " + e.getMessage()
                     + " (is another pullthrough process using this storage.path?)", e);
         }
@@ -318,6 +331,7 @@ public final class RocksMetadataStore implements MetadataStore {
         writeOptions.close();
         dbOptions.close();
         columnOptions.close();
+        blockCache.close();
     }
 
     private byte[] get(ColumnFamilyHandle family, byte[] key) {
