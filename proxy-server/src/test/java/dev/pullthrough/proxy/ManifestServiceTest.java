@@ -1,0 +1,219 @@
+package dev.pullthrough.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pullthrough.cache.CachedMetadataStore;
+import dev.pullthrough.config.ConfigLoader;
+import dev.pullthrough.config.UpstreamConfig;
+import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.oci.MediaTypes;
+import dev.pullthrough.oci.Reference;
+import dev.pullthrough.oci.RepositoryName;
+import dev.pullthrough.registry.api.ErrorCode;
+import dev.pullthrough.storage.blob.BlobPaths;
+import dev.pullthrough.storage.blob.FileBlobStore;
+import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.meta.RocksMetadataStore;
+import dev.pullthrough.upstream.BlobBody;
+import dev.pullthrough.upstream.Listing;
+import dev.pullthrough.upstream.ManifestBody;
+import dev.pullthrough.upstream.ManifestHead;
+import dev.pullthrough.upstream.Refusal;
+import dev.pullthrough.upstream.Upstream;
+import dev.pullthrough.upstream.UpstreamResult;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The tag decisions in-process, with a counting fake upstream and a clock the test moves: one GET
+ * for a fleet of Accept sets, one HEAD per TTL, stale with a warning while the upstream is down,
+ * the upstream's own answer for a client no cached manifest fits. No sleeping, no registry.
+ */
+class ManifestServiceTest {
+    private static final String CHILD_DIGEST = "sha256:" + "c".repeat(64);
+    private static final byte[] INDEX = ("{\"schemaVersion\":2,\"mediaType\":\"" + MediaTypes.OCI_INDEX + "\",\"manifests\":["
+            + "{\"mediaType\":\"" + MediaTypes.OCI_MANIFEST + "\",\"digest\":\"" + CHILD_DIGEST + "\",\"size\":1}]}")
+            .getBytes(StandardCharsets.UTF_8);
+    private static final Digest INDEX_DIGEST = Digest.sha256Of(INDEX);
+    /** What dockerd, containerd, podman/skopeo and curl list: every one names the index type. */
+    private static final List<List<String>> FLEET = List.of(
+            List.of(MediaTypes.DOCKER_MANIFEST_V2, MediaTypes.DOCKER_MANIFEST_LIST, MediaTypes.OCI_INDEX,
+                    MediaTypes.OCI_MANIFEST, MediaTypes.DOCKER_MANIFEST_V1_SIGNED, "application/json"),
+            List.of(MediaTypes.DOCKER_MANIFEST_V2 + ", " + MediaTypes.DOCKER_MANIFEST_LIST + ", " + MediaTypes.OCI_MANIFEST
+                    + ", " + MediaTypes.OCI_INDEX + ", */*"),
+            List.of(MediaTypes.OCI_MANIFEST, MediaTypes.DOCKER_MANIFEST_V2, MediaTypes.DOCKER_MANIFEST_LIST,
+                    MediaTypes.OCI_INDEX, MediaTypes.DOCKER_MANIFEST_V1_SIGNED, "application/vnd.docker.distribution.manifest.v1+json"),
+            List.of(MediaTypes.OCI_INDEX + ", " + MediaTypes.DOCKER_MANIFEST_LIST + ", " + MediaTypes.OCI_MANIFEST + ", "
+                    + MediaTypes.DOCKER_MANIFEST_V2));
+
+    @TempDir
+    Path temp;
+
+    private final MovableClock clock = new MovableClock();
+    private final FakeUpstream upstream = new FakeUpstream();
+    private RocksMetadataStore rocks;
+    private ManifestService manifests;
+    private Target target;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        BlobPaths paths = new BlobPaths(temp);
+        rocks = new RocksMetadataStore(paths.metadataDir());
+        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1000);
+        CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 30, d -> false, e -> { }, clock);
+        manifests = new ManifestService(metadata, metadata, new ManifestAdmission(metadata, janitor), janitor, new Metrics(),
+                clock, false, Runnable::run);
+        RepositoryName name = RepositoryName.parse("team/app");
+        target = new Target(upstream, name, name, null, "default");
+    }
+
+    @AfterEach
+    void tearDown() {
+        rocks.close();
+    }
+
+    private ProxyResponse get(List<String> accept) {
+        return manifests.get(target, Reference.parse("v1"), accept).join();
+    }
+
+    // ---------------------------------------------------------------- one pull for the fleet
+
+    @Test
+    void get_fleetOfAcceptSets_oneUpstreamGet() {
+        for (List<String> accept : FLEET) {
+            ProxyResponse.Manifest answer = assertInstanceOf(ProxyResponse.Manifest.class, get(accept));
+            assertEquals(INDEX_DIGEST, answer.digest());
+            assertEquals(MediaTypes.OCI_INDEX, answer.mediaType());
+        }
+        assertEquals(1, upstream.gets.get());
+        assertEquals(0, upstream.heads.get());
+    }
+
+    @Test
+    void get_afterTtl_oneHeadRevalidatesForEveryAcceptSet() {
+        get(FLEET.get(0));
+        clock.advance(Duration.ofMinutes(6));
+        for (List<String> accept : FLEET) {
+            assertEquals(INDEX_DIGEST, assertInstanceOf(ProxyResponse.Manifest.class, get(accept)).digest());
+        }
+        assertEquals(1, upstream.gets.get(), "an unchanged digest is not fetched again");
+        assertEquals(1, upstream.heads.get(), "one HEAD refreshed the tag for all of them");
+    }
+
+    @Test
+    void get_upstreamDownPastTtl_staleWithWarningForEveryFittingClient() {
+        get(FLEET.get(0));
+        upstream.down = true;
+        clock.advance(Duration.ofMinutes(6));
+        for (List<String> accept : FLEET) {
+            ProxyResponse.Manifest stale = assertInstanceOf(ProxyResponse.Manifest.class, get(accept));
+            assertEquals(INDEX_DIGEST, stale.digest());
+            assertTrue(stale.headers().get("Warning").startsWith("299 - "), stale.headers().toString());
+        }
+        clock.advance(Duration.ofDays(8));
+        ProxyResponse.Error tooOld = assertInstanceOf(ProxyResponse.Error.class, get(FLEET.get(1)));
+        assertEquals(ErrorCode.UPSTREAM_UNAVAILABLE, tooOld.error().code(), "past maxStale the outage is the answer");
+    }
+
+    @Test
+    void get_clientListingNoCachedType_upstreamAnswersAndErrorSaysWhatIsCached() {
+        get(FLEET.get(0));
+        upstream.down = true;
+        ProxyResponse.Error refused = assertInstanceOf(ProxyResponse.Error.class, get(List.of(MediaTypes.DOCKER_MANIFEST_V2)));
+        assertEquals(ErrorCode.UPSTREAM_UNAVAILABLE, refused.error().code());
+        assertTrue(refused.error().message().contains("is cached as " + MediaTypes.OCI_INDEX), refused.error().message());
+        assertEquals(1, upstream.heads.get(), "something of the tag is cached: HEAD first");
+    }
+
+    // ---------------------------------------------------------------- the fakes
+
+    /** An upstream holding one tag, an OCI index; counts GETs and HEADs; can be down. */
+    private static final class FakeUpstream implements Upstream {
+        final AtomicInteger gets = new AtomicInteger();
+        final AtomicInteger heads = new AtomicInteger();
+        volatile boolean down;
+        private final UpstreamConfig config = ConfigLoader.fromYaml(
+                "upstreams:\n  - name: fake\n    url: http://127.0.0.1:9\n    tagTtl: 5m\n    maxStale: 7d\n", Map.of())
+                .defaultUpstream();
+
+        @Override
+        public UpstreamConfig config() {
+            return config;
+        }
+
+        @Override
+        public CompletableFuture<UpstreamResult<ManifestBody>> manifest(RepositoryName name, String reference, List<String> accept) {
+            gets.incrementAndGet();
+            if (down) {
+                return CompletableFuture.completedFuture(UpstreamResult.refused(new Refusal.Unavailable("connection refused")));
+            }
+            return CompletableFuture.completedFuture(UpstreamResult.ok(
+                    new ManifestBody(MediaTypes.OCI_INDEX, Optional.of(INDEX_DIGEST.toString()), INDEX)));
+        }
+
+        @Override
+        public CompletableFuture<UpstreamResult<ManifestHead>> headManifest(RepositoryName name, String reference,
+                                                                           List<String> accept) {
+            heads.incrementAndGet();
+            if (down) {
+                return CompletableFuture.completedFuture(UpstreamResult.refused(new Refusal.Unavailable("connection refused")));
+            }
+            return CompletableFuture.completedFuture(UpstreamResult.ok(new ManifestHead(Optional.of(INDEX_DIGEST.toString()))));
+        }
+
+        @Override
+        public CompletableFuture<UpstreamResult<BlobBody>> blob(RepositoryName name, Digest digest) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public CompletableFuture<UpstreamResult<Long>> headBlob(RepositoryName name, Digest digest) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind) {
+            throw new UnsupportedOperationException();
+        }
+    }
+
+    /** A clock the test moves. */
+    private static final class MovableClock extends Clock {
+        private Instant now = Instant.parse("2026-11-26T12:00:00Z");
+
+        void advance(Duration by) {
+            now = now.plus(by);
+        }
+
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+}
