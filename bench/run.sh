@@ -12,7 +12,7 @@
 # Prints one table with the ratios of this proxy to each peer, and a JSON line (also written to
 # bench/results/latest.json). Stops every process it started.
 # Needs: docker-registry, skopeo, nginx, wrk, curl, python3, java 17; builds the jar if missing.
-# Usage: bench/run.sh   (BLOB_MIB=512 RUNS=5 COLD_RUNS=3 LAYER_MIB=16 SLOW_STREAMS=200 WRK_SECONDS=10)
+# Usage: bench/run.sh   (BLOB_MIB=512 RUNS=5 COLD_RUNS=3 LAYER_MIB=16 SLOW_STREAMS=200 WRK_SECONDS=10 WARM_SECONDS=10)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BLOB_MIB=${BLOB_MIB:-512}
@@ -21,6 +21,7 @@ COLD_RUNS=${COLD_RUNS:-3}
 LAYER_MIB=${LAYER_MIB:-16}
 SLOW_STREAMS=${SLOW_STREAMS:-200}
 WRK_SECONDS=${WRK_SECONDS:-10}
+WARM_SECONDS=${WARM_SECONDS:-10}
 JAVA_OPTS=${JAVA_OPTS:-"@$ROOT/jvm.options"}   # the same options the README's run command uses
 WORK=$(mktemp -d /tmp/pullthrough-bench.XXXXXX)
 chmod 755 "$WORK"   # nginx workers (not root) read the blob from here
@@ -125,6 +126,7 @@ http {
   proxy_cache_path $WORK/nginx/cache keys_zone=registry:10m;
   server {
     listen 127.0.0.1:$CACHE_PORT;
+    access_log $WORK/nginx/access.log;   # pullthrough writes an access log line per request too
     location /v2/ {
       proxy_pass $UPSTREAM;
       proxy_http_version 1.1;
@@ -197,7 +199,8 @@ for target in upstream reference-proxy pullthrough nginx-proxy-cache; do
   for ref in tag digest; do
     [ $ref = tag ] && url=$base/v2/bench/manifest/manifests/v1 || url=$base/v2/bench/manifest/manifests/$MANIFEST_DIGEST
     curl -sf -o /dev/null -H "Accept: $ACCEPT" "$url"   # warm the cache
-    wrk -t2 -c64 -d3s -H "Accept: $ACCEPT" "$url" > /dev/null   # and the JIT, the same for every target
+    # and the JIT: a JVM reaches its steady state only after several seconds of load; the same for every target
+    wrk -t2 -c64 -d"${WARM_SECONDS}s" -H "Accept: $ACCEPT" "$url" > /dev/null
     out=$(wrk -t2 -c64 -d"${WRK_SECONDS}s" --latency -H "Accept: $ACCEPT" "$url")
     wrk_rps[$target-$ref]=$(echo "$out" | awk '/^Requests\/sec/{print $2}')
     wrk_p99[$target-$ref]=$(echo "$out" | awk '$1=="99%"{print $2}')
