@@ -78,6 +78,11 @@ public final class BlobDownload implements BodySink {
         return digest;
     }
 
+    /** Whether this download was asked for by {@code other}'s upstream and repository (the upstream vouched for it there). */
+    boolean fetchedFor(Target other) {
+        return target.upstreamName().equals(other.upstreamName()) && target.repository().equals(other.repository());
+    }
+
     /**
      * Completes with the blob's size once the upstream answered 200 (or, when the upstream sent no
      * length, once the blob is committed); fails with {@link UpstreamStatusException} or an I/O error.

@@ -211,15 +211,19 @@ public final class BlobService {
     }
 
     /**
-     * A blob cached for another repository is served for this one only once the upstream says this
-     * repository holds it ({@code HEAD}, no download), so a private repository's layers never leak
-     * through the shared cache. Empty when the request may go on: linked, not cached at all (the
-     * upstream decides anyway), offline, or the upstream cannot answer (availability over the check).
+     * A blob cached (or being downloaded) for another repository is served for this one only once
+     * the upstream says this repository holds it ({@code HEAD}, no download), so a private
+     * repository's layers never leak through the shared cache. Empty when the request may go on:
+     * linked, not cached nor downloading (the upstream decides anyway), offline, or the upstream
+     * cannot be reached (availability over the check).
      */
     private CompletableFuture<Optional<ProxyResponse>> checkRepositoryHolds(Target target, Digest digest) throws IOException {
-        if (store.stat(digest).isEmpty()) {
-            return CompletableFuture.completedFuture(Optional.empty()); // not cached: the upstream decides anyway
+        BlobDownload running = inFlight.get(digest);
+        if (store.stat(digest).isEmpty() && (running == null || running.fetchedFor(target))) {
+            // Not cached, or being fetched for this very repository: the upstream decides (decided) anyway.
+            return CompletableFuture.completedFuture(Optional.empty());
         }
+        // Cached, or downloading for some repository: joining that download is serving it, and needs the same check.
         return RepositoryLinks.check(metadata, target, digest, offline,
                 () -> target.upstream().headBlob(target.repository(), digest),
                 ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository(), blocking);

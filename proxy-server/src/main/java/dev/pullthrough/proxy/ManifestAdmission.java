@@ -3,6 +3,7 @@ package dev.pullthrough.proxy;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.InvalidManifestException;
 import dev.pullthrough.oci.ManifestContent;
+import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.storage.gc.CacheJanitor;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
@@ -37,7 +38,13 @@ public final class ManifestAdmission {
      */
     public StoredManifest admit(String upstream, String repository, Digest digest, String mediaType, byte[] bytes)
             throws Refused {
-        StoredManifest manifest = admit(digest, mediaType, bytes);
+        return admit(upstream, repository, digest, mediaType, bytes, Set.of());
+    }
+
+    /** As above, for a client that also listed {@code alsoAccepted}. */
+    public StoredManifest admit(String upstream, String repository, Digest digest, String mediaType, byte[] bytes,
+                                Set<String> alsoAccepted) throws Refused {
+        StoredManifest manifest = admit(digest, mediaType, bytes, alsoAccepted);
         link(upstream, repository, manifest);
         return manifest;
     }
@@ -47,13 +54,33 @@ public final class ManifestAdmission {
      * serves by digest only once some repository is linked to it. Bytes already cached are not stored twice.
      */
     public StoredManifest admit(Digest digest, String mediaType, byte[] bytes) throws Refused {
+        return admit(digest, mediaType, bytes, Set.of());
+    }
+
+    /**
+     * As {@link #admit(Digest, String, byte[])}; {@code alsoAccepted} are further media types the
+     * client listed, which a manifest may carry besides the four of schema 2 and OCI.
+     */
+    public StoredManifest admit(Digest digest, String mediaType, byte[] bytes, Set<String> alsoAccepted) throws Refused {
+        if (!MediaTypes.isManifest(mediaType) && !(alsoAccepted.contains(mediaType) && mediaType.endsWith("+json"))) {
+            // A captive portal's login page, a proxy's error page: never cached as a manifest.
+            throw new Refused("it came as " + (mediaType.isEmpty() ? "no Content-Type" : "'" + mediaType + "'")
+                    + ", which is not a manifest media type");
+        }
         if (!digest.matches(bytes)) {
             throw new Refused("the bytes do not hash to " + digest);
         }
+        ManifestContent content;
         try {
-            ManifestContent.parse(bytes);
+            content = ManifestContent.parse(bytes);
         } catch (InvalidManifestException e) {
             throw new Refused("not a manifest (" + e.getMessage() + ")");
+        }
+        if (content.schemaVersion() != 2) {
+            throw new Refused("its schemaVersion is " + content.schemaVersion() + ", not 2");
+        }
+        if (content.mediaType().isPresent() && !content.mediaType().get().equals(mediaType)) {
+            throw new Refused("it says it is " + content.mediaType().get() + " but came as " + mediaType);
         }
         StoredManifest manifest = new StoredManifest(digest, mediaType, bytes);
         if (metadata.manifest(digest).isEmpty()) {

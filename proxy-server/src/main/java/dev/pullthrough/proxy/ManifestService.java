@@ -153,7 +153,7 @@ public final class ManifestService {
             StoredManifest manifest;
             try {
                 manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, body.mediaType(),
-                        body.bytes());
+                        body.bytes(), AcceptHeader.types(accept));
             } catch (ManifestAdmission.Refused e) {
                 return notCached(target, what, e);
             }
@@ -285,7 +285,7 @@ public final class ManifestService {
             StoredManifest manifest;
             try {
                 manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, body.mediaType(),
-                        body.bytes());
+                        body.bytes(), AcceptHeader.types(accept));
             } catch (ManifestAdmission.Refused e) {
                 return notCached(target, what, e);
             }

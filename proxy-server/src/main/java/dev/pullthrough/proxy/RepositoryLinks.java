@@ -19,8 +19,9 @@ final class RepositoryLinks {
 
     /**
      * Completes empty when the cached digest may be served for the target's repository: linked
-     * already, confirmed now, offline, or the upstream cannot answer (availability over the check).
-     * Otherwise with the error the upstream's refusal maps to. {@code head} asks the upstream;
+     * already, confirmed now, offline, or the upstream cannot be reached at all (availability over
+     * the check). An upstream that answers 429 or 5xx declined to decide: that is not a yes, and the
+     * client gets that answer. Otherwise the error the upstream's refusal maps to. {@code head} asks the upstream;
      * what follows its answer runs on {@code blocking} (it writes the metadata store).
      */
     static CompletableFuture<Optional<ProxyResponse>> check(MetadataStore metadata, Target target, Digest digest,
@@ -36,7 +37,7 @@ final class RepositoryLinks {
                 return Optional.<ProxyResponse>empty();
             }
             UpstreamResult.Refused<?> refused = (UpstreamResult.Refused<?>) answer;
-            if (refused.refusal().isOutage()) {
+            if (refused.refusal().isUnreachable()) {
                 return Optional.<ProxyResponse>empty();
             }
             return Optional.of(UpstreamErrors.forRefusal(refused.refusal(), notFound, what, target.upstreamName()));

@@ -35,6 +35,9 @@ final class UpstreamErrors {
             return new ProxyResponse.Error(new ApiError(ErrorCode.TOOMANYREQUESTS, "upstream " + upstream
                     + " is rate-limiting the proxy"), limited.retryAfter().map(v -> Map.of("Retry-After", v)).orElse(Map.of()));
         }
+        if (refusal instanceof Refusal.ServerError serverError) {
+            return error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream " + upstream + " answered " + serverError.status() + " for " + what);
+        }
         if (refusal instanceof Refusal.Rejected rejected) {
             return error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream " + upstream + " answered " + rejected.status() + " for " + what);
         }

@@ -33,14 +33,26 @@ public sealed interface Refusal {
     /** The upstream is rate-limiting the proxy (429), with its {@code Retry-After} when it sent one. */
     record RateLimited(Optional<String> retryAfter) implements Refusal {}
 
-    /** The upstream could not be reached or failed (connection, TLS, 5xx, garbage); {@code reason} says which. */
+    /** The upstream could not be reached or sent garbage (connection, TLS, a broken answer); {@code reason} says which. */
     record Unavailable(String reason) implements Refusal {}
+
+    /** The upstream answered with a server error (5xx): it is there, but will not say. */
+    record ServerError(int status) implements Refusal {}
 
     /** The upstream did not answer within a deadline; {@code reason} says which. */
     record TimedOut(String reason) implements Refusal {}
 
     /** Whether the upstream is down or limiting us (serve what is cached), rather than answering about the thing. */
     default boolean isOutage() {
-        return this instanceof RateLimited || this instanceof Unavailable || this instanceof TimedOut;
+        return this instanceof RateLimited || this instanceof Unavailable || this instanceof TimedOut
+                || this instanceof ServerError;
+    }
+
+    /**
+     * Whether the upstream could not be asked at all (unreachable or silent), as opposed to one that
+     * answered and declined to decide (429, 5xx): only then may the cache decide alone.
+     */
+    default boolean isUnreachable() {
+        return this instanceof Unavailable || this instanceof TimedOut;
     }
 }

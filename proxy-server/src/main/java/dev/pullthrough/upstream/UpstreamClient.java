@@ -180,6 +180,9 @@ public final class UpstreamClient implements Upstream {
             case 429:
                 return new Refusal.RateLimited(response.header("Retry-After"));
             default:
+                if (status >= 500) {
+                    return new Refusal.ServerError(status);
+                }
                 return status >= 400 && status < 500 ? new Refusal.Rejected(status) : new Refusal.Unavailable("it answered " + status);
         }
     }

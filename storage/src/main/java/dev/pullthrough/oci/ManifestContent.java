@@ -10,10 +10,12 @@ import java.util.Optional;
 
 /**
  * The descriptors a manifest names: an index's (or manifest list's) {@code manifests}, an image
- * manifest's {@code config} and {@code layers}. The one reader of manifest JSON: whatever walks
+ * manifest's {@code config} and {@code layers}, with the {@code schemaVersion} ({@code -1} when
+ * missing) and the {@code mediaType} it declares. The one reader of manifest JSON: whatever walks
  * a manifest's tree (admission, prefetch, export, import) asks it.
  */
-public record ManifestContent(List<Descriptor> manifests, Optional<Descriptor> config, List<Descriptor> layers) {
+public record ManifestContent(int schemaVersion, Optional<String> mediaType, List<Descriptor> manifests,
+                              Optional<Descriptor> config, List<Descriptor> layers) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Reads {@code bytes}; {@link InvalidManifestException} when they are not JSON or a descriptor is unusable. */
@@ -30,7 +32,10 @@ public record ManifestContent(List<Descriptor> manifests, Optional<Descriptor> c
             throw new InvalidManifestException("not a JSON object");
         }
         JsonNode config = json.path("config");
-        return new ManifestContent(descriptors(json.path("manifests"), "manifests"),
+        JsonNode mediaType = json.path("mediaType");
+        return new ManifestContent(json.path("schemaVersion").asInt(-1),
+                mediaType.isTextual() ? Optional.of(mediaType.asText()) : Optional.empty(),
+                descriptors(json.path("manifests"), "manifests"),
                 config.isObject() ? Optional.of(descriptor(config, "config")) : Optional.empty(),
                 descriptors(json.path("layers"), "layers"));
     }

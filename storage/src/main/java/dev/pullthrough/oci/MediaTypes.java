@@ -11,6 +11,12 @@ public final class MediaTypes {
 
     private MediaTypes() {}
 
+    /** The manifest types of schema 2 and OCI: what a registry serves as a manifest. */
+    public static boolean isManifest(String mediaType) {
+        return DOCKER_MANIFEST_V2.equals(mediaType) || DOCKER_MANIFEST_LIST.equals(mediaType)
+                || OCI_MANIFEST.equals(mediaType) || OCI_INDEX.equals(mediaType);
+    }
+
     public static boolean isIndex(String mediaType) {
         return DOCKER_MANIFEST_LIST.equals(mediaType) || OCI_INDEX.equals(mediaType);
     }
