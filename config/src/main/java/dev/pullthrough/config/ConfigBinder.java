@@ -30,6 +30,8 @@ final class ConfigBinder {
     static final String DEFAULT_MAX_SIZE = "50GiB";
     static final String DEFAULT_TAG_TTL = "5m";
     static final String DEFAULT_MAX_STALE = "7d";
+    /** The reference registry's limit. */
+    static final long DEFAULT_MAX_MANIFEST = 4L << 20;
     static final String DOCKER_HUB_NAME = "docker.io";
     static final String DOCKER_HUB_URL = "https://registry-1.docker.io";
     private static final Pattern UPSTREAM_NAME = Pattern.compile("[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?");
@@ -132,7 +134,17 @@ final class ConfigBinder {
                 list(node, path + ".authHosts", "authHosts").orElse(List.of()),
                 list(node, path + ".allow", "allow").orElse(List.of()),
                 timeouts(node, path),
-                text(node, path + ".caFile", "caFile").map(file -> caFile(path + ".caFile", file)));
+                text(node, path + ".caFile", "caFile").map(file -> caFile(path + ".caFile", file)),
+                text(node, path + ".maxManifestSize", "maxManifestSize")
+                        .map(t -> manifestLimit(path + ".maxManifestSize", t)).orElse(DEFAULT_MAX_MANIFEST));
+    }
+
+    private static long manifestLimit(String key, String text) {
+        long size = Sizes.parse(key, text);
+        if (size < 1024 || size > (1L << 30)) {
+            throw new ConfigException(key, "'" + text + "' is out of range", "use a size from 1KiB to 1GiB, e.g. 4MiB");
+        }
+        return size;
     }
 
     /** A PEM file of at least one X.509 certificate, read now so a mistake stops the start, naming the key. */

@@ -47,7 +47,8 @@ final class ConfigSchema {
                     "manifestTimeout", scalar(),
                     "blobMinRate", scalar(),
                     "blobRateWindow", scalar(),
-                    "caFile", scalar()));
+                    "caFile", scalar(),
+                    "maxManifestSize", scalar()));
 
     static ConfigSchema scalar() {
         return new ConfigSchema(Kind.SCALAR, Map.of());

@@ -11,7 +11,8 @@ import java.util.Optional;
  * {@code ns=} value; {@code password} is already resolved from the file or environment;
  * {@code authHosts} are the other hosts (token realms) that may receive the credentials;
  * {@code timeouts} bound every wait on it; {@code caFile} is a PEM file of CA certificates it is
- * trusted under besides the usual ones (a registry behind a private CA), checked to parse at load.
+ * trusted under besides the usual ones (a registry behind a private CA), checked to parse at load;
+ * {@code maxManifestSize} the largest manifest (or listing) it may send, refused before it is buffered.
  */
 public record UpstreamConfig(
         String name,
@@ -24,7 +25,8 @@ public record UpstreamConfig(
         List<String> authHosts,
         List<String> allow,
         UpstreamTimeouts timeouts,
-        Optional<Path> caFile) {
+        Optional<Path> caFile,
+        long maxManifestSize) {
 
     public UpstreamConfig {
         authHosts = List.copyOf(authHosts);

@@ -41,8 +41,6 @@ public final class UpstreamClient implements Upstream {
     private static final int MAX_REDIRECTS = 5;
     /** Larger OCI error bodies are not passed through (they are not what a registry sends). */
     private static final int MAX_ERROR_BODY = 64 * 1024;
-    /** The reference registry's limit: a larger manifest is refused before it is buffered. */
-    private static final int MAX_MANIFEST = 4 << 20;
     private static final int MAX_LISTING = 32 << 20;
     private static final int MAX_TOKEN = 1 << 20;
 
@@ -78,7 +76,7 @@ public final class UpstreamClient implements Upstream {
         String what = "manifest " + reference + " of " + name;
         return send("GET", uri("/v2/" + name + "/manifests/" + reference), accept, scope(name), "manifest")
                 .thenCompose(response -> response.status() == 200
-                        ? response.aggregate(MAX_MANIFEST, manifestTimeout()).thenApply(bytes -> UpstreamResult.ok(
+                        ? response.aggregate((int) config.maxManifestSize(), manifestTimeout()).thenApply(bytes -> UpstreamResult.ok(
                                 new ManifestBody(mediaType(response), response.header("Docker-Content-Digest"), bytes)))
                         : refusedWithBody(response))
                 .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
@@ -194,7 +192,7 @@ public final class UpstreamClient implements Upstream {
             return new Refusal.TimedOut(cause.getMessage());
         }
         if (cause instanceof BodyTooLarge) {
-            return new Refusal.Unavailable(what + " is too large: " + cause.getMessage());
+            return new Refusal.Unavailable(what + " is too large (" + cause.getMessage() + "; upstreams[].maxManifestSize)");
         }
         return new Refusal.Unavailable(FailureReasons.describe(cause, config.url().getHost()));
     }

@@ -100,4 +100,23 @@ class HostileUpstreamTest {
             assertTrue(new String(mismatched.body(), StandardCharsets.UTF_8).contains("but came as " + OCI_MANIFEST));
         }
     }
+
+    @Test
+    void manifest_largerThanLimit_refusedBeforeBufferedNeverCached() {
+        try (FaultyUpstream upstream = new FaultyUpstream();
+             ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: huge\n    url: "
+                     + upstream.url() + "\n    maxManifestSize: 1MiB\n")) {
+            byte[] huge = new byte[5 << 20];
+            java.util.Arrays.fill(huge, (byte) ' ');
+            upstream.route("GET /v2/test/app/manifests/v1", FaultyUpstream.fixed(200, OCI_MANIFEST, huge, Map.of()));
+            for (int attempt = 1; attempt <= 2; attempt++) {
+                // The second answer is no cached manifest either: the refusal, remembered for a moment.
+                HttpResponse<byte[]> refused = RegistryHttp.manifest(proxy.url(), "test/app", "v1");
+                String body = new String(refused.body(), StandardCharsets.UTF_8);
+                assertEquals(502, refused.statusCode(), body);
+                assertTrue(body.contains("is too large") && body.contains("maxManifestSize"), body);
+            }
+            assertEquals(1, upstream.count("GET /v2/test/app/manifests/v1"), "a garbage answer is not fetched again at once");
+        }
+    }
 }
