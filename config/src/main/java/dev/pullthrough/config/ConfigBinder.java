@@ -26,6 +26,8 @@ final class ConfigBinder {
     static final String DEFAULT_HOST = "0.0.0.0";
     static final int DEFAULT_PORT = 5000;
     static final int DEFAULT_ADMIN_PORT = 5001;
+    /** The admin endpoints answer this machine only, unless told otherwise. */
+    static final List<String> DEFAULT_ADMIN_CIDRS = List.of("127.0.0.0/8", "::1/128");
     static final String DEFAULT_STORAGE_PATH = "./data";
     static final String DEFAULT_MAX_SIZE = "50GiB";
     static final String DEFAULT_TAG_TTL = "5m";
@@ -51,13 +53,15 @@ final class ConfigBinder {
                 text(server, "server.host", "host").orElse(DEFAULT_HOST),
                 port(server, "server.port", "port", DEFAULT_PORT),
                 tls(server));
-        AdminConfig admin = new AdminConfig(port(object(root, "admin"), "admin.port", "port", DEFAULT_ADMIN_PORT));
+        ObjectNode adminNode = object(root, "admin");
+        AdminConfig admin = new AdminConfig(port(adminNode, "admin.port", "port", DEFAULT_ADMIN_PORT),
+                cidrs("admin.allowCidrs", list(adminNode, "admin.allowCidrs", "allowCidrs").orElse(DEFAULT_ADMIN_CIDRS)));
         StorageConfig storageConfig = new StorageConfig(
                 Path.of(text(storage, "storage.path", "path").orElse(DEFAULT_STORAGE_PATH)),
                 Sizes.parse("storage.maxSize", text(storage, "storage.maxSize", "maxSize").orElse(DEFAULT_MAX_SIZE)));
         AuthConfig authConfig = new AuthConfig(
                 text(auth, "auth.htpasswd", "htpasswd").map(Path::of),
-                list(auth, "auth.allowCidrs", "allowCidrs").map(ConfigBinder::cidrs));
+                list(auth, "auth.allowCidrs", "allowCidrs").map(texts -> cidrs("auth.allowCidrs", texts)));
         return new PullthroughConfig(serverConfig, admin, storageConfig,
                 bool(root, "offline", "offline", false), jsonLog(object(root, "log")), authConfig, upstreams(root));
     }
@@ -70,10 +74,10 @@ final class ConfigBinder {
         return format.equals("json");
     }
 
-    private static List<CidrBlock> cidrs(List<String> texts) {
+    private static List<CidrBlock> cidrs(String key, List<String> texts) {
         List<CidrBlock> blocks = new ArrayList<>();
         for (int i = 0; i < texts.size(); i++) {
-            blocks.add(CidrBlock.parse("auth.allowCidrs[" + i + "]", texts.get(i)));
+            blocks.add(CidrBlock.parse(key + "[" + i + "]", texts.get(i)));
         }
         return blocks;
     }

@@ -26,7 +26,7 @@ final class ConfigSchema {
                             "certFile", scalar(),
                             "keyFile", scalar(),
                             "clientCaFile", scalar())),
-            "admin", object("port", scalar()),
+            "admin", object("port", scalar(), "allowCidrs", scalarList()),
             "storage", object("path", scalar(), "maxSize", scalar()),
             "offline", scalar(),
             "log", object("format", scalar()),

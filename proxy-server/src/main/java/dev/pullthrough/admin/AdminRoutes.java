@@ -31,6 +31,11 @@ public final class AdminRoutes {
     }
 
     /** Whether {@code path} is an admin path (decided without blocking). */
+    /** The health endpoints, open to every address (load balancers, orchestrators). */
+    public static boolean isHealth(String path) {
+        return path.equals("/healthz") || path.equals("/readyz");
+    }
+
     public boolean handles(String path) {
         return path.equals("/metrics") || path.equals("/healthz") || path.equals("/readyz") || path.equals("/prefetch");
     }

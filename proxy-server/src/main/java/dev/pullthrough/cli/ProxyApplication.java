@@ -36,13 +36,14 @@ public final class ProxyApplication implements AutoCloseable {
                 new CatalogService(core.metadata, core.router.defaultUpstreamName()), core.blocking, core.metrics, pullers);
         AdminRoutes admin = new AdminRoutes(core.metrics, core.storage.paths.tmpDir(), core.prefetcher);
         RegistryServer server = new RegistryServer();
+        ClientPolicy adminClients = new ClientPolicy(Optional.of(config.admin().allowCidrs()));
         try {
             boolean sharedPort = config.admin().port() == config.server().port();
             server.bindRegistry(config.server().host(), config.server().port(), tls, api,
                     sharedPort ? Optional.of(admin) : Optional.empty(), core.metrics, core.blocking,
-                    new ClientPolicy(config.auth().allowCidrs()), config.jsonAccessLog());
+                    new ClientPolicy(config.auth().allowCidrs()), adminClients, config.jsonAccessLog());
             if (!sharedPort) {
-                server.bindAdmin(config.server().host(), config.admin().port(), admin, core.metrics, core.blocking);
+                server.bindAdmin(config.server().host(), config.admin().port(), admin, core.metrics, core.blocking, adminClients);
             }
         } catch (Exception e) {
             server.close();

@@ -38,10 +38,12 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     private final Metrics metrics;
     private final Executor workers;
     private final ClientPolicy clients;
+    private final ClientPolicy adminClients;
     private final AccessLog accessLog;
 
     RegistryHandler(PullApi api, Optional<AdminRoutes> admin, Metrics metrics, Executor workers, ClientPolicy clients,
-                    AccessLog accessLog) {
+                    ClientPolicy adminClients, AccessLog accessLog) {
+        this.adminClients = adminClients;
         this.accessLog = accessLog;
         this.api = api;
         this.admin = admin;
@@ -73,6 +75,13 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
             metrics.request("denied", request.method().name(), 403);
             FullHttpResponse out = ResponseWriter.error(new ApiError(ErrorCode.DENIED,
                     "this client address may not pull from this proxy"), head);
+            finish(ctx, ctx.writeAndFlush(closeIf(true, out)), false);
+            return;
+        }
+        if (adminRequest && !AdminRoutes.isHealth(path) && !adminClients.allows(ctx.channel().remoteAddress())) {
+            metrics.request("denied", request.method().name(), 403);
+            FullHttpResponse out = ResponseWriter.error(new ApiError(ErrorCode.DENIED,
+                    "this client address may not use the admin endpoints (admin.allowCidrs)"), head);
             finish(ctx, ctx.writeAndFlush(closeIf(true, out)), false);
             return;
         }

@@ -67,17 +67,18 @@ public final class RegistryServer implements AutoCloseable {
     /** Binds the registry API; with {@code admin} present, the admin paths answer on this port too. */
     public InetSocketAddress bindRegistry(String host, int port, TlsContexts.ServerTls tls, PullApi api,
                                           Optional<AdminRoutes> admin, Metrics metrics, Executor blocking,
-                                          ClientPolicy clients, boolean jsonAccessLog) throws InterruptedException {
+                                          ClientPolicy clients, ClientPolicy adminClients, boolean jsonAccessLog)
+            throws InterruptedException {
         AccessLog accessLog = new AccessLog(jsonAccessLog);
         return bind(host, port, new RegistryInitializer(tls.context,
-                () -> new RegistryHandler(api, admin, metrics, blocking, clients, accessLog)));
+                () -> new RegistryHandler(api, admin, metrics, blocking, clients, adminClients, accessLog)));
     }
 
     /** Binds an admin-only listener: every non-admin path is 404. */
-    public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, Metrics metrics, Executor blocking)
-            throws InterruptedException {
-        return bind(host, port, new RegistryInitializer(Optional.empty(),
-                () -> new RegistryHandler(null, Optional.of(admin), metrics, blocking, ClientPolicy.ANYONE, new AccessLog(false))));
+    public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, Metrics metrics, Executor blocking,
+                                       ClientPolicy adminClients) throws InterruptedException {
+        return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new RegistryHandler(null, Optional.of(admin),
+                metrics, blocking, ClientPolicy.ANYONE, adminClients, new AccessLog(false))));
     }
 
     private InetSocketAddress bind(String host, int port, RegistryInitializer initializer) throws InterruptedException {
