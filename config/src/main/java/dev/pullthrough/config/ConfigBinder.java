@@ -26,6 +26,8 @@ final class ConfigBinder {
     static final String DEFAULT_HOST = "0.0.0.0";
     static final int DEFAULT_PORT = 5000;
     static final int DEFAULT_ADMIN_PORT = 5001;
+    static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
+    static final int DEFAULT_CONNECTIONS_PER_CLIENT = 256;
     /** The admin endpoints answer this machine only, unless told otherwise. */
     static final List<String> DEFAULT_ADMIN_CIDRS = List.of("127.0.0.0/8", "::1/128");
     static final String DEFAULT_STORAGE_PATH = "./data";
@@ -52,7 +54,9 @@ final class ConfigBinder {
         ServerConfig serverConfig = new ServerConfig(
                 text(server, "server.host", "host").orElse(DEFAULT_HOST),
                 port(server, "server.port", "port", DEFAULT_PORT),
-                tls(server));
+                tls(server),
+                positive(server, "server", "headerTimeout", DEFAULT_HEADER_TIMEOUT),
+                connectionsPerClient(server));
         ObjectNode adminNode = object(root, "admin");
         AdminConfig admin = new AdminConfig(port(adminNode, "admin.port", "port", DEFAULT_ADMIN_PORT),
                 cidrs("admin.allowCidrs", list(adminNode, "admin.allowCidrs", "allowCidrs").orElse(DEFAULT_ADMIN_CIDRS)));
@@ -141,6 +145,23 @@ final class ConfigBinder {
                 text(node, path + ".caFile", "caFile").map(file -> caFile(path + ".caFile", file)),
                 text(node, path + ".maxManifestSize", "maxManifestSize")
                         .map(t -> manifestLimit(path + ".maxManifestSize", t)).orElse(DEFAULT_MAX_MANIFEST));
+    }
+
+    private static int connectionsPerClient(ObjectNode server) {
+        Optional<String> text = text(server, "server.maxConnectionsPerClient", "maxConnectionsPerClient");
+        if (text.isEmpty()) {
+            return DEFAULT_CONNECTIONS_PER_CLIENT;
+        }
+        try {
+            int n = Integer.parseInt(text.get().trim());
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new ConfigException("server.maxConnectionsPerClient", "'" + text.get() + "' is not a positive whole number",
+                "use e.g. " + DEFAULT_CONNECTIONS_PER_CLIENT);
     }
 
     private static long manifestLimit(String key, String text) {

@@ -22,6 +22,8 @@ final class ConfigSchema {
             "server", object(
                     "host", scalar(),
                     "port", scalar(),
+                    "headerTimeout", scalar(),
+                    "maxConnectionsPerClient", scalar(),
                     "tls", object(
                             "certFile", scalar(),
                             "keyFile", scalar(),

@@ -41,9 +41,11 @@ public final class ProxyApplication implements AutoCloseable {
             boolean sharedPort = config.admin().port() == config.server().port();
             server.bindRegistry(config.server().host(), config.server().port(), tls, api,
                     sharedPort ? Optional.of(admin) : Optional.empty(), core.metrics, core.blocking,
-                    new ClientPolicy(config.auth().allowCidrs()), adminClients, config.jsonAccessLog());
+                    new ClientPolicy(config.auth().allowCidrs()), adminClients, config.jsonAccessLog(),
+                    config.server().maxConnectionsPerClient(), config.server().headerTimeout());
             if (!sharedPort) {
-                server.bindAdmin(config.server().host(), config.admin().port(), admin, core.metrics, core.blocking, adminClients);
+                server.bindAdmin(config.server().host(), config.admin().port(), admin, core.metrics, core.blocking, adminClients,
+                        config.server().maxConnectionsPerClient(), config.server().headerTimeout());
             }
         } catch (Exception e) {
             server.close();

@@ -16,6 +16,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -67,18 +68,20 @@ public final class RegistryServer implements AutoCloseable {
     /** Binds the registry API; with {@code admin} present, the admin paths answer on this port too. */
     public InetSocketAddress bindRegistry(String host, int port, TlsContexts.ServerTls tls, PullApi api,
                                           Optional<AdminRoutes> admin, Metrics metrics, Executor blocking,
-                                          ClientPolicy clients, ClientPolicy adminClients, boolean jsonAccessLog)
-            throws InterruptedException {
+                                          ClientPolicy clients, ClientPolicy adminClients, boolean jsonAccessLog,
+                                          int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AccessLog accessLog = new AccessLog(jsonAccessLog);
         return bind(host, port, new RegistryInitializer(tls.context,
-                () -> new RegistryHandler(api, admin, metrics, blocking, clients, adminClients, accessLog)));
+                () -> new RegistryHandler(api, admin, metrics, blocking, clients, adminClients, accessLog),
+                connectionsPerClient, headerTimeout));
     }
 
     /** Binds an admin-only listener: every non-admin path is 404. */
     public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, Metrics metrics, Executor blocking,
-                                       ClientPolicy adminClients) throws InterruptedException {
+                                       ClientPolicy adminClients, int connectionsPerClient, Duration headerTimeout)
+            throws InterruptedException {
         return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new RegistryHandler(null, Optional.of(admin),
-                metrics, blocking, ClientPolicy.ANYONE, adminClients, new AccessLog(false))));
+                metrics, blocking, ClientPolicy.ANYONE, adminClients, new AccessLog(false)), connectionsPerClient, headerTimeout));
     }
 
     private InetSocketAddress bind(String host, int port, RegistryInitializer initializer) throws InterruptedException {
