@@ -23,6 +23,8 @@ public final class AdminRoutes {
     private final Metrics metrics;
     private final Path storageTmp;
     private final Prefetcher prefetcher;
+    /** Ready only with room for a typical layer: a proxy that cannot store what it fetches is not ready. */
+    private static final long MIN_FREE_BYTES = 256L << 20;
 
     public AdminRoutes(Metrics metrics, Path storageTmp, Prefetcher prefetcher) {
         this.metrics = metrics;
@@ -54,9 +56,14 @@ public final class AdminRoutes {
             case "/healthz":
                 return text(200, "text/plain", "ok\n");
             case "/readyz":
-                return storageWritable()
-                        ? text(200, "text/plain", "ready\n")
-                        : text(503, "text/plain", "storage is not writable: " + storageTmp + "\n");
+                if (!storageWritable()) {
+                    return text(503, "text/plain", "storage is not writable: " + storageTmp + "\n");
+                }
+                long free = freeBytes();
+                return free < MIN_FREE_BYTES
+                        ? text(503, "text/plain", "only " + free + " bytes free in " + storageTmp
+                                + ": not room for a typical layer (" + MIN_FREE_BYTES + " bytes)\n")
+                        : text(200, "text/plain", "ready\n");
             default:
                 return text(404, "text/plain", "not an admin endpoint\n");
         }
@@ -100,6 +107,14 @@ public final class AdminRoutes {
         public void blob(Digest digest, long size) {
         }
     };
+
+    private long freeBytes() {
+        try {
+            return Files.getFileStore(storageTmp).getUsableSpace();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
 
     private boolean storageWritable() {
         try {

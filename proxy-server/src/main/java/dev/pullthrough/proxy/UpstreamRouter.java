@@ -60,8 +60,18 @@ public final class UpstreamRouter {
             if (prefixed != null) {
                 return target(prefixed, RepositoryName.parse(value.substring(slash + 1)), name, null, "prefix");
             }
+            String first = value.substring(0, slash);
+            if (looksLikeRegistryHost(first)) {
+                // As Docker reads a name: a first component with a dot or a port, or localhost, is a registry.
+                return Result.fail(new ApiError(ErrorCode.NAME_UNKNOWN, "no upstream is configured for registry '" + first
+                        + "'; this proxy pulls only from its configured upstreams"));
+            }
         }
         return target(defaultUpstream, name, name, null, "default");
+    }
+
+    private static boolean looksLikeRegistryHost(String component) {
+        return component.indexOf('.') >= 0 || component.indexOf(':') >= 0 || component.equals("localhost");
     }
 
     private Optional<Upstream> forNamespace(String namespace) {

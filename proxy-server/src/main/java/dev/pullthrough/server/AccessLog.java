@@ -22,7 +22,7 @@ final class AccessLog {
             LOG.info("{\"method\":\"{}\",\"path\":\"{}\",\"status\":{},\"bytes\":{},\"ms\":{},\"cache\":\"{}\",\"upstream\":\"{}\"{}}",
                     method, escape(uri), status, bytes, millis, cache, escape(upstream), aborted ? ",\"aborted\":true" : "");
         } else {
-            LOG.info("{} {} {} {}B {}ms cache={} upstream={}{}", method, uri, status, bytes, millis, cache, upstream,
+            LOG.info("{} {} {} {}B {}ms cache={} upstream={}{}", method, printable(uri), status, bytes, millis, cache, upstream,
                     aborted ? " aborted" : "");
         }
     }
@@ -67,6 +67,25 @@ final class AccessLog {
             return ((ProxyResponse.Error) response).error().body().length;
         }
         return 0;
+    }
+
+    /** A request path as it can be written to a log line: control bytes escaped, so no client can forge lines. */
+    static String printable(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c < 0x20 || c == 0x7f) {
+                StringBuilder out = new StringBuilder(text.length() + 16);
+                for (char d : text.toCharArray()) {
+                    if (d < 0x20 || d == 0x7f) {
+                        out.append(String.format("\\x%02x", (int) d));
+                    } else {
+                        out.append(d);
+                    }
+                }
+                return out.toString();
+            }
+        }
+        return text;
     }
 
     private static String escape(String text) {

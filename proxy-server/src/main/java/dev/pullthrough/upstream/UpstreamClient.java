@@ -48,6 +48,8 @@ public final class UpstreamClient implements Upstream {
     private final NettyHttpClient http;
     private final TokenCache tokens;
     private final Metrics metrics;
+    private static final Duration FAILURE_WARNING_INTERVAL = Duration.ofSeconds(30);
+    private volatile long lastFailureWarning;
     /** Set once an upstream has asked for Basic: later requests send it up front. */
     private volatile boolean basicRequired;
 
@@ -194,7 +196,20 @@ public final class UpstreamClient implements Upstream {
         if (cause instanceof BodyTooLarge) {
             return new Refusal.Unavailable(what + " is too large (" + cause.getMessage() + "; upstreams[].maxManifestSize)");
         }
-        return new Refusal.Unavailable(FailureReasons.describe(cause, config.url().getHost()));
+        String reason = FailureReasons.describe(cause, config.url().getHost());
+        warnOncePerBurst(what, reason);
+        return new Refusal.Unavailable(reason);
+    }
+
+    /** An unreachable upstream fails every request alike: say so at WARN once per burst, not once per request. */
+    private void warnOncePerBurst(String what, String reason) {
+        long now = System.nanoTime();
+        long last = lastFailureWarning;
+        if (now - last > FAILURE_WARNING_INTERVAL.toNanos() || last == 0) {
+            lastFailureWarning = now;
+            LOG.warn("upstream {} failed ({}) fetching {}; further failures within {}s are not logged",
+                    config.name(), reason, what, FAILURE_WARNING_INTERVAL.toSeconds());
+        }
     }
 
     // ---------------------------------------------------------------- the auth loop

@@ -104,6 +104,18 @@ class RoutingTest {
     }
 
     @Test
+    void route_unconfiguredHostAsPathPrefix_nameUnknownWithoutAnyUpstreamRequest() {
+        long upstreamBefore = proxy.upstreamRequests("manifest", "GET") + proxy.upstreamRequests("manifest", "HEAD");
+        HttpResponse<byte[]> refused = RegistryHttp.manifest(proxy.url(), "evil.example/team/app", "v1");
+        assertEquals(404, refused.statusCode());
+        String body = new String(refused.body(), StandardCharsets.UTF_8);
+        assertTrue(body.contains("\"code\":\"NAME_UNKNOWN\"") && body.contains("'evil.example'"), body);
+        assertEquals(404, RegistryHttp.get(proxy.url(), "/v2/localhost/team/app/tags/list").statusCode());
+        assertEquals(upstreamBefore, proxy.upstreamRequests("manifest", "GET") + proxy.upstreamRequests("manifest", "HEAD"),
+                "not sent to the default upstream as repository evil.example/team/app");
+    }
+
+    @Test
     void route_repositoryOutsideAllowList_403() {
         HttpResponse<byte[]> denied = RegistryHttp.manifest(proxy.url(), "second.test/other/app", "v1");
         assertEquals(403, denied.statusCode());
