@@ -44,8 +44,9 @@ public final class ProxyApplication implements AutoCloseable {
                     new ClientPolicy(config.auth().allowCidrs()), adminClients, config.jsonAccessLog(),
                     config.server().maxConnectionsPerClient(), config.server().headerTimeout());
             if (!sharedPort) {
+                // htpasswd users apply on the admin port too (the Docker daemon never sends credentials: keep it private).
                 server.bindAdmin(config.server().host(), config.admin().port(), admin, core.metrics, core.blocking, adminClients,
-                        config.server().maxConnectionsPerClient(), config.server().headerTimeout());
+                        pullers::allows, config.server().maxConnectionsPerClient(), config.server().headerTimeout());
             }
         } catch (Exception e) {
             server.close();

@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.Predicate;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -39,11 +40,14 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     private final Executor workers;
     private final ClientPolicy clients;
     private final ClientPolicy adminClients;
+    /** Whether a request's credentials may use the admin endpoints: the proxy's pullers (htpasswd), when configured. */
+    private final Predicate<Optional<String>> adminCredentials;
     private final AccessLog accessLog;
 
     RegistryHandler(PullApi api, Optional<AdminRoutes> admin, Metrics metrics, Executor workers, ClientPolicy clients,
-                    ClientPolicy adminClients, AccessLog accessLog) {
+                    ClientPolicy adminClients, Predicate<Optional<String>> adminCredentials, AccessLog accessLog) {
         this.adminClients = adminClients;
+        this.adminCredentials = adminCredentials;
         this.accessLog = accessLog;
         this.api = api;
         this.admin = admin;
@@ -89,7 +93,8 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
             String uri = request.uri();
             Optional<String> credentials = Optional.ofNullable(request.headers().get(HttpHeaderNames.AUTHORIZATION));
             // On a port shared with the registry, admin paths need what pulls need.
-            CompletableFuture.supplyAsync(() -> api == null || api.allows(credentials) ? admin.get().answer(method, uri)
+            CompletableFuture.supplyAsync(() -> AdminRoutes.isHealth(path) || adminCredentials.test(credentials)
+                    ? admin.get().answer(method, uri)
                     : new AdminRoutes.Answer(401, "text/plain", "credentials needed\n".getBytes()), workers)
                     .thenAccept(a -> ctx.executor().execute(() -> {
                         FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.valueOf(a.status()), a.body(), head);

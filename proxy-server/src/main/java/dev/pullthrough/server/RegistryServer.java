@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,16 +73,17 @@ public final class RegistryServer implements AutoCloseable {
                                           int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AccessLog accessLog = new AccessLog(jsonAccessLog);
         return bind(host, port, new RegistryInitializer(tls.context,
-                () -> new RegistryHandler(api, admin, metrics, blocking, clients, adminClients, accessLog),
+                () -> new RegistryHandler(api, admin, metrics, blocking, clients, adminClients, api::allows, accessLog),
                 connectionsPerClient, headerTimeout));
     }
 
     /** Binds an admin-only listener: every non-admin path is 404. */
     public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, Metrics metrics, Executor blocking,
-                                       ClientPolicy adminClients, int connectionsPerClient, Duration headerTimeout)
-            throws InterruptedException {
+                                       ClientPolicy adminClients, Predicate<Optional<String>> adminCredentials,
+                                       int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new RegistryHandler(null, Optional.of(admin),
-                metrics, blocking, ClientPolicy.ANYONE, adminClients, new AccessLog(false)), connectionsPerClient, headerTimeout));
+                metrics, blocking, ClientPolicy.ANYONE, adminClients, adminCredentials, new AccessLog(false)),
+                connectionsPerClient, headerTimeout));
     }
 
     private InetSocketAddress bind(String host, int port, RegistryInitializer initializer) throws InterruptedException {

@@ -34,4 +34,26 @@ class AdminAccessTest {
             assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/").statusCode(), "pulling is not an admin matter");
         }
     }
+
+    @Test
+    void adminPortOfItsOwn_htpasswdUsersApplyThereToo() throws Exception {
+        byte[] salt = new byte[16];
+        new java.security.SecureRandom().nextBytes(salt);
+        Path htpasswd = temp.resolve("htpasswd");
+        java.nio.file.Files.writeString(htpasswd, "alice:"
+                + org.bouncycastle.crypto.generators.OpenBSDBCrypt.generate("2y", "wonderland".toCharArray(), salt, 6) + "\n");
+        int adminPort = FreePorts.next();
+        try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: u\n    url: http://127.0.0.1:9\n"
+                + "auth:\n  htpasswd: " + htpasswd + "\n", FreePorts.next(), adminPort)) {
+            java.net.URI admin = java.net.URI.create("http://127.0.0.1:" + adminPort);
+            assertEquals(401, RegistryHttp.get(admin, "/metrics").statusCode(), "no credentials");
+            assertEquals(401, RegistryHttp.get(admin, "/metrics", "Authorization", "Basic "
+                    + java.util.Base64.getEncoder().encodeToString("alice:nope".getBytes(StandardCharsets.UTF_8))).statusCode());
+            HttpResponse<byte[]> allowed = RegistryHttp.get(admin, "/metrics", "Authorization", "Basic "
+                    + java.util.Base64.getEncoder().encodeToString("alice:wonderland".getBytes(StandardCharsets.UTF_8)));
+            assertEquals(200, allowed.statusCode());
+            assertTrue(new String(allowed.body(), StandardCharsets.UTF_8).contains("pullthrough_cache_bound_bytes"));
+            assertEquals(200, RegistryHttp.get(admin, "/healthz").statusCode(), "health needs no credentials");
+        }
+    }
 }

@@ -119,4 +119,14 @@ class HostileUpstreamTest {
             assertEquals(1, upstream.count("GET /v2/test/app/manifests/v1"), "a garbage answer is not fetched again at once");
         }
     }
+
+    @Test
+    void upstreamNotListening_errorSaysConnectionRefused() {
+        try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: gone\n    url: http://127.0.0.1:9\n")) {
+            HttpResponse<byte[]> refused = RegistryHttp.manifest(proxy.url(), "test/app", "v1");
+            String body = new String(refused.body(), StandardCharsets.UTF_8);
+            assertEquals(502, refused.statusCode(), body);
+            assertTrue(body.contains("connection to 127.0.0.1 refused"), "the cause in words, not an exception's name: " + body);
+        }
+    }
 }

@@ -26,10 +26,15 @@ final class ProxyUnderTest implements AutoCloseable {
     /** A proxy from YAML; listen address, admin port and storage path are set here (as environment overrides). */
     static ProxyUnderTest start(Path data, String yaml) {
         int port = FreePorts.next();
+        return start(data, yaml, port, port);
+    }
+
+    /** A proxy from YAML with its admin endpoints on a port of their own, {@code adminPort}. */
+    static ProxyUnderTest start(Path data, String yaml, int port, int adminPort) {
         PullthroughConfig config = ConfigLoader.fromYaml(yaml, Map.of(
                 "PULLTHROUGH_SERVER_HOST", "127.0.0.1",
                 "PULLTHROUGH_SERVER_PORT", Integer.toString(port),
-                "PULLTHROUGH_ADMIN_PORT", Integer.toString(port),
+                "PULLTHROUGH_ADMIN_PORT", Integer.toString(adminPort),
                 "PULLTHROUGH_STORAGE_PATH", data.toString()));
         try {
             return new ProxyUnderTest(ProxyApplication.start(config), port);
