@@ -29,6 +29,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -150,17 +151,11 @@ public final class ManifestService {
             if (isSignedSchema1(body.mediaType())) {
                 return passThroughSchema1(body);
             }
-            StoredManifest manifest;
-            try {
-                manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, body.mediaType(),
-                        body.bytes(), AcceptHeader.types(accept));
-            } catch (ManifestAdmission.Refused e) {
-                return notCached(target, what, e);
-            }
-            if (!AcceptHeader.types(accept).contains(body.mediaType())) {
-                metadata.putTag(seen, new TagResolution(digest, body.mediaType(), clock.millis()));
-            }
-            return served(manifest, false, Map.of());
+            return admitAndServe(target, what, digest, body, accept, manifest -> {
+                if (!AcceptHeader.types(accept).contains(manifest.mediaType())) {
+                    metadata.putTag(seen, new TagResolution(digest, manifest.mediaType(), clock.millis()));
+                }
+            });
         }, blocking);
     }
 
@@ -282,16 +277,25 @@ public final class ManifestService {
                 return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE,
                         "upstream " + target.upstreamName() + " sent an invalid Docker-Content-Digest: " + e.getMessage());
             }
-            StoredManifest manifest;
-            try {
-                manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, body.mediaType(),
-                        body.bytes(), AcceptHeader.types(accept));
-            } catch (ManifestAdmission.Refused e) {
-                return notCached(target, what, e);
-            }
-            record(target, tag, accept, manifest);
-            return served(manifest, false, Map.of());
+            return admitAndServe(target, what, digest, body, accept, manifest -> record(target, tag, accept, manifest));
         }, blocking);
+    }
+
+    /**
+     * Admits what the upstream sent this client and serves it, after {@code remember} kept how it was
+     * asked for; or says why it cannot be cached (then nothing is served, nothing kept).
+     */
+    private ProxyResponse admitAndServe(Target target, String what, Digest digest, ManifestBody body, List<String> accept,
+                                        Consumer<StoredManifest> remember) {
+        StoredManifest manifest;
+        try {
+            manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, body.mediaType(),
+                    body.bytes(), AcceptHeader.types(accept));
+        } catch (ManifestAdmission.Refused e) {
+            return notCached(target, what, e);
+        }
+        remember.accept(manifest);
+        return served(manifest, false, Map.of());
     }
 
     /** Keeps what the upstream answered this client for the tag: as the tag's own manifest, for its accept set, or both. */
