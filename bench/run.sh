@@ -100,6 +100,13 @@ for target in reference-proxy pullthrough; do
   CROWD[$target]=$(push_blob bench/crowd "$WORK/crowd")
 done
 rm -f "$WORK/crowd"
+# One fresh blob per path for a single cold client (the upstream direct reads its own copy too).
+declare -A SOLO
+for target in upstream reference-proxy pullthrough; do
+  head -c $((BLOB_MIB << 20)) /dev/urandom > "$WORK/solo"
+  SOLO[$target]=$(push_blob bench/solo "$WORK/solo")
+done
+rm -f "$WORK/solo"
 push_image bench/manifest
 push_image bench/warmup
 for run in $(seq 1 "$COLD_RUNS"); do push_image "bench/cold$run"; done
@@ -225,6 +232,17 @@ for target in reference-proxy pullthrough; do
   crowd_upstream[$target]=$(( $(grep -c "GET /v2/bench/crowd/blobs/$blob " "$WORK/upstream/log" || true) * BLOB_MIB ))
 done
 
+# ---- 4b. one client, one cold blob: MiB/s through each path
+declare -A solo_speed
+for target in upstream reference-proxy pullthrough; do
+  case $target in
+    upstream) port=$UP_PORT ;;
+    reference-proxy) port=$REF_PORT ;;
+    pullthrough) port=$PT_PORT ;;
+  esac
+  solo_speed[$target]=$(curl -sf -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$port/v2/bench/solo/blobs/${SOLO[$target]}")
+done
+
 # ---- 5. resident memory after the runs, and under slow streams
 rss() { awk '/^VmRSS/{print int($2/1024)}' "/proc/$1/status"; }
 declare -A rss_after rss_slow
@@ -254,7 +272,8 @@ python3 - "$(nproc)" "$BLOB_MIB" "$LAYER_MIB" \
   "${crowd_wall[reference-proxy]} ${crowd_wall[pullthrough]}" \
   "${crowd_ttfb[reference-proxy]}" "${crowd_ttfb[pullthrough]}" \
   "${rss_after[reference-proxy]} ${rss_after[pullthrough]}" "${rss_slow[reference-proxy]} ${rss_slow[pullthrough]}" \
-  "$SLOW_STREAMS" "$ROOT/bench/results/latest.json" <<'PY'
+  "$SLOW_STREAMS" "$ROOT/bench/results/latest.json" \
+  "${solo_speed[upstream]} ${solo_speed[reference-proxy]} ${solo_speed[pullthrough]}" <<'PY'
 import json, statistics, sys
 a = sys.argv
 cores, blob_mib, layer_mib = a[1:4]
@@ -278,6 +297,7 @@ ttfb = {peers[0]: sorted(float(x) for x in a[17].split()), peers[1]: sorted(floa
 rss_after = dict(zip(peers, map(int, a[19].split())))
 rss_slow = dict(zip(peers, map(int, a[20].split())))
 slow, out = a[21], a[22]
+solo = dict(zip(three, (float(x) / 2**20 for x in a[23].split())))
 
 def row(label, unit, values, better_high=True):
     print(f"  {label:44s}", end="")
@@ -297,7 +317,9 @@ print("2. warm blob throughput (median of runs)")
 row("MiB/s", "", speeds)
 print("3. cold pull, skopeo copy (median)")
 row("seconds", "s", cold, better_high=False)
-print("4. 20 concurrent cold requests for one blob")
+print("4. cold blob, one client (MiB/s)")
+row("MiB/s", "", solo)
+print("4b. 20 concurrent cold requests for one blob")
 row("MiB the upstream served", "", {n: float(crowd_upstream[n]) for n in peers}, better_high=False)
 row("wall time", "s", crowd_wall, better_high=False)
 row("time to first byte, median", "s", {n: statistics.median(ttfb[n]) for n in peers}, better_high=False)
@@ -307,7 +329,7 @@ row("after the runs, MiB", "", {n: float(rss_after[n]) for n in peers}, better_h
 row(f"under {slow} slow blob streams, MiB", "", {n: float(rss_slow[n]) for n in peers}, better_high=False)
 result = {"cores": int(cores), "blob_mib": int(blob_mib), "warm_manifest_rps": {"tag": rps_tag, "digest": rps_digest},
           "warm_manifest_p99_ms": {"tag": p99_tag, "digest": p99_digest}, "warm_blob_mib_per_s": speeds,
-          "cold_pull_seconds": cold, "crowd_upstream_mib": crowd_upstream, "crowd_wall_seconds": crowd_wall,
+          "cold_pull_seconds": cold, "cold_blob_one_client_mib_per_s": solo, "crowd_upstream_mib": crowd_upstream, "crowd_wall_seconds": crowd_wall,
           "crowd_ttfb_seconds": ttfb, "rss_after_mib": rss_after, "rss_slow_streams_mib": rss_slow, "slow_streams": int(slow)}
 open(out, "w").write(json.dumps(result, indent=1))
 print(json.dumps(result))

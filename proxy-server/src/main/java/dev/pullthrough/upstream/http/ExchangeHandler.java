@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.timeout.IdleStateEvent;
 import java.io.IOException;
 
 /** The last handler of a pooled connection: passes what arrives to the exchange running on it, if any. */
@@ -62,6 +63,16 @@ final class ExchangeHandler extends SimpleChannelInboundHandler<HttpObject> {
                     + (exchange.headArrived() ? " in the middle of the body" : " before answering")));
         }
         super.channelInactive(ctx);
+    }
+
+    /** An idle pooled connection is closed (the pool drops it at the next acquire); one in use is left alone. */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
+        if (event instanceof IdleStateEvent && current == null) {
+            ctx.close();
+            return;
+        }
+        super.userEventTriggered(ctx, event);
     }
 
     @Override

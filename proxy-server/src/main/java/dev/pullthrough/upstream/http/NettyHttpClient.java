@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
 import java.io.IOException;
 import java.net.URI;
@@ -37,6 +38,8 @@ public final class NettyHttpClient implements AutoCloseable {
     /** Set on a connection once it carried an exchange: a failure on reuse may just be a stale connection. */
     private static final AttributeKey<Boolean> USED = AttributeKey.valueOf("pullthrough.used");
     private static final int MAX_INITIAL_LINE = 8192;
+    /** A kept-alive connection unused this long is closed: registries drop theirs about then anyway. */
+    private static final int IDLE_SECONDS = 60;
     private static final int MAX_HEADERS = 64 * 1024;
     /**
      * Socket reads of up to 1 MiB, passed on as chunks of up to that: each chunk costs a hand-over to
@@ -146,6 +149,7 @@ public final class NettyHttpClient implements AutoCloseable {
                         pipeline.addLast(tls.newHandler(channel.alloc(), host, port));
                     }
                     pipeline.addLast(new HttpClientCodec(MAX_INITIAL_LINE, MAX_HEADERS, MAX_CHUNK));
+                    pipeline.addLast(new IdleStateHandler(0, 0, IDLE_SECONDS));
                     pipeline.addLast(new ExchangeHandler());
                 }
             }, ChannelHealthChecker.ACTIVE);
