@@ -11,33 +11,48 @@ import java.util.concurrent.TimeUnit;
 /**
  * A request's line and headers must arrive within a deadline once their first byte did: a client
  * that sends a header byte every few seconds (slowloris) would otherwise hold its connection for
- * ever, as every byte restarts the idle timer. Two handlers around the HTTP codec share one timer:
- * {@link #bytes()} arms it on raw bytes, {@link #requests()} disarms it when the codec has a request.
+ * ever, as every byte restarts the idle timer. Two handlers around the HTTP codec share the state:
+ * {@link #bytes()} notes when a request's first byte came, {@link #requests()} clears it when the
+ * codec has the request. One check per connection runs every quarter of the deadline, so requests
+ * themselves schedule nothing (a timer per request cost the warm path measurably).
  */
 final class HeaderDeadline {
-    private final Duration limit;
-    private ScheduledFuture<?> timer;
+    private final long limitNanos;
+    /** When the first byte of the request in progress arrived; 0 between requests. */
+    private long startedNanos;
+    private ScheduledFuture<?> check;
 
     HeaderDeadline(Duration limit) {
-        this.limit = limit;
+        this.limitNanos = limit.toNanos();
     }
 
     /** Goes before the codec. */
     ChannelInboundHandlerAdapter bytes() {
         return new ChannelInboundHandlerAdapter() {
             @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                if (timer == null && msg instanceof ByteBuf && ((ByteBuf) msg).isReadable()) {
-                    timer = ctx.executor().schedule(() -> {
+            public void channelActive(ChannelHandlerContext ctx) {
+                long period = Math.max(1, TimeUnit.NANOSECONDS.toMillis(limitNanos) / 4);
+                check = ctx.executor().scheduleAtFixedRate(() -> {
+                    if (startedNanos != 0 && System.nanoTime() - startedNanos > limitNanos) {
                         ctx.close();
-                    }, limit.toMillis(), TimeUnit.MILLISECONDS);
+                    }
+                }, period, period, TimeUnit.MILLISECONDS);
+                ctx.fireChannelActive();
+            }
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (startedNanos == 0 && msg instanceof ByteBuf && ((ByteBuf) msg).isReadable()) {
+                    startedNanos = System.nanoTime();
                 }
                 ctx.fireChannelRead(msg);
             }
 
             @Override
             public void channelInactive(ChannelHandlerContext ctx) {
-                disarm();
+                if (check != null) {
+                    check.cancel(false);
+                }
                 ctx.fireChannelInactive();
             }
         };
@@ -49,17 +64,10 @@ final class HeaderDeadline {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 if (msg instanceof HttpRequest) {
-                    disarm();
+                    startedNanos = 0;
                 }
                 ctx.fireChannelRead(msg);
             }
         };
-    }
-
-    private void disarm() {
-        if (timer != null) {
-            timer.cancel(false);
-            timer = null;
-        }
     }
 }
