@@ -1,7 +1,5 @@
 package dev.pullthrough.upstream;
 
-import java.util.function.Function;
-
 /** What the upstream answered, as a value: what was asked for, or the {@link Refusal} saying why not. */
 public sealed interface UpstreamResult<T> {
     /** The upstream gave what was asked. */
@@ -16,12 +14,5 @@ public sealed interface UpstreamResult<T> {
 
     static <T> UpstreamResult<T> refused(Refusal refusal) {
         return new Refused<>(refusal);
-    }
-
-    default <U> UpstreamResult<U> map(Function<T, U> mapping) {
-        if (this instanceof Ok<T> ok) {
-            return new Ok<>(mapping.apply(ok.value()));
-        }
-        return new Refused<>(((Refused<T>) this).refusal());
     }
 }
