@@ -24,7 +24,7 @@ public final class ListingService {
     /** A fetched listing (or a remembered 404) and when. */
     private record Entry(ProxyResponse response, long fetchedAtMillis) {
         int weight() {
-            return response instanceof ProxyResponse.Json ? ((ProxyResponse.Json) response).body().length : 256;
+            return response instanceof ProxyResponse.Json json ? json.body().length : 256;
         }
     }
 
@@ -98,13 +98,14 @@ public final class ListingService {
         return refusal instanceof Refusal.NotFound || refusal instanceof Refusal.OwnError own && own.status() == 404;
     }
 
+    /** A cached listing (not a remembered 404) within maxStale past its TTL, with a warning. */
     private Optional<ProxyResponse> stale(Target target, Entry cached, long now, long ttl) {
-        if (cached == null || !(cached.response() instanceof ProxyResponse.Json) || now - cached.fetchedAtMillis() >= ttl + target.upstream().config().maxStale().toMillis()) {
+        long limit = ttl + target.upstream().config().maxStale().toMillis();
+        if (cached == null || !(cached.response() instanceof ProxyResponse.Json json) || now - cached.fetchedAtMillis() >= limit) {
             return Optional.empty();
         }
-        Map<String, String> headers = new HashMap<>(((ProxyResponse.Json) cached.response()).headers());
+        Map<String, String> headers = new HashMap<>(json.headers());
         headers.put("Warning", "299 - \"upstream " + target.upstreamName() + " unavailable; serving a cached listing\"");
-        ProxyResponse.Json json = (ProxyResponse.Json) cached.response();
         return Optional.of(new ProxyResponse.Json(json.status(), json.contentType(), json.body(), headers));
     }
 
