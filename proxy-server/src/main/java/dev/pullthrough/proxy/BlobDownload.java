@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
@@ -24,9 +25,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one upstream download of a blob, shared by every client that asks for it meanwhile. The body
- * arrives in chunks from the transport's event loop and is written and hashed on the download's own
- * serial executor (the event loop never waits on the disk; the socket is read on while the disk
- * writes, up to the transport's window). Readers follow the growing temp file from their own
+ * arrives in chunks from the transport's event loop and is written and hashed on two serial
+ * executors of the download's own, side by side: the event loop never waits on the disk, the socket
+ * is read on while the disk writes (up to the transport's window), and the file does not wait for
+ * the hash nor the hash for the file. Readers follow the growing temp file from their own
  * offset. The last byte is held back until the digest is verified, so no client ever holds a
  * complete body of wrong bytes: on a failure every reader is aborted and nothing is committed.
  */
@@ -37,6 +39,7 @@ public final class BlobDownload implements BodySink {
     private final Digest digest;
     private final BlobStore store;
     private final Executor writes;
+    private final Executor hashes;
     private final Runnable onFinish;
     private final CompletableFuture<Long> started = new CompletableFuture<>();
     private final CompletableFuture<StoredBlob> done = new CompletableFuture<>();
@@ -59,16 +62,18 @@ public final class BlobDownload implements BodySink {
 
     /**
      * @param writes a serial executor for this download's disk work, in order
+     * @param hashes a serial executor for this download's hashing, in order
      * @param makeRoom called with the blob's size before it is written, to trim the cache first
      * @param onCommit called once the blob is verified and committed
      * @param onFinish called when the download ended, either way
      */
-    BlobDownload(Target target, Digest digest, BlobStore store, Executor writes, LongConsumer makeRoom,
+    BlobDownload(Target target, Digest digest, BlobStore store, Executor writes, Executor hashes, LongConsumer makeRoom,
                  Consumer<StoredBlob> onCommit, Runnable onFinish) {
         this.target = target;
         this.digest = digest;
         this.store = store;
         this.writes = writes;
+        this.hashes = hashes;
         this.makeRoom = makeRoom;
         this.onCommit = onCommit;
         this.onFinish = onFinish;
@@ -169,7 +174,7 @@ public final class BlobDownload implements BodySink {
             if (failure != null) {
                 return;
             }
-            writer.write(bytes);
+            writer.append(bytes);
             written = writer.written();
             if (size >= 0 && written > size) {
                 throw new IOException("upstream sent more than its Content-Length of " + size);
@@ -178,6 +183,16 @@ public final class BlobDownload implements BodySink {
         } catch (Throwable e) {
             body.cancel("the download failed: " + e.getMessage());
             fail(e);
+        } finally {
+            consumed.run();
+        }
+    }
+
+    private void hash(ByteBuffer bytes, Runnable consumed) {
+        try {
+            if (failure == null) {
+                writer.hash(bytes);
+            }
         } finally {
             consumed.run();
         }
@@ -215,12 +230,21 @@ public final class BlobDownload implements BodySink {
 
     @Override
     public void onBytes(ByteBuffer bytes, Runnable consumed) {
-        writes.execute(() -> write(bytes, consumed));
+        AtomicInteger users = new AtomicInteger(2);
+        Runnable release = () -> {
+            if (users.decrementAndGet() == 0) {
+                consumed.run();
+            }
+        };
+        ByteBuffer forHash = bytes.duplicate();
+        hashes.execute(() -> hash(forHash, release));
+        writes.execute(() -> write(bytes, release));
     }
 
     @Override
     public void onEnd() {
-        writes.execute(this::finish);
+        // Every chunk hashed, then every chunk written: then the digest can be checked.
+        hashes.execute(() -> writes.execute(this::finish));
     }
 
     @Override

@@ -196,7 +196,7 @@ public final class BlobService {
                 throw new UncheckedIOException(e);
             }
             Runnable lease = leases.acquire(d);
-            created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), janitor::makeRoomFor,
+            created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), new SerialExecutor(downloads), janitor::makeRoomFor,
                     blob -> committed(target, blob), () -> {
                         inFlight.remove(d);
                         lease.run();

@@ -14,7 +14,9 @@ import java.security.MessageDigest;
 /**
  * Writes one blob into a temp file while hashing it; {@link #commit()} checks the digest, fsyncs
  * and renames atomically, so nothing partial or wrong ever appears under a digest. Single writer;
- * readers of the growing temp file use {@link #tempFile()} and {@link #written()}.
+ * readers of the growing temp file use {@link #tempFile()} and {@link #written()}. The file and the
+ * hash may be fed on two threads ({@link #append} and {@link #hash}, each in order), so that neither
+ * waits for the other; {@link #verify()} comes after both have seen every byte.
  */
 public final class BlobWriter implements AutoCloseable {
     private final Digest expected;
@@ -35,14 +37,23 @@ public final class BlobWriter implements AutoCloseable {
         this.hasher = expected.newHasher();
     }
 
-    /** Appends all of {@code bytes} (consumed). */
+    /** Appends all of {@code bytes} to the file and the hash (consumed). */
     public void write(ByteBuffer bytes) throws IOException {
-        ByteBuffer forHash = bytes.duplicate();
+        hash(bytes.duplicate());
+        append(bytes);
+    }
+
+    /** Appends all of {@code bytes} to the file only (consumed); the same bytes go to {@link #hash}. */
+    public void append(ByteBuffer bytes) throws IOException {
         while (bytes.hasRemaining()) {
             channel.write(bytes);
         }
-        hasher.update(forHash);
         written = channel.position();
+    }
+
+    /** Adds {@code bytes} to the hash only (consumed); the same bytes go to {@link #append}. */
+    public void hash(ByteBuffer bytes) {
+        hasher.update(bytes);
     }
 
     public long written() {
