@@ -153,7 +153,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
                 metrics.bytesServed(cache.equals("hit") ? "cache" : "upstream", bytes);
             }
             metrics.requestDuration(reply.route(), nanos);
-            accessLog.record(method, uri, status, bytes, nanos / 1_000_000, cache, reply.upstream(), !f.isSuccess());
+            accessLog.record(ctx.channel().eventLoop(), method, uri, status, bytes, nanos / 1_000_000, cache, reply.upstream(), !f.isSuccess());
         });
         finish(ctx, done, keep);
     }

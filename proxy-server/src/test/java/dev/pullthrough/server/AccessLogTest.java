@@ -3,6 +3,9 @@ package dev.pullthrough.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import org.junit.jupiter.api.Test;
 
 class AccessLogTest {
@@ -15,5 +18,23 @@ class AccessLogTest {
     void printable_plainPath_sameString() {
         String path = "/v2/library/alpine/manifests/3.19";
         assertSame(path, AccessLog.printable(path));
+    }
+
+    private static final Clock CLOCK = Clock.fixed(Instant.parse("2026-11-26T18:07:09.027Z"), ZoneOffset.UTC);
+
+    @Test
+    void line_text_timeFirstThenRequestAndOutcome() {
+        StringBuilder out = new StringBuilder();
+        new AccessLog(false, CLOCK).line(out, "GET", "/v2/library/alpine/manifests/3.19", 200, 1234, 3, "hit", "docker.io", false);
+        assertEquals("2026-11-26T18:07:09.027Z GET /v2/library/alpine/manifests/3.19 200 1234B 3ms cache=hit upstream=docker.io",
+                out.toString());
+    }
+
+    @Test
+    void line_json_oneObjectWithEscapedPathAndAbort() {
+        StringBuilder out = new StringBuilder();
+        new AccessLog(true, CLOCK).line(out, "GET", "/v2/a\"b/blobs/x", 200, 5, 0, "miss", "u", true);
+        assertEquals("{\"time\":\"2026-11-26T18:07:09.027Z\",\"method\":\"GET\",\"path\":\"/v2/a\\\"b/blobs/x\",\"status\":200,"
+                + "\"bytes\":5,\"ms\":0,\"cache\":\"miss\",\"upstream\":\"u\",\"aborted\":true}", out.toString());
     }
 }
