@@ -12,6 +12,8 @@ import dev.pullthrough.upstream.UpstreamResult;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -28,9 +30,9 @@ import org.slf4j.LoggerFactory;
  * arrives in chunks from the transport's event loop and is written and hashed on two serial
  * executors of the download's own, side by side: the event loop never waits on the disk, the socket
  * is read on while the disk writes (up to the transport's window), and the file does not wait for
- * the hash nor the hash for the file. Readers follow the growing temp file from their own
- * offset. The last byte is held back until the digest is verified, so no client ever holds a
- * complete body of wrong bytes: on a failure every reader is aborted and nothing is committed.
+ * the hash nor the hash for the file. Readers follow the growing temp file from their own offset.
+ * The last byte is held back until the digest is verified, so no client ever holds a complete body
+ * of wrong bytes: on a failure every reader is aborted and nothing is committed.
  */
 public final class BlobDownload implements BodySink {
     private static final Logger LOG = LoggerFactory.getLogger(BlobDownload.class);
@@ -46,6 +48,8 @@ public final class BlobDownload implements BodySink {
     private final Set<Runnable> listeners = new CopyOnWriteArraySet<>();
     private volatile long size = -1;
     private volatile long written;
+    /** Bytes received from upstream, written or not. */
+    private volatile long received;
     private volatile boolean verified;
     private volatile boolean committed;
     private volatile Throwable failure;
@@ -101,13 +105,17 @@ public final class BlobDownload implements BodySink {
         return done;
     }
 
-    /** How many bytes a reader may send now: all when verified, otherwise all but the last. */
+    /**
+     * How many bytes a reader may send now: those in the file, except the last byte of the blob
+     * until the digest is verified.
+     */
     public long readable() {
+        long inFile = written;
         if (verified) {
-            return size;
+            return inFile;
         }
         long known = size;
-        return known < 0 ? 0 : Math.max(0, Math.min(written, known - 1));
+        return known < 0 ? 0 : Math.max(0, Math.min(inFile, known - 1));
     }
 
     /** The reason the download failed, or null while it has not. */
@@ -116,11 +124,23 @@ public final class BlobDownload implements BodySink {
     }
 
     /** Opens the bytes for reading: the temp file while downloading, the committed blob after. */
-    public synchronized FileChannel openForReading() throws IOException {
-        if (failure != null) {
-            throw new IOException("download of " + digest + " failed", failure);
+    public FileChannel openForReading() throws IOException {
+        Path temp;
+        synchronized (this) {
+            if (failure != null) {
+                throw new IOException("download of " + digest + " failed", failure);
+            }
+            if (committed) {
+                return FileChannel.open(stored.path(), StandardOpenOption.READ);
+            }
+            temp = writer.tempFile();
         }
-        return FileChannel.open(committed ? stored.path() : writer.tempFile(), StandardOpenOption.READ);
+        try {
+            return FileChannel.open(temp, StandardOpenOption.READ);
+        } catch (NoSuchFileException renamedMeanwhile) {
+            // the commit renames the file before it says so; or the download failed, and this fails too
+            return FileChannel.open(writer.targetFile(), StandardOpenOption.READ);
+        }
     }
 
     /** Called whenever more bytes became readable or the download ended (on the download's executor). */
@@ -198,23 +218,41 @@ public final class BlobDownload implements BodySink {
         }
     }
 
-    private void finish() {
+    /**
+     * On the hash executor, once every chunk is hashed: the digest decides, and readers may send the
+     * last byte as soon as the file has it, while the fsync runs.
+     */
+    private void hashed() {
         if (failure != null) {
             return;
         }
         try {
-            if (size >= 0 && written != size) {
-                throw new IOException("upstream ended after " + written + " of " + size + " bytes");
+            long total = received;
+            if (size >= 0 && total != size) {
+                throw new IOException("upstream ended after " + total + " of " + size + " bytes");
             }
             writer.verify();
             if (size < 0) {
-                size = written;
+                size = total;
             }
-            // Readers may send the last bytes now; the fsync and rename that follow need not hold them.
             verified = true;
             notifyListeners();
+            writes.execute(this::commit);
+        } catch (Throwable e) {
+            fail(e);
+        }
+    }
+
+    /** On the write executor, once every chunk is in the file: fsync and rename, then the blob is the cache's. */
+    private void commit() {
+        if (failure != null) {
+            return;
+        }
+        try {
+            // Not under this object's lock: the fsync takes a while, and clients joining meanwhile take the lock.
+            StoredBlob blob = writer.commit();
             synchronized (this) {
-                stored = writer.commit();
+                stored = blob;
                 committed = true;
             }
             started.complete(size);
@@ -230,6 +268,7 @@ public final class BlobDownload implements BodySink {
 
     @Override
     public void onBytes(ByteBuffer bytes, Runnable consumed) {
+        received += bytes.remaining(); // only the transport's event loop adds
         AtomicInteger users = new AtomicInteger(2);
         Runnable release = () -> {
             if (users.decrementAndGet() == 0) {
@@ -243,8 +282,8 @@ public final class BlobDownload implements BodySink {
 
     @Override
     public void onEnd() {
-        // Every chunk hashed, then every chunk written: then the digest can be checked.
-        hashes.execute(() -> writes.execute(this::finish));
+        // After every chunk was hashed; the commit follows every chunk written.
+        hashes.execute(this::hashed);
     }
 
     @Override
@@ -285,11 +324,11 @@ public final class BlobDownload implements BodySink {
         if (nowNanos - windowStartNanos < limits.blobRateWindow().toNanos()) {
             return;
         }
-        long sent = written - windowStartBytes;
+        long sent = received - windowStartBytes;
         long floor = limits.blobMinRate() * limits.blobRateWindow().toSeconds();
         if (sent >= floor) {
             windowStartNanos = nowNanos;
-            windowStartBytes = written;
+            windowStartBytes = received;
             return;
         }
         tooSlow = "upstream " + target.upstreamName() + " sent " + sent + " bytes of blob " + digest + " in "
@@ -298,17 +337,20 @@ public final class BlobDownload implements BodySink {
         current.cancel(tooSlow);
     }
 
+    /** Ends the download as failed, once, whichever of its executors or the transport saw the failure first. */
     private void fail(Throwable thrown) {
-        if (failure != null || committed) {
-            return;
-        }
         Throwable e = tooSlow == null ? thrown : new UpstreamStatusException(UpstreamErrors.error(ErrorCode.UPSTREAM_TIMEOUT,
                 tooSlow));
+        BlobWriter dropped;
         synchronized (this) {
-            failure = e;
-            if (writer != null) {
-                writer.abort();
+            if (failure != null || committed) {
+                return;
             }
+            failure = e;
+            dropped = writer;
+        }
+        if (dropped != null) {
+            dropped.abort();
         }
         started.completeExceptionally(e);
         done.completeExceptionally(e);

@@ -64,6 +64,11 @@ public final class BlobWriter implements AutoCloseable {
         return temp;
     }
 
+    /** Where the blob is once committed. */
+    public Path targetFile() {
+        return target;
+    }
+
     /**
      * Checks the bytes against the expected digest, without publishing them yet: readers of the
      * temp file may hand out the last bytes as soon as this passed.
