@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -29,9 +30,11 @@ import java.util.function.Predicate;
 import org.slf4j.LoggerFactory;
 
 /**
- * One connection's requests, one at a time: reading pauses while a request is served (no
- * pipelining to untangle), the answer is computed off the event loop by {@link PullApi}, and
- * written back here. Undecodable requests are answered and the connection closed; the server stays up.
+ * One connection's requests, one at a time: a request that arrives while another is served (a
+ * pipelining client) waits its turn, and reading pauses until it had it; the answer is computed off
+ * the event loop by {@link PullApi}, and written back here. Reading is not paused for every request
+ * (that costs two epoll_ctl calls per request): clients that wait for each answer never need it.
+ * Undecodable requests are answered and the connection closed; the server stays up.
  */
 final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     private final PullApi api;
@@ -43,6 +46,10 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     /** Whether a request's credentials may use the admin endpoints: the proxy's pullers (htpasswd), when configured. */
     private final Predicate<Optional<String>> adminCredentials;
     private final AccessLog accessLog;
+    /** Whether a request of this connection is being answered; only touched on its event loop. */
+    private boolean busy;
+    /** Requests that arrived while another was answered (pipelined), in order. */
+    private final ArrayDeque<HttpRequest> waiting = new ArrayDeque<>();
 
     RegistryHandler(PullApi api, Optional<AdminRoutes> admin, Metrics metrics, Executor workers, ClientPolicy clients,
                     ClientPolicy adminClients, Predicate<Optional<String>> adminCredentials, AccessLog accessLog) {
@@ -62,6 +69,16 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
             return; // request bodies are not read: the pull API has none, pushes are refused
         }
         HttpRequest request = (HttpRequest) msg;
+        if (busy) {
+            waiting.add(request);
+            ctx.channel().config().setAutoRead(false);
+            return;
+        }
+        handle(ctx, request);
+    }
+
+    private void handle(ChannelHandlerContext ctx, HttpRequest request) {
+        busy = true;
         if (request.decoderResult().isFailure()) {
             rejectUndecodable(ctx, request.decoderResult().cause());
             return;
@@ -73,7 +90,6 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         boolean adminRequest = admin.isPresent() && admin.get().handles(path);
         boolean keepAlive = HttpUtil.isKeepAlive(request)
                 && (head || request.method().equals(HttpMethod.GET) || adminRequest && request.method().equals(HttpMethod.POST));
-        ctx.channel().config().setAutoRead(false);
 
         if (!clients.allows(ctx.channel().remoteAddress())) {
             metrics.request("denied", request.method().name(), 403);
@@ -172,18 +188,23 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         return 200;
     }
 
-    /** Keep-alive: read the next request once this response is out; otherwise close. */
-    private static void finish(ChannelHandlerContext ctx, ChannelFuture done, boolean keepAlive) {
+    /** Keep-alive: answer the next request once this response is out; otherwise close. */
+    private void finish(ChannelHandlerContext ctx, ChannelFuture done, boolean keepAlive) {
         if (!keepAlive) {
             done.addListener(ChannelFutureListener.CLOSE);
             return;
         }
         done.addListener((ChannelFutureListener) f -> {
-            if (f.isSuccess()) {
-                f.channel().config().setAutoRead(true);
-                f.channel().read();
-            } else {
+            if (!f.isSuccess()) {
                 f.channel().close();
+                return;
+            }
+            busy = false;
+            HttpRequest next = waiting.poll();
+            if (next != null) {
+                handle(ctx, next);
+            } else if (!f.channel().config().isAutoRead()) {
+                f.channel().config().setAutoRead(true);
             }
         });
     }

@@ -11,6 +11,8 @@ import dev.pullthrough.oci.Digest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -169,5 +171,24 @@ class ProtocolTest {
         String raw = RawHttp.exchange(proxy.hostPort(), "\u0001\u0002 nonsense\r\n\r\n");
         assertTrue(raw.isEmpty() || raw.startsWith("HTTP/1.1 400"), raw);
         assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/").statusCode());
+    }
+
+    @Test
+    void pipelinedRequests_answeredInOrder() {
+        String accept = String.join(", ", RegistryHttp.ALL_MANIFEST_TYPES);
+        String unknownBlob = "sha256:" + "0".repeat(64);
+        // Three requests in one write: a manifest (answered off the event loop), an unknown blob, the base.
+        String raw = RawHttp.exchange(proxy.hostPort(),
+                "GET /v2/proto/app/manifests/v1 HTTP/1.1\r\nHost: x\r\nAccept: " + accept + "\r\n\r\n"
+                        + "GET /v2/proto/app/blobs/" + unknownBlob + " HTTP/1.1\r\nHost: x\r\n\r\n"
+                        + "GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        // A body has no line end of its own: the next status line follows it directly.
+        List<String> statuses = Pattern.compile("HTTP/1\\.1 (\\d{3}) ").matcher(raw).results().map(m -> m.group(1)).toList();
+        assertEquals(List.of("200", "404", "200"), statuses, raw);
+        int manifest = raw.indexOf("Docker-Content-Digest: " + image.digest());
+        int blobError = raw.indexOf("BLOB_UNKNOWN");
+        assertTrue(manifest > 0 && blobError > manifest, raw);
+        assertTrue(raw.endsWith("{}"), raw);
     }
 }
