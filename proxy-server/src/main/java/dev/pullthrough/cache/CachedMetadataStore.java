@@ -26,12 +26,16 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
 
     public CachedMetadataStore(MetadataStore store, long manifestBytes, long tagEntries) {
         this.store = store;
+        // Upkeep (draining the access buffers, evicting) runs on the thread that read or wrote, a few
+        // microseconds now and then: on the default executor every busy stretch of cache hits woke a
+        // pool thread from the event loop.
         this.manifests = Caffeine.newBuilder()
+                .executor(Runnable::run)
                 .maximumWeight(manifestBytes)
                 .weigher((Digest digest, StoredManifest manifest) -> manifest.bytes().length + 128)
                 .build();
-        this.tags = Caffeine.newBuilder().maximumSize(tagEntries).build();
-        this.links = Caffeine.newBuilder().maximumSize(tagEntries * 10).build();
+        this.tags = Caffeine.newBuilder().executor(Runnable::run).maximumSize(tagEntries).build();
+        this.links = Caffeine.newBuilder().executor(Runnable::run).maximumSize(tagEntries * 10).build();
     }
 
     @Override
