@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * Hot manifests (weighed by their bytes) and tag resolutions in memory, in front of the persistent
@@ -141,6 +142,11 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     @Override
     public void forEachEntry(Consumer<IndexEntry> action) {
         store.forEachEntry(action);
+    }
+
+    @Override
+    public void forEachByAge(Predicate<IndexEntry> action) {
+        store.forEachByAge(action);
     }
 
     @Override

@@ -88,7 +88,8 @@ final class ProxyCore implements AutoCloseable {
         listings = new ListingService(config.offline(), clock);
         prefetcher = new Prefetcher(router, blobs, metadata, admission, clock);
         housekeeping.scheduleWithFixedDelay(blobs::abortSlowDownloads, 1, 1, TimeUnit.SECONDS);
-        housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 10, 10, TimeUnit.SECONDS);
+        // From the start: a restart with a smaller storage.maxSize is back within its bound at once.
+        housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 0, 10, TimeUnit.SECONDS);
     }
 
     /** Opens the storage (recovering it from an interrupted run) and builds the services. */

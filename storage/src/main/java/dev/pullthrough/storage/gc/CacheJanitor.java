@@ -6,8 +6,6 @@ import dev.pullthrough.storage.meta.IndexEntry;
 import dev.pullthrough.storage.meta.MetadataStore;
 import java.io.IOException;
 import java.time.Clock;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +23,8 @@ import org.slf4j.LoggerFactory;
 public final class CacheJanitor {
     /** Evict down to this share of the bound, so one new blob does not cause an eviction each time. */
     static final double LOW_WATER = 0.9;
+    /** Entries looked at per step under the lock: a step of small files takes a few milliseconds. */
+    static final int STEP = 256;
     private static final Logger LOG = LoggerFactory.getLogger(CacheJanitor.class);
 
     /** Told of every eviction (for metrics). */
@@ -86,47 +86,64 @@ public final class CacheJanitor {
         metadata.touch(batch);
     }
 
-    /** Evicts least-recently-used entries while the cache exceeds its bound; returns how many went. */
+    /** Evicts least-recently-used entries while the cache exceeds its bound, down to the low-water mark; returns how many went. */
     public int evictIfNeeded() {
         return makeRoomFor(0);
     }
 
     /**
      * Makes room for {@code incoming} more bytes before they are written, so the disk never holds
-     * more than the bound even while a download is in flight; returns how many entries went.
+     * more than the bound even while a download is in flight; returns how many entries went. Reads
+     * the index from the least recently used entry on and stops when enough went: a pass costs what
+     * it evicts, not the size of the cache. It holds the janitor's lock for at most {@link #STEP}
+     * entries at a time, so a download that fits is never held up, and one that needs room shares
+     * the passes.
      */
-    public synchronized int makeRoomFor(long incoming) {
+    public int makeRoomFor(long incoming) {
         if (used.get() + incoming <= maxSize) {
             return 0;
         }
         flushAccesses();
-        List<IndexEntry> entries = new ArrayList<>();
-        metadata.forEachEntry(entries::add);
-        long total = entries.stream().mapToLong(IndexEntry::size).sum();
-        used.set(total);
-        if (total + incoming <= maxSize) {
-            return 0;
-        }
-        entries.sort(Comparator.comparingLong(IndexEntry::lastAccessMillis));
         long target = Math.max(0, (long) (maxSize * LOW_WATER) - incoming);
         int evicted = 0;
-        for (IndexEntry entry : entries) {
-            if (total <= target) {
-                break;
-            }
-            if (inUse.test(entry.digest()) || !evict(entry)) {
+        boolean recounted = false;
+        while (used.get() > target) {
+            int step = evictOldest(target);
+            if (step == 0) {
+                if (recounted) {
+                    break;
+                }
+                // Nothing more can go: either all that is left is in use, or the running count
+                // drifted from the index (a blob committed twice). Count once, the slow way, and retry.
+                used.set(total());
+                recounted = true;
                 continue;
             }
-            total -= entry.size();
-            used.addAndGet(-entry.size());
-            evicted++;
-            listener.evicted(entry);
+            evicted += step;
         }
-        if (total + incoming > maxSize) {
+        if (used.get() + incoming > maxSize) {
             LOG.warn("the cache holds {} bytes (+{} incoming), over storage.maxSize {}, and what remains is in use",
-                    total, incoming, maxSize);
+                    used.get(), incoming, maxSize);
         }
         return evicted;
+    }
+
+    /** One step: up to {@link #STEP} of the oldest entries looked at, evicted unless in use. */
+    private synchronized int evictOldest(long target) {
+        int[] looked = {0};
+        int[] evicted = {0};
+        metadata.forEachByAge(entry -> {
+            if (used.get() <= target || looked[0]++ >= STEP) {
+                return false;
+            }
+            if (!inUse.test(entry.digest()) && evict(entry)) {
+                used.addAndGet(-entry.size());
+                evicted[0]++;
+                listener.evicted(entry);
+            }
+            return true;
+        });
+        return evicted[0];
     }
 
     private boolean evict(IndexEntry entry) {

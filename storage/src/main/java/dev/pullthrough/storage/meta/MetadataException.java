@@ -5,4 +5,9 @@ public final class MetadataException extends RuntimeException {
     public MetadataException(String attempted, Throwable cause) {
         super(attempted + " failed: " + cause.getMessage(), cause);
     }
+
+    /** A problem with what is stored, not with reading it. */
+    public MetadataException(String problem) {
+        super(problem);
+    }
 }

@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * Manifests by digest, tag resolutions, and the index of everything cached (size and last access)
@@ -50,6 +51,9 @@ public interface MetadataStore extends AutoCloseable {
 
     /** Every index entry, in no particular order. */
     void forEachEntry(Consumer<IndexEntry> action);
+
+    /** Every index entry from the least recently used on, until {@code action} returns false. */
+    void forEachByAge(Predicate<IndexEntry> action);
 
     /** Every stored manifest (fsck). */
     void forEachManifest(Consumer<StoredManifest> action);

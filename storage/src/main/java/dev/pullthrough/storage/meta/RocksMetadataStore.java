@@ -7,6 +7,7 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +17,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
@@ -52,6 +54,12 @@ public final class RocksMetadataStore implements MetadataStore {
     private final ColumnFamilyHandle tags;
     private final ColumnFamilyHandle index;
     private final ColumnFamilyHandle links;
+    /**
+     * The index again, ordered by last access: key = access millis (8 bytes, big-endian) + digest.
+     * Eviction reads it from the oldest on and stops when it freed enough, never materialising the
+     * whole index.
+     */
+    private final ColumnFamilyHandle byAge;
 
     public RocksMetadataStore(Path dir) throws IOException {
         Files.createDirectories(dir);
@@ -70,7 +78,8 @@ public final class RocksMetadataStore implements MetadataStore {
                 new ColumnFamilyDescriptor("manifests".getBytes(StandardCharsets.UTF_8), columnOptions),
                 new ColumnFamilyDescriptor("tags".getBytes(StandardCharsets.UTF_8), columnOptions),
                 new ColumnFamilyDescriptor("index".getBytes(StandardCharsets.UTF_8), columnOptions),
-                new ColumnFamilyDescriptor("links".getBytes(StandardCharsets.UTF_8), columnOptions));
+                new ColumnFamilyDescriptor("links".getBytes(StandardCharsets.UTF_8), columnOptions),
+                new ColumnFamilyDescriptor("by-age".getBytes(StandardCharsets.UTF_8), columnOptions));
         try {
             db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
         } catch (RocksDBException e) {
@@ -85,6 +94,39 @@ public final class RocksMetadataStore implements MetadataStore {
         tags = handles.get(2);
         index = handles.get(3);
         links = handles.get(4);
+        byAge = handles.get(5);
+        try {
+            buildAgeOrderIfMissing();
+        } catch (RuntimeException e) {
+            close();
+            throw new IOException("cannot read the metadata store in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A store written before the by-age family existed has an index but no age order: build it once,
+     * in one pass. Afterwards every index write keeps both in the same batch.
+     */
+    private void buildAgeOrderIfMissing() {
+        try (RocksIterator ages = db.newIterator(byAge)) {
+            ages.seekToFirst();
+            if (ages.isValid()) {
+                return;
+            }
+        }
+        try (WriteBatch batch = new WriteBatch()) {
+            forEachEntry(entry -> {
+                try {
+                    batch.put(byAge, ageKey(entry.lastAccessMillis(), entry.digest()),
+                            encode(entry.kind(), entry.size(), entry.lastAccessMillis()));
+                } catch (RocksDBException e) {
+                    throw new MetadataException("building the eviction order", e);
+                }
+            });
+            db.write(writeOptions, batch);
+        } catch (RocksDBException e) {
+            throw new MetadataException("building the eviction order", e);
+        }
     }
 
     private static final byte[] PRESENT = new byte[0];
@@ -148,9 +190,21 @@ public final class RocksMetadataStore implements MetadataStore {
         return value == null ? Optional.empty() : Optional.of(decodeManifest(digest, value));
     }
 
+    /**
+     * Every record starts with the format it was written in: a record of a format this version does
+     * not know (written by a newer version) stops with a message saying so, never misread.
+     */
+    static void checkFormat(byte format, String what) {
+        if (format != FORMAT) {
+            throw new MetadataException("the " + what + " was written in metadata format " + format + "; this version of"
+                    + " pullthrough reads format " + FORMAT + ". Run the version that wrote storage.path, or start with an"
+                    + " empty storage.path");
+        }
+    }
+
     private static StoredManifest decodeManifest(Digest digest, byte[] value) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
-            in.readByte();
+            checkFormat(in.readByte(), "manifest record of " + digest);
             String mediaType = in.readUTF();
             byte[] bytes = in.readAllBytes();
             return new StoredManifest(digest, mediaType, bytes);
@@ -161,7 +215,7 @@ public final class RocksMetadataStore implements MetadataStore {
 
     private static IndexEntry decodeEntry(Digest digest, byte[] value) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
-            in.readByte();
+            checkFormat(in.readByte(), "index record of " + digest);
             IndexEntry.Kind kind = in.readByte() == 0 ? IndexEntry.Kind.BLOB : IndexEntry.Kind.MANIFEST;
             return new IndexEntry(digest, kind, in.readLong(), in.readLong());
         } catch (IOException e) {
@@ -186,7 +240,7 @@ public final class RocksMetadataStore implements MetadataStore {
     public void putManifest(StoredManifest manifest) {
         try (WriteBatch batch = new WriteBatch()) {
             batch.put(manifests, key(manifest.digest()), encode(manifest));
-            batch.put(index, key(manifest.digest()), encode(IndexEntry.Kind.MANIFEST, manifest.bytes().length, System.currentTimeMillis()));
+            putIndex(batch, manifest.digest(), IndexEntry.Kind.MANIFEST, manifest.bytes().length, System.currentTimeMillis());
             db.write(writeOptions, batch);
         } catch (RocksDBException e) {
             throw new MetadataException("storing manifest " + manifest.digest(), e);
@@ -197,7 +251,7 @@ public final class RocksMetadataStore implements MetadataStore {
     public void removeManifest(Digest digest) {
         try (WriteBatch batch = new WriteBatch()) {
             batch.delete(manifests, key(digest));
-            batch.delete(index, key(digest));
+            removeIndex(batch, digest);
             db.write(writeOptions, batch);
         } catch (RocksDBException e) {
             throw new MetadataException("removing manifest " + digest, e);
@@ -206,8 +260,9 @@ public final class RocksMetadataStore implements MetadataStore {
 
     @Override
     public void putBlob(Digest digest, long size, long accessMillis) {
-        try {
-            db.put(index, writeOptions, key(digest), encode(IndexEntry.Kind.BLOB, size, accessMillis));
+        try (WriteBatch batch = new WriteBatch()) {
+            putIndex(batch, digest, IndexEntry.Kind.BLOB, size, accessMillis);
+            db.write(writeOptions, batch);
         } catch (RocksDBException e) {
             throw new MetadataException("indexing blob " + digest, e);
         }
@@ -215,8 +270,9 @@ public final class RocksMetadataStore implements MetadataStore {
 
     @Override
     public void removeBlob(Digest digest) {
-        try {
-            db.delete(index, writeOptions, key(digest));
+        try (WriteBatch batch = new WriteBatch()) {
+            removeIndex(batch, digest);
+            db.write(writeOptions, batch);
         } catch (RocksDBException e) {
             throw new MetadataException("removing blob " + digest + " from the index", e);
         }
@@ -229,7 +285,10 @@ public final class RocksMetadataStore implements MetadataStore {
                 byte[] value = db.get(index, key(access.getKey()));
                 if (value != null) {
                     IndexEntry entry = decodeEntry(access.getKey(), value);
-                    batch.put(index, key(access.getKey()), encode(entry.kind(), entry.size(), access.getValue()));
+                    batch.delete(byAge, ageKey(entry.lastAccessMillis(), entry.digest()));
+                    byte[] updated = encode(entry.kind(), entry.size(), access.getValue());
+                    batch.put(index, key(access.getKey()), updated);
+                    batch.put(byAge, ageKey(access.getValue(), entry.digest()), updated);
                 }
             }
             db.write(writeOptions, batch);
@@ -251,6 +310,67 @@ public final class RocksMetadataStore implements MetadataStore {
                 action.accept(decodeEntry(digest, it.value()));
             }
         }
+    }
+
+    @Override
+    public void forEachByAge(Predicate<IndexEntry> action) {
+        try (RocksIterator it = db.newIterator(byAge)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] key = it.key();
+                Digest digest;
+                try {
+                    digest = Digest.parse(new String(key, 8, key.length - 8, StandardCharsets.UTF_8));
+                } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+                    continue; // not ours
+                }
+                IndexEntry entry = decodeEntry(digest, it.value());
+                if (!current(entry)) {
+                    continue; // an older position of an entry that moved (two writers raced): skip it
+                }
+                if (!action.test(entry)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Whether the index holds this very entry (same access time), not a newer or no position of it. */
+    private boolean current(IndexEntry entry) {
+        byte[] value = get(index, key(entry.digest()));
+        if (value != null && decodeEntry(entry.digest(), value).lastAccessMillis() == entry.lastAccessMillis()) {
+            return true;
+        }
+        try {
+            db.delete(byAge, writeOptions, ageKey(entry.lastAccessMillis(), entry.digest()));
+        } catch (RocksDBException e) {
+            throw new MetadataException("dropping a stale eviction-order record", e);
+        }
+        return false;
+    }
+
+    /** Writes an index entry and its position in the age order, dropping its old position. */
+    private void putIndex(WriteBatch batch, Digest digest, IndexEntry.Kind kind, long size, long accessMillis)
+            throws RocksDBException {
+        byte[] old = db.get(index, key(digest));
+        if (old != null) {
+            batch.delete(byAge, ageKey(decodeEntry(digest, old).lastAccessMillis(), digest));
+        }
+        byte[] value = encode(kind, size, accessMillis);
+        batch.put(index, key(digest), value);
+        batch.put(byAge, ageKey(accessMillis, digest), value);
+    }
+
+    private void removeIndex(WriteBatch batch, Digest digest) throws RocksDBException {
+        byte[] old = db.get(index, key(digest));
+        if (old != null) {
+            batch.delete(byAge, ageKey(decodeEntry(digest, old).lastAccessMillis(), digest));
+        }
+        batch.delete(index, key(digest));
+    }
+
+    private static byte[] ageKey(long accessMillis, Digest digest) {
+        byte[] name = key(digest);
+        return ByteBuffer.allocate(8 + name.length).putLong(accessMillis).put(name).array();
     }
 
     @Override
@@ -276,7 +396,7 @@ public final class RocksMetadataStore implements MetadataStore {
 
     private static TagResolution decodeTag(byte[] value) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
-            in.readByte();
+            checkFormat(in.readByte(), "tag record");
             Digest digest = Digest.parse(in.readUTF());
             String mediaType = in.readUTF();
             long checkedAt = in.readLong();

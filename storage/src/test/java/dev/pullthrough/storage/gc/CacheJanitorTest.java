@@ -1,0 +1,146 @@
+package dev.pullthrough.storage.gc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.storage.blob.BlobPaths;
+import dev.pullthrough.storage.blob.BlobWriter;
+import dev.pullthrough.storage.blob.FileBlobStore;
+import dev.pullthrough.storage.meta.IndexEntry;
+import dev.pullthrough.storage.meta.RocksMetadataStore;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Eviction order and bounds, on the real RocksDB index and blob files. */
+class CacheJanitorTest {
+    @TempDir
+    Path dir;
+
+    private RocksMetadataStore metadata;
+    private FileBlobStore blobs;
+    private final Set<Digest> inUse = new HashSet<>();
+    private final List<IndexEntry> evicted = new ArrayList<>();
+    private final Clock clock = Clock.fixed(Instant.ofEpochMilli(1_000_000), ZoneOffset.UTC);
+
+    @BeforeEach
+    void open() throws IOException {
+        metadata = new RocksMetadataStore(dir.resolve("meta"));
+        blobs = new FileBlobStore(new BlobPaths(dir.resolve("blobs")));
+    }
+
+    @AfterEach
+    void close() {
+        metadata.close();
+    }
+
+    /** Stores blob {@code n} of {@code size} bytes, last accessed at {@code accessMillis}. */
+    private Digest cache(int n, int size, long accessMillis) throws IOException {
+        byte[] bytes = new byte[size];
+        byte[] label = ("blob " + n).getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(label, 0, bytes, 0, Math.min(label.length, size));
+        Digest digest = Digest.sha256Of(bytes);
+        try (BlobWriter writer = blobs.newWriter(digest)) {
+            writer.write(ByteBuffer.wrap(bytes));
+            writer.commit();
+        }
+        metadata.putBlob(digest, size, accessMillis);
+        return digest;
+    }
+
+    private CacheJanitor janitor(long maxSize) {
+        return new CacheJanitor(metadata, blobs, maxSize, inUse::contains, evicted::add, clock);
+    }
+
+    private boolean cached(Digest digest) throws IOException {
+        boolean[] indexed = {false};
+        metadata.forEachEntry(entry -> indexed[0] |= entry.digest().equals(digest));
+        return indexed[0] && blobs.stat(digest).isPresent();
+    }
+
+    @Test
+    void makeRoom_leastRecentlyUsedFirst_downToLowWaterMinusIncoming() throws IOException {
+        List<Digest> digests = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            digests.add(cache(i, 100, 1_000 + i));
+        }
+        CacheJanitor janitor = janitor(1_000);
+
+        assertEquals(3, janitor.makeRoomFor(200)); // 1000 held; down to 0.9 * 1000 - 200 = 700
+
+        assertEquals(700, janitor.used());
+        for (int i = 0; i < 10; i++) {
+            assertEquals(i >= 3, cached(digests.get(i)), "blob " + i);
+        }
+        assertEquals(digests.subList(0, 3), evicted.stream().map(IndexEntry::digest).toList());
+    }
+
+    @Test
+    void makeRoom_fits_evictsNothing() throws IOException {
+        for (int i = 0; i < 5; i++) {
+            cache(i, 100, 1_000 + i);
+        }
+        assertEquals(0, janitor(1_000).makeRoomFor(500));
+        assertTrue(evicted.isEmpty());
+    }
+
+    @Test
+    void makeRoom_inUseAndRecentlyAccessed_kept() throws IOException {
+        List<Digest> digests = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            digests.add(cache(i, 100, 1_000 + i));
+        }
+        CacheJanitor janitor = janitor(1_000);
+        inUse.add(digests.get(0));
+        janitor.accessed(digests.get(1)); // now (1,000,000 ms): the newest of all
+
+        assertEquals(3, janitor.makeRoomFor(200));
+
+        assertTrue(cached(digests.get(0)), "in use");
+        assertTrue(cached(digests.get(1)), "accessed last");
+        assertEquals(digests.subList(2, 5), evicted.stream().map(IndexEntry::digest).toList());
+    }
+
+    @Test
+    void makeRoom_manySmallEntries_inSeveralSteps() throws IOException {
+        int count = CacheJanitor.STEP * 2 + 100;
+        for (int i = 0; i < count; i++) {
+            cache(i, 10, 1_000 + i);
+        }
+        long bound = count * 10L / 4; // restarted with a quarter of the bound it was filled under
+        CacheJanitor janitor = janitor(bound);
+
+        long target = (long) (bound * CacheJanitor.LOW_WATER) - 100;
+        int expected = count - (int) (target / 10);
+        assertTrue(expected > CacheJanitor.STEP, "needs more than one step");
+        assertEquals(expected, janitor.makeRoomFor(100));
+        assertEquals((count - expected) * 10L, janitor.used());
+    }
+
+    @Test
+    void evictIfNeeded_overBoundAfterRestartWithSmallerBound_backWithin() throws IOException {
+        for (int i = 0; i < 10; i++) {
+            cache(i, 100, 1_000 + i);
+        }
+        CacheJanitor janitor = janitor(500); // the cache was filled under a bound of 1000
+
+        janitor.evictIfNeeded();
+
+        assertEquals(400, janitor.used()); // low water: 0.9 * 500 = 450, in whole blobs of 100
+        assertFalse(evicted.isEmpty());
+    }
+}
