@@ -88,7 +88,9 @@ final class ProxyCore implements AutoCloseable {
         listings = new ListingService(config.offline(), clock);
         prefetcher = new Prefetcher(router, blobs, metadata, admission, clock);
         housekeeping.scheduleWithFixedDelay(blobs::abortSlowDownloads, 1, 1, TimeUnit.SECONDS);
-        // From the start: a restart with a smaller storage.maxSize is back within its bound at once.
+        // Start-up does not wait for passes over the whole cache: they run here while the proxy
+        // serves, then the bound is enforced (a restart with a smaller storage.maxSize is back within it).
+        housekeeping.execute(this::reconcileAndCount);
         housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 0, 10, TimeUnit.SECONDS);
     }
 
@@ -106,9 +108,10 @@ final class ProxyCore implements AutoCloseable {
             throw e;
         }
         try {
-            StartupRecovery.Report recovery = StartupRecovery.run(storage.blobs, storage.metadata);
-            LOG.info("storage recovered in {} ms: {} temp files removed, {} missing blobs forgotten, {} blobs re-indexed",
-                    recovery.millis(), recovery.tempFilesRemoved(), recovery.missingBlobsForgotten(), recovery.blobsIndexed());
+            int temps = StartupRecovery.sweep(storage.blobs);
+            if (temps > 0) {
+                LOG.info("removed {} temp files of downloads an earlier run left unfinished", temps);
+            }
         } catch (IOException | RuntimeException e) {
             storage.close();
             loops.close();
@@ -130,6 +133,17 @@ final class ProxyCore implements AutoCloseable {
             }
         }
         return clients;
+    }
+
+    private void reconcileAndCount() {
+        try {
+            StartupRecovery.Report recovery = StartupRecovery.reconcile(storage.blobs, storage.metadata);
+            janitor.recount();
+            LOG.info("storage reconciled in {} ms: {} missing blobs forgotten, {} blobs re-indexed; {} bytes cached",
+                    recovery.millis(), recovery.missingBlobsForgotten(), recovery.blobsIndexed(), janitor.used());
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("reconciling the cache index with the blob files failed: {}", e.toString());
+        }
     }
 
     private void keepWithinBound() {

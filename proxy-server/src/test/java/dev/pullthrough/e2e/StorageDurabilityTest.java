@@ -128,7 +128,7 @@ class StorageDurabilityTest {
             try (ProxyProcess restarted = ProxyProcess.serve(data, upstream.url(), port, temp.resolve("serve2.log"))) {
                 long restartMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - restartStarted);
                 System.out.println("restart after kill -9 answered /v2/ in " + restartMillis + " ms; "
-                        + Files.readAllLines(temp.resolve("serve2.log")).stream().filter(l -> l.contains("storage recovered")).findFirst().orElse(""));
+                        + Files.readAllLines(temp.resolve("serve2.log")).stream().filter(l -> l.contains("storage reconciled")).findFirst().orElse(""));
                 for (byte[] blob : blobs) {
                     HttpResponse<byte[]> response = RegistryHttp.get(restarted.url(), "/v2/crash/app/blobs/" + Digest.sha256Of(blob));
                     assertEquals(200, response.statusCode());

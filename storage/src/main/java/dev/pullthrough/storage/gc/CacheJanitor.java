@@ -39,6 +39,8 @@ public final class CacheJanitor {
     private final Listener listener;
     private final Clock clock;
     private final AtomicLong used = new AtomicLong();
+    private final Object counting = new Object();
+    private volatile boolean counted;
     private final Map<Digest, Long> pendingAccesses = new ConcurrentHashMap<>();
 
     public CacheJanitor(MetadataStore metadata, BlobStore blobs, long maxSize, Predicate<Digest> inUse, Listener listener,
@@ -49,10 +51,29 @@ public final class CacheJanitor {
         this.inUse = inUse;
         this.listener = listener;
         this.clock = clock;
-        used.set(total());
     }
 
-    /** Bytes the index says are cached. */
+    /**
+     * Counts what the index holds (one pass over it). Not done on construction, so that start-up
+     * does not grow with the cache: the proxy counts in the background once it serves, and the
+     * first eviction decision counts first if that has not finished.
+     */
+    public void recount() {
+        synchronized (counting) {
+            used.set(total());
+            counted = true;
+        }
+    }
+
+    private void countOnce() {
+        synchronized (counting) {
+            if (!counted) {
+                recount();
+            }
+        }
+    }
+
+    /** Bytes the index says are cached (0 until counted). */
     public long used() {
         return used.get();
     }
@@ -100,6 +121,10 @@ public final class CacheJanitor {
      * the passes.
      */
     public int makeRoomFor(long incoming) {
+        if (counted && used.get() + incoming <= maxSize) {
+            return 0;
+        }
+        countOnce();
         if (used.get() + incoming <= maxSize) {
             return 0;
         }
@@ -115,7 +140,7 @@ public final class CacheJanitor {
                 }
                 // Nothing more can go: either all that is left is in use, or the running count
                 // drifted from the index (a blob committed twice). Count once, the slow way, and retry.
-                used.set(total());
+                recount();
                 recounted = true;
                 continue;
             }

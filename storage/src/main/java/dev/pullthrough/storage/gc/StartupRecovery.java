@@ -23,9 +23,29 @@ public final class StartupRecovery {
 
     private StartupRecovery() {}
 
+    /** Sweep and reconcile, in one go (fsck). */
     public static Report run(FileBlobStore blobs, MetadataStore metadata) throws IOException {
         long started = System.nanoTime();
-        int temps = blobs.sweepTempFiles();
+        int temps = sweep(blobs);
+        Report reconciled = reconcile(blobs, metadata);
+        return new Report(temps, reconciled.missingBlobsForgotten(), reconciled.blobsIndexed(),
+                (System.nanoTime() - started) / 1_000_000);
+    }
+
+    /**
+     * Removes the temp files of downloads that an interrupted run left: before anything else writes
+     * (a download started afterwards has a temp file too). Reads only the temp directory.
+     */
+    public static int sweep(FileBlobStore blobs) throws IOException {
+        return blobs.sweepTempFiles();
+    }
+
+    /**
+     * Makes the index and the blob files agree; one pass over each, so it runs in the background
+     * while the proxy serves (serving trusts the files, never an index entry alone).
+     */
+    public static Report reconcile(FileBlobStore blobs, MetadataStore metadata) throws IOException {
+        long started = System.nanoTime();
         List<Digest> indexed = new ArrayList<>();
         metadata.forEachEntry(entry -> {
             if (entry.kind() == IndexEntry.Kind.BLOB) {
@@ -51,6 +71,6 @@ public final class StartupRecovery {
         for (StoredBlob blob : unindexed) {
             metadata.putBlob(blob.digest(), blob.size(), Files.getLastModifiedTime(blob.path()).toMillis());
         }
-        return new Report(temps, forgotten, unindexed.size(), (System.nanoTime() - started) / 1_000_000);
+        return new Report(0, forgotten, unindexed.size(), (System.nanoTime() - started) / 1_000_000);
     }
 }
