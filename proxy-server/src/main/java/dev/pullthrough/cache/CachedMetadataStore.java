@@ -145,6 +145,11 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     }
 
     @Override
+    public Optional<IndexEntry> entry(Digest digest) {
+        return store.entry(digest);
+    }
+
+    @Override
     public void forEachByAge(Predicate<IndexEntry> action) {
         store.forEachByAge(action);
     }

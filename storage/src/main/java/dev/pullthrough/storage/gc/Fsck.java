@@ -4,7 +4,6 @@ import dev.pullthrough.oci.Digest;
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.blob.StoredBlob;
 import dev.pullthrough.storage.meta.MetadataStore;
-import dev.pullthrough.storage.meta.StoredManifest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -30,33 +29,50 @@ public final class Fsck {
 
     public static Report run(FileBlobStore blobs, MetadataStore metadata) throws IOException {
         StartupRecovery.Report recovery = StartupRecovery.run(blobs, metadata);
-        List<StoredBlob> all = new ArrayList<>();
-        blobs.forEach(all::add);
+        // Streams over blobs and manifests, keeping only what is bad: the cache may hold millions.
         List<String> bad = new ArrayList<>();
-        long bytes = 0;
-        for (StoredBlob blob : all) {
-            bytes += blob.size();
-            if (!hashMatches(blob)) {
-                bad.add("blob " + blob.digest() + " (" + blob.size() + " bytes) does not match its digest; removed");
-                metadata.removeBlob(blob.digest());
-                blobs.delete(blob.digest());
+        List<StoredBlob> badBlobs = new ArrayList<>();
+        long[] checked = {0, 0};
+        ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20); // one for all: blobs are often tiny
+        IOException[] failed = {null};
+        blobs.forEach(blob -> {
+            checked[0]++;
+            checked[1] += blob.size();
+            try {
+                if (failed[0] == null && !hashMatches(blob, buffer)) {
+                    badBlobs.add(blob);
+                }
+            } catch (IOException e) {
+                failed[0] = e;
             }
+        });
+        if (failed[0] != null) {
+            throw failed[0];
         }
-        List<StoredManifest> manifests = new ArrayList<>();
-        metadata.forEachManifest(manifests::add);
-        for (StoredManifest manifest : manifests) {
+        for (StoredBlob blob : badBlobs) {
+            bad.add("blob " + blob.digest() + " (" + blob.size() + " bytes) does not match its digest; removed");
+            metadata.removeBlob(blob.digest());
+            blobs.delete(blob.digest());
+        }
+        List<Digest> badManifests = new ArrayList<>();
+        int[] manifests = {0};
+        metadata.forEachManifest(manifest -> {
+            manifests[0]++;
             if (!manifest.digest().matches(manifest.bytes())) {
-                bad.add("manifest " + manifest.digest() + " does not match its digest; removed");
-                metadata.removeManifest(manifest.digest());
+                badManifests.add(manifest.digest());
             }
+        });
+        for (Digest digest : badManifests) {
+            bad.add("manifest " + digest + " does not match its digest; removed");
+            metadata.removeManifest(digest);
         }
-        return new Report(all.size(), bytes, manifests.size(), bad, recovery);
+        return new Report((int) checked[0], checked[1], manifests[0], bad, recovery);
     }
 
-    private static boolean hashMatches(StoredBlob blob) throws IOException {
+    private static boolean hashMatches(StoredBlob blob, ByteBuffer buffer) throws IOException {
         Digest digest = blob.digest();
         MessageDigest hasher = digest.newHasher();
-        ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
+        buffer.clear();
         try (FileChannel channel = FileChannel.open(blob.path(), StandardOpenOption.READ)) {
             while (channel.read(buffer) >= 0) {
                 buffer.flip();

@@ -1,16 +1,10 @@
 package dev.pullthrough.storage.gc;
 
-import dev.pullthrough.oci.Digest;
 import dev.pullthrough.storage.blob.FileBlobStore;
-import dev.pullthrough.storage.blob.StoredBlob;
 import dev.pullthrough.storage.meta.IndexEntry;
 import dev.pullthrough.storage.meta.MetadataStore;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Set;
 
 /**
  * Brings the cache back to a consistent state after an interrupted run (kill -9, power loss):
@@ -46,31 +40,39 @@ public final class StartupRecovery {
      */
     public static Report reconcile(FileBlobStore blobs, MetadataStore metadata) throws IOException {
         long started = System.nanoTime();
-        List<Digest> indexed = new ArrayList<>();
+        // Both passes stream, one entry at a time: a million entries must not become lists in the heap.
+        int[] forgotten = {0};
+        IOException[] failed = {null};
         metadata.forEachEntry(entry -> {
-            if (entry.kind() == IndexEntry.Kind.BLOB) {
-                indexed.add(entry.digest());
+            if (entry.kind() != IndexEntry.Kind.BLOB || failed[0] != null) {
+                return;
+            }
+            try {
+                if (blobs.stat(entry.digest()).isEmpty()) {
+                    metadata.removeBlob(entry.digest());
+                    forgotten[0]++;
+                }
+            } catch (IOException e) {
+                failed[0] = e;
             }
         });
-        int forgotten = 0;
-        Set<Digest> present = new HashSet<>();
-        for (Digest digest : indexed) {
-            if (blobs.stat(digest).isPresent()) {
-                present.add(digest);
-            } else {
-                metadata.removeBlob(digest);
-                forgotten++;
-            }
+        if (failed[0] != null) {
+            throw failed[0];
         }
-        List<StoredBlob> unindexed = new ArrayList<>();
+        int[] indexed = {0};
         blobs.forEach(blob -> {
-            if (!present.contains(blob.digest())) {
-                unindexed.add(blob);
+            if (metadata.entry(blob.digest()).isEmpty()) {
+                try {
+                    metadata.putBlob(blob.digest(), blob.size(), Files.getLastModifiedTime(blob.path()).toMillis());
+                    indexed[0]++;
+                } catch (IOException e) {
+                    failed[0] = e;
+                }
             }
         });
-        for (StoredBlob blob : unindexed) {
-            metadata.putBlob(blob.digest(), blob.size(), Files.getLastModifiedTime(blob.path()).toMillis());
+        if (failed[0] != null) {
+            throw failed[0];
         }
-        return new Report(0, forgotten, unindexed.size(), (System.nanoTime() - started) / 1_000_000);
+        return new Report(0, forgotten[0], indexed[0], (System.nanoTime() - started) / 1_000_000);
     }
 }

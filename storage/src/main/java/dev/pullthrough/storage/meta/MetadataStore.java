@@ -52,6 +52,9 @@ public interface MetadataStore extends AutoCloseable {
     /** Every index entry, in no particular order. */
     void forEachEntry(Consumer<IndexEntry> action);
 
+    /** The index entry of a blob or manifest, if indexed. */
+    Optional<IndexEntry> entry(Digest digest);
+
     /** Every index entry from the least recently used on, until {@code action} returns false. */
     void forEachByAge(Predicate<IndexEntry> action);
 

@@ -313,6 +313,12 @@ public final class RocksMetadataStore implements MetadataStore {
     }
 
     @Override
+    public Optional<IndexEntry> entry(Digest digest) {
+        byte[] value = get(index, key(digest));
+        return value == null ? Optional.empty() : Optional.of(decodeEntry(digest, value));
+    }
+
+    @Override
     public void forEachByAge(Predicate<IndexEntry> action) {
         try (RocksIterator it = db.newIterator(byAge)) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
