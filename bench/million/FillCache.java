@@ -9,8 +9,9 @@ import java.nio.file.Path;
  * Writes a cache of N small blobs straight into a storage.path, as the proxy lays it out (blob files
  * by digest, index entries in RocksDB), without a proxy and without fsyncs: a million entries take
  * a minute or two instead of hours. Blob i holds "pullthrough bench blob i" padded to SIZE bytes; its
- * last access is i ms after the epoch start given, so eviction order is known. The first blob is
- * linked to repository bench/million of upstream "u", for the start-up probe.
+ * last access is i ms after a fixed start, so eviction order is known. The last (newest) blob,
+ * which no eviction pass reaches, is linked to repository bench/million of upstream "u" for the
+ * start-up probe.
  * Usage: java -cp pullthrough.jar FillCache.java STORAGE_PATH N SIZE
  */
 public class FillCache {
@@ -31,7 +32,7 @@ public class FillCache {
                 Files.createDirectories(file.getParent());
                 Files.write(file, bytes);
                 metadata.putBlob(digest, size, 1_600_000_000_000L + i);
-                if (i == 0) {
+                if (i == count - 1) {
                     metadata.link("u", "bench/million", digest);
                     System.out.println("probe " + digest);
                 }

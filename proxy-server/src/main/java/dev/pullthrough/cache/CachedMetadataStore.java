@@ -150,8 +150,8 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     }
 
     @Override
-    public void forEachByAge(Predicate<IndexEntry> action) {
-        store.forEachByAge(action);
+    public void forEachByAge(long fromMillis, Predicate<IndexEntry> action) {
+        store.forEachByAge(fromMillis, action);
     }
 
     @Override

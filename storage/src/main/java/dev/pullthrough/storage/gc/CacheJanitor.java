@@ -135,9 +135,10 @@ public final class CacheJanitor {
         long passStarted = System.nanoTime();
         long longestStep = 0;
         boolean recounted = false;
+        long[] from = {0};
         while (used.get() > target) {
             long stepStarted = System.nanoTime();
-            int step = evictOldest(target);
+            int step = evictOldest(target, from);
             longestStep = Math.max(longestStep, System.nanoTime() - stepStarted);
             if (step == 0) {
                 if (recounted) {
@@ -147,6 +148,7 @@ public final class CacheJanitor {
                 // drifted from the index (a blob committed twice). Count once, the slow way, and retry.
                 recount();
                 recounted = true;
+                from[0] = 0;
                 continue;
             }
             evicted += step;
@@ -162,14 +164,18 @@ public final class CacheJanitor {
         return evicted;
     }
 
-    /** One step: up to {@link #STEP} of the oldest entries looked at, evicted unless in use. */
-    private synchronized int evictOldest(long target) {
+    /**
+     * One step: up to {@link #STEP} of the oldest entries from {@code from[0]} on looked at, evicted
+     * unless in use; {@code from[0]} moves to where the next step starts.
+     */
+    private synchronized int evictOldest(long target, long[] from) {
         int[] looked = {0};
         int[] evicted = {0};
-        metadata.forEachByAge(entry -> {
+        metadata.forEachByAge(from[0], entry -> {
             if (used.get() <= target || looked[0]++ >= STEP) {
                 return false;
             }
+            from[0] = entry.lastAccessMillis();
             if (!inUse.test(entry.digest()) && evict(entry)) {
                 used.addAndGet(-entry.size());
                 evicted[0]++;

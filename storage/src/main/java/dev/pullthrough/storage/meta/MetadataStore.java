@@ -55,8 +55,12 @@ public interface MetadataStore extends AutoCloseable {
     /** The index entry of a blob or manifest, if indexed. */
     Optional<IndexEntry> entry(Digest digest);
 
-    /** Every index entry from the least recently used on, until {@code action} returns false. */
-    void forEachByAge(Predicate<IndexEntry> action);
+    /**
+     * Index entries last used at or after {@code fromMillis}, least recently used first, until
+     * {@code action} returns false. Starting where the previous step stopped matters: the entries
+     * before it were just removed, and a store may have to step over what it removed.
+     */
+    void forEachByAge(long fromMillis, Predicate<IndexEntry> action);
 
     /** Every stored manifest (fsck). */
     void forEachManifest(Consumer<StoredManifest> action);

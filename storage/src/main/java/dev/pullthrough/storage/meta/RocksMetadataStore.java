@@ -319,9 +319,11 @@ public final class RocksMetadataStore implements MetadataStore {
     }
 
     @Override
-    public void forEachByAge(Predicate<IndexEntry> action) {
+    public void forEachByAge(long fromMillis, Predicate<IndexEntry> action) {
         try (RocksIterator it = db.newIterator(byAge)) {
-            for (it.seekToFirst(); it.isValid(); it.next()) {
+            // A seek lands past the deletions before its target; a seek to the first key would step
+            // over every eviction not yet compacted away, and each step would be slower than the last.
+            for (it.seek(ByteBuffer.allocate(8).putLong(fromMillis).array()); it.isValid(); it.next()) {
                 byte[] key = it.key();
                 Digest digest;
                 try {

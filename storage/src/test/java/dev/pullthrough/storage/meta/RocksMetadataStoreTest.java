@@ -28,7 +28,7 @@ class RocksMetadataStoreTest {
 
     private static List<Digest> byAge(MetadataStore store) {
         List<Digest> order = new ArrayList<>();
-        store.forEachByAge(entry -> order.add(entry.digest()));
+        store.forEachByAge(0, entry -> order.add(entry.digest()));
         return order;
     }
 
@@ -43,7 +43,7 @@ class RocksMetadataStoreTest {
 
             assertEquals(List.of(digest(3), digest(1)), byAge(store));
             List<IndexEntry> entries = new ArrayList<>();
-            store.forEachByAge(entries::add);
+            store.forEachByAge(0, entries::add);
             assertEquals(new IndexEntry(digest(3), IndexEntry.Kind.BLOB, 30, 3_000), entries.get(0));
             assertEquals(new IndexEntry(digest(1), IndexEntry.Kind.BLOB, 10, 4_000), entries.get(1));
         }
@@ -56,11 +56,14 @@ class RocksMetadataStoreTest {
                 store.putBlob(digest(i), 1, 1_000 + i);
             }
             List<Digest> seen = new ArrayList<>();
-            store.forEachByAge(entry -> {
+            store.forEachByAge(0, entry -> {
                 seen.add(entry.digest());
                 return seen.size() < 3;
             });
             assertEquals(List.of(digest(0), digest(1), digest(2)), seen);
+            List<Digest> later = new ArrayList<>();
+            store.forEachByAge(1_007, entry -> later.add(entry.digest()));
+            assertEquals(List.of(digest(7), digest(8), digest(9)), later);
         }
     }
 
