@@ -115,30 +115,30 @@ class RocksMetadataStoreTest {
 
     // ---------------------------------------------------------------- raw RocksDB access, as another version would write
 
-    private void dropColumnFamily(String name) throws Exception {
+    private interface RawChange {
+        void apply(RocksDB db, ColumnFamilyHandle family) throws Exception;
+    }
+
+    /** Opens the store's RocksDB directly and changes the family {@code name}, as another version could. */
+    private void changeRaw(String name, RawChange change) throws Exception {
         List<ColumnFamilyHandle> handles = new ArrayList<>();
         try (DBOptions options = new DBOptions();
              RocksDB db = RocksDB.open(options, dir.toString(), families(), handles)) {
             for (ColumnFamilyHandle handle : handles) {
                 if (new String(handle.getName(), StandardCharsets.UTF_8).equals(name)) {
-                    db.dropColumnFamily(handle);
+                    change.apply(db, handle);
                 }
             }
             handles.forEach(ColumnFamilyHandle::close);
         }
     }
 
+    private void dropColumnFamily(String name) throws Exception {
+        changeRaw(name, RocksDB::dropColumnFamily);
+    }
+
     private void overwriteIndexRecord(Digest digest, byte[] value) throws Exception {
-        List<ColumnFamilyHandle> handles = new ArrayList<>();
-        try (DBOptions options = new DBOptions();
-             RocksDB db = RocksDB.open(options, dir.toString(), families(), handles)) {
-            for (ColumnFamilyHandle handle : handles) {
-                if (new String(handle.getName(), StandardCharsets.UTF_8).equals("index")) {
-                    db.put(handle, digest.toString().getBytes(StandardCharsets.UTF_8), value);
-                }
-            }
-            handles.forEach(ColumnFamilyHandle::close);
-        }
+        changeRaw("index", (db, index) -> db.put(index, digest.toString().getBytes(StandardCharsets.UTF_8), value));
     }
 
     private List<ColumnFamilyDescriptor> families() throws Exception {
