@@ -9,6 +9,7 @@ import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
@@ -142,6 +143,16 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     @Override
     public void forEachEntry(Consumer<IndexEntry> action) {
         store.forEachEntry(action);
+    }
+
+    @Override
+    public void removeAll(List<IndexEntry> entries) {
+        for (IndexEntry entry : entries) {
+            if (entry.kind() == IndexEntry.Kind.MANIFEST) {
+                manifests.invalidate(entry.digest());
+            }
+        }
+        store.removeAll(entries);
     }
 
     @Override

@@ -6,6 +6,7 @@ import dev.pullthrough.storage.meta.IndexEntry;
 import dev.pullthrough.storage.meta.MetadataStore;
 import java.io.IOException;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -165,42 +166,48 @@ public final class CacheJanitor {
     }
 
     /**
-     * One step: up to {@link #STEP} of the oldest entries from {@code from[0]} on looked at, evicted
-     * unless in use; {@code from[0]} moves to where the next step starts.
+     * One step: up to {@link #STEP} of the oldest entries from {@code from[0]} on looked at, those not
+     * in use evicted; {@code from[0]} moves to where the next step starts. The step's index entries
+     * go in one write, before their files: a crash in between leaves files that recovery re-indexes,
+     * never an entry that points at nothing.
      */
     private synchronized int evictOldest(long target, long[] from) {
         int[] looked = {0};
-        int[] evicted = {0};
+        long[] left = {used.get()};
+        List<IndexEntry> chosen = new ArrayList<>();
         metadata.forEachByAge(from[0], entry -> {
-            if (used.get() <= target || looked[0]++ >= STEP) {
+            if (left[0] <= target || looked[0]++ >= STEP) {
                 return false;
             }
             from[0] = entry.lastAccessMillis();
-            if (!inUse.test(entry.digest()) && evict(entry)) {
-                used.addAndGet(-entry.size());
-                evicted[0]++;
-                listener.evicted(entry);
+            if (!inUse.test(entry.digest())) {
+                chosen.add(entry);
+                left[0] -= entry.size();
             }
             return true;
         });
-        return evicted[0];
-    }
-
-    private boolean evict(IndexEntry entry) {
-        try {
-            if (entry.kind() == IndexEntry.Kind.BLOB) {
-                // The index entry goes first: a crash in between leaves a file that recovery re-indexes,
-                // never an entry that points at nothing.
-                metadata.removeBlob(entry.digest());
-                blobs.delete(entry.digest());
-            } else {
-                metadata.removeManifest(entry.digest());
-            }
-            return true;
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("evicting {} failed: {}", entry.digest(), e.toString());
-            return false;
+        if (chosen.isEmpty()) {
+            return 0;
         }
+        try {
+            metadata.removeAll(chosen);
+        } catch (RuntimeException e) {
+            LOG.warn("evicting {} entries failed: {}", chosen.size(), e.toString());
+            return 0;
+        }
+        for (IndexEntry entry : chosen) {
+            if (entry.kind() == IndexEntry.Kind.BLOB) {
+                try {
+                    blobs.delete(entry.digest());
+                } catch (IOException e) {
+                    LOG.warn("deleting the file of evicted blob {} failed (fsck or the next start re-indexes it): {}",
+                            entry.digest(), e.toString());
+                }
+            }
+            used.addAndGet(-entry.size());
+            listener.evicted(entry);
+        }
+        return chosen.size();
     }
 
     private long total() {

@@ -1,6 +1,7 @@
 package dev.pullthrough.storage.meta;
 
 import dev.pullthrough.oci.Digest;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
@@ -51,6 +52,9 @@ public interface MetadataStore extends AutoCloseable {
 
     /** Every index entry, in no particular order. */
     void forEachEntry(Consumer<IndexEntry> action);
+
+    /** Removes these blobs and manifests from the index (a manifest's bytes too), in one write. */
+    void removeAll(List<IndexEntry> entries);
 
     /** The index entry of a blob or manifest, if indexed. */
     Optional<IndexEntry> entry(Digest digest);

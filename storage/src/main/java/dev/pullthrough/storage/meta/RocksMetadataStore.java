@@ -313,6 +313,21 @@ public final class RocksMetadataStore implements MetadataStore {
     }
 
     @Override
+    public void removeAll(List<IndexEntry> entries) {
+        try (WriteBatch batch = new WriteBatch()) {
+            for (IndexEntry entry : entries) {
+                if (entry.kind() == IndexEntry.Kind.MANIFEST) {
+                    batch.delete(manifests, key(entry.digest()));
+                }
+                removeIndex(batch, entry.digest());
+            }
+            db.write(writeOptions, batch);
+        } catch (RocksDBException e) {
+            throw new MetadataException("removing " + entries.size() + " entries from the index", e);
+        }
+    }
+
+    @Override
     public Optional<IndexEntry> entry(Digest digest) {
         byte[] value = get(index, key(digest));
         return value == null ? Optional.empty() : Optional.of(decodeEntry(digest, value));
