@@ -282,13 +282,9 @@ public final class RocksMetadataStore implements MetadataStore {
     public void touch(Map<Digest, Long> accessMillis) {
         try (WriteBatch batch = new WriteBatch()) {
             for (Map.Entry<Digest, Long> access : accessMillis.entrySet()) {
-                byte[] value = db.get(index, key(access.getKey()));
-                if (value != null) {
-                    IndexEntry entry = decodeEntry(access.getKey(), value);
-                    batch.delete(byAge, ageKey(entry.lastAccessMillis(), entry.digest()));
-                    byte[] updated = encode(entry.kind(), entry.size(), access.getValue());
-                    batch.put(index, key(access.getKey()), updated);
-                    batch.put(byAge, ageKey(access.getValue(), entry.digest()), updated);
+                Optional<IndexEntry> old = entry(access.getKey());
+                if (old.isPresent()) {
+                    writeIndex(batch, old, access.getKey(), old.get().kind(), old.get().size(), access.getValue());
                 }
             }
             db.write(writeOptions, batch);
@@ -359,8 +355,7 @@ public final class RocksMetadataStore implements MetadataStore {
 
     /** Whether the index holds this very entry (same access time), not a newer or no position of it. */
     private boolean current(IndexEntry entry) {
-        byte[] value = get(index, key(entry.digest()));
-        if (value != null && decodeEntry(entry.digest(), value).lastAccessMillis() == entry.lastAccessMillis()) {
+        if (entry(entry.digest()).map(IndexEntry::lastAccessMillis).orElse(-1L) == entry.lastAccessMillis()) {
             return true;
         }
         try {
@@ -374,9 +369,14 @@ public final class RocksMetadataStore implements MetadataStore {
     /** Writes an index entry and its position in the age order, dropping its old position. */
     private void putIndex(WriteBatch batch, Digest digest, IndexEntry.Kind kind, long size, long accessMillis)
             throws RocksDBException {
-        byte[] old = db.get(index, key(digest));
-        if (old != null) {
-            batch.delete(byAge, ageKey(decodeEntry(digest, old).lastAccessMillis(), digest));
+        writeIndex(batch, entry(digest), digest, kind, size, accessMillis);
+    }
+
+    /** Writes an index entry at its age position, dropping the position of the entry it replaces. */
+    private void writeIndex(WriteBatch batch, Optional<IndexEntry> replaced, Digest digest, IndexEntry.Kind kind, long size,
+                            long accessMillis) throws RocksDBException {
+        if (replaced.isPresent()) {
+            batch.delete(byAge, ageKey(replaced.get().lastAccessMillis(), digest));
         }
         byte[] value = encode(kind, size, accessMillis);
         batch.put(index, key(digest), value);
@@ -384,9 +384,9 @@ public final class RocksMetadataStore implements MetadataStore {
     }
 
     private void removeIndex(WriteBatch batch, Digest digest) throws RocksDBException {
-        byte[] old = db.get(index, key(digest));
-        if (old != null) {
-            batch.delete(byAge, ageKey(decodeEntry(digest, old).lastAccessMillis(), digest));
+        Optional<IndexEntry> old = entry(digest);
+        if (old.isPresent()) {
+            batch.delete(byAge, ageKey(old.get().lastAccessMillis(), digest));
         }
         batch.delete(index, key(digest));
     }

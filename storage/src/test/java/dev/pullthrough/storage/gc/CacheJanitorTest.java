@@ -62,6 +62,15 @@ class CacheJanitorTest {
         return digest;
     }
 
+    /** Stores {@code count} blobs of {@code size} bytes, blob i last accessed at 1,000 + i ms. */
+    private List<Digest> fill(int count, int size) throws IOException {
+        List<Digest> digests = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            digests.add(cache(i, size, 1_000 + i));
+        }
+        return digests;
+    }
+
     private CacheJanitor janitor(long maxSize) {
         return new CacheJanitor(metadata, blobs, maxSize, inUse::contains, evicted::add, clock);
     }
@@ -74,10 +83,7 @@ class CacheJanitorTest {
 
     @Test
     void makeRoom_leastRecentlyUsedFirst_downToLowWaterMinusIncoming() throws IOException {
-        List<Digest> digests = new ArrayList<>();
-        for (int i = 0; i < 10; i++) {
-            digests.add(cache(i, 100, 1_000 + i));
-        }
+        List<Digest> digests = fill(10, 100);
         CacheJanitor janitor = janitor(1_000);
 
         assertEquals(3, janitor.makeRoomFor(200)); // 1000 held; down to 0.9 * 1000 - 200 = 700
@@ -91,19 +97,14 @@ class CacheJanitorTest {
 
     @Test
     void makeRoom_fits_evictsNothing() throws IOException {
-        for (int i = 0; i < 5; i++) {
-            cache(i, 100, 1_000 + i);
-        }
+        fill(5, 100);
         assertEquals(0, janitor(1_000).makeRoomFor(500));
         assertTrue(evicted.isEmpty());
     }
 
     @Test
     void makeRoom_inUseAndRecentlyAccessed_kept() throws IOException {
-        List<Digest> digests = new ArrayList<>();
-        for (int i = 0; i < 10; i++) {
-            digests.add(cache(i, 100, 1_000 + i));
-        }
+        List<Digest> digests = fill(10, 100);
         CacheJanitor janitor = janitor(1_000);
         inUse.add(digests.get(0));
         janitor.accessed(digests.get(1)); // now (1,000,000 ms): the newest of all
@@ -118,9 +119,7 @@ class CacheJanitorTest {
     @Test
     void makeRoom_manySmallEntries_inSeveralSteps() throws IOException {
         int count = CacheJanitor.STEP * 2 + 100;
-        for (int i = 0; i < count; i++) {
-            cache(i, 10, 1_000 + i);
-        }
+        fill(count, 10);
         long bound = count * 10L / 4; // restarted with a quarter of the bound it was filled under
         CacheJanitor janitor = janitor(bound);
 
@@ -133,9 +132,7 @@ class CacheJanitorTest {
 
     @Test
     void evictIfNeeded_overBoundAfterRestartWithSmallerBound_backWithin() throws IOException {
-        for (int i = 0; i < 10; i++) {
-            cache(i, 100, 1_000 + i);
-        }
+        fill(10, 100);
         CacheJanitor janitor = janitor(500); // the cache was filled under a bound of 1000
 
         janitor.evictIfNeeded();
