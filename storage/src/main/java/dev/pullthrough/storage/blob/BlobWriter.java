@@ -32,7 +32,7 @@ public final class BlobWriter implements AutoCloseable {
         this.expected = expected;
         this.temp = temp;
         this.target = target;
-        Files.createDirectories(temp.getParent());
+        ensureDirectory(temp.getParent());
         this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         this.hasher = expected.newHasher();
     }
@@ -92,7 +92,7 @@ public final class BlobWriter implements AutoCloseable {
         try {
             channel.force(true);
             channel.close();
-            Files.createDirectories(target.getParent());
+            ensureDirectory(target.getParent());
             try {
                 Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
@@ -101,6 +101,13 @@ public final class BlobWriter implements AutoCloseable {
             return new StoredBlob(expected, target, written);
         } finally {
             abortQuietly();
+        }
+    }
+
+    /** Nearly always there already: asking first spares the exception that creating it would throw. */
+    private static void ensureDirectory(Path directory) throws IOException {
+        if (!Files.isDirectory(directory)) {
+            Files.createDirectories(directory);
         }
     }
 

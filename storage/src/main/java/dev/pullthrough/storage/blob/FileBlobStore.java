@@ -1,8 +1,10 @@
 package dev.pullthrough.storage.blob;
 
 import dev.pullthrough.oci.Digest;
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.FileStore;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -12,6 +14,7 @@ import java.util.stream.Stream;
 /** The blob store on the local file system, laid out by {@link BlobPaths}. */
 public final class FileBlobStore implements BlobStore {
     private final BlobPaths paths;
+    private volatile FileStore fileStore;
 
     public FileBlobStore(BlobPaths paths) throws IOException {
         this.paths = paths;
@@ -20,12 +23,15 @@ public final class FileBlobStore implements BlobStore {
 
     @Override
     public Optional<StoredBlob> stat(Digest digest) throws IOException {
+        // java.io.File answers "not there" without an exception: every cold request asks this
+        // several times, and NIO's NoSuchFileException cost a stack trace each time.
         Path path = paths.blob(digest);
-        try {
-            return Optional.of(new StoredBlob(digest, path, Files.size(path)));
-        } catch (NoSuchFileException e) {
+        File file = path.toFile();
+        long size = file.length();
+        if (size == 0 && !file.isFile()) {
             return Optional.empty();
         }
+        return Optional.of(new StoredBlob(digest, path, size));
     }
 
     @Override
@@ -43,7 +49,17 @@ public final class FileBlobStore implements BlobStore {
 
     @Override
     public boolean hasRoomFor(long bytes) throws IOException {
-        return Files.getFileStore(paths.tmpDir()).getUsableSpace() >= bytes + HEADROOM;
+        return fileStore().getUsableSpace() >= bytes + HEADROOM;
+    }
+
+    /** Looked up once: finding a path's file store reads the whole mount table. */
+    private FileStore fileStore() throws IOException {
+        FileStore store = fileStore;
+        if (store == null) {
+            store = Files.getFileStore(paths.tmpDir());
+            fileStore = store;
+        }
+        return store;
     }
 
     @Override
