@@ -18,9 +18,16 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,7 +41,7 @@ class CacheJanitorTest {
     private RocksMetadataStore metadata;
     private FileBlobStore blobs;
     private final Set<Digest> inUse = new HashSet<>();
-    private final List<IndexEntry> evicted = new ArrayList<>();
+    private final List<IndexEntry> evicted = Collections.synchronizedList(new ArrayList<>());
     private final Clock clock = Clock.fixed(Instant.ofEpochMilli(1_000_000), ZoneOffset.UTC);
 
     @BeforeEach
@@ -139,5 +146,40 @@ class CacheJanitorTest {
 
         assertEquals(400, janitor.used()); // low water: 0.9 * 500 = 450, in whole blobs of 100
         assertFalse(evicted.isEmpty());
+    }
+
+    @Test
+    void evictIfNeeded_whileAnotherPassDeletesFiles_proceedsWithoutWaitingForIt() throws Exception {
+        fill(200, 100); // 20,000 held; bound 10,000: down to 9,000, i.e. the 110 oldest go
+        CountDownLatch firstDeleting = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean held = new AtomicBoolean();
+        CacheJanitor janitor = new CacheJanitor(metadata, blobs, 10_000, inUse::contains, entry -> {
+            evicted.add(entry);
+            if (held.compareAndSet(false, true)) {
+                firstDeleting.countDown(); // the first pass is deleting its step's files: hold it there
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }, clock);
+        ExecutorService passes = Executors.newFixedThreadPool(2);
+        try {
+            Future<Integer> first = passes.submit(janitor::evictIfNeeded);
+            assertTrue(firstDeleting.await(10, TimeUnit.SECONDS));
+
+            int second = passes.submit(janitor::evictIfNeeded).get(10, TimeUnit.SECONDS); // not behind the first's deletes
+            release.countDown();
+
+            assertEquals(110 - CacheJanitor.STEP, second);
+            assertEquals(CacheJanitor.STEP, first.get(10, TimeUnit.SECONDS));
+            assertEquals(9_000, janitor.used());
+            assertEquals(110, evicted.size());
+        } finally {
+            release.countDown();
+            passes.shutdownNow();
+        }
     }
 }
