@@ -3,17 +3,26 @@
 # the same proxy with an empty cache, and an eviction pass at the bound (restart with a bound 20%
 # below what is held: the pass runs in the background while the proxy serves; the proxy logs its
 # longest step under the janitor's lock, which is what a download that needs room can wait for).
-# Usage: bench/million/run.sh   (ENTRIES=1000000 SIZE=1024; the filled cache is kept in $CACHE for reruns)
+# Then small blobs, side by side: SMALL cold blobs of SIZE bytes with CLIENTS parallel keep-alive
+# downloads (one curl process, bodies checked against their digests after the clock stops) through the
+# upstream registry directly, the reference registry in proxy mode and this proxy; and the same again warm.
+# This proxy first fetches the other two targets' blobs (2 x SMALL, cold for it): a long-running proxy
+# has a warm JIT.
+# Usage: bench/million/run.sh   (ENTRIES=1000000 SIZE=1024 SMALL=3000 CLIENTS=8;
+#        the filled cache is kept in $CACHE for reruns)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ENTRIES=${ENTRIES:-1000000}
 SIZE=${SIZE:-1024}
+SMALL=${SMALL:-3000}
+CLIENTS=${CLIENTS:-8}
 CACHE=${CACHE:-/tmp/pullthrough-million-$ENTRIES}
 JAR=$ROOT/proxy-server/target/pullthrough.jar
 [ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests package)
 WORK=$(mktemp -d /tmp/pullthrough-million.XXXXXX)
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; cp "$WORK"/*.log /tmp/ 2>/dev/null; rm -rf "$WORK"; }
+pids=()
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; cp "$WORK"/*.log /tmp/ 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 rss() { awk '/^VmRSS/{print int($2/1024)}' "/proc/$1/status"; }
@@ -56,9 +65,55 @@ serve "$CACHE/data" "${bound}B" "$WORK/evict.log" "/v2/bench/million/blobs/$PROB
 until grep -q 'evicted .* entries' "$WORK/evict.log"; do sleep 0.5; done
 stop
 grep 'evicted .* entries' "$WORK/evict.log" >&2
-longest=$(grep -o 'longest step [0-9]* ms' "$WORK/evict.log" | grep -o '[0-9]*' | sort -n | tail -1)
+longest=$(grep -o 'longest step under the lock [0-9]* ms' "$WORK/evict.log" | grep -o '[0-9]*' | sort -n | tail -1)
 evicted=$(grep -o 'evicted [0-9]* entries' "$WORK/evict.log" | grep -o '[0-9]*' | paste -sd+ | bc)
 rm -rf "$CACHE"   # the eviction changed it: the next run fills it again
+
+# ---- small blobs: cold and warm, upstream direct vs reference proxy vs this proxy
+registry() { # name port [extra config lines...]
+  local name=$1 port=$2; shift 2
+  mkdir -p "$WORK/$name"
+  { printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$WORK/$name/data" "$port"
+    for line in "$@"; do printf '%s\n' "$line"; done; } > "$WORK/$name/config.yml"
+  docker-registry serve "$WORK/$name/config.yml" > "$WORK/$name.log" 2>&1 &
+  pids+=($!)
+  until curl -sf -o /dev/null "http://127.0.0.1:$port/v2/"; do sleep 0.05; done
+}
+fetch_all() { # base repo digests -> seconds for GETs of every blob, CLIENTS at a time on keep-alive connections
+  local out=$WORK/out start end
+  rm -rf "$out"; mkdir -p "$out"
+  awk -v b="$1" -v r="$2" -v o="$out" '{printf "url = \"%s/v2/%s/blobs/%s\"\noutput = \"%s/%s\"\n", b, r, $1, o, substr($1, 8)}' "$3" > "$WORK/curl.cfg"
+  start=$(date +%s%N)
+  curl -sf --no-progress-meter -Z --parallel-max "$CLIENTS" -K "$WORK/curl.cfg"
+  end=$(date +%s%N)
+  [ "$(ls "$out" | wc -l)" = "$(wc -l < "$3")" ] || { echo "missing bodies from $1" >&2; exit 1; }
+  (cd "$out" && for f in *; do echo "$f  $f"; done | sha256sum -c --quiet) || { echo "wrong bytes from $1" >&2; exit 1; }
+  python3 -c "print(round(($end - $start) / 1e9, 2))"
+}
+UP=$(free_port); REF=$(free_port); port=$(free_port)
+registry upstream "$UP"
+registry reference-proxy "$REF" "proxy:" "  remoteurl: http://127.0.0.1:$UP"
+PULLTHROUGH_SERVER_HOST=127.0.0.1 PULLTHROUGH_SERVER_PORT=$port PULLTHROUGH_ADMIN_PORT=$port PULLTHROUGH_STORAGE_PATH=$WORK/small \
+  PULLTHROUGH_UPSTREAMS_0_URL=http://127.0.0.1:$UP java @"$ROOT/jvm.options" -jar "$JAR" serve > "$WORK/small.log" 2>&1 &
+pid=$!
+until curl -sf -o /dev/null "http://127.0.0.1:$port/v2/"; do sleep 0.05; done
+javac -d "$WORK/classes" "$ROOT/bench/million/PushBlobs.java"
+echo "pushing $((SMALL * 3)) blobs of $SIZE bytes to the upstream..." >&2
+seed=1
+for target in upstream reference-proxy pullthrough; do
+  java -cp "$WORK/classes" PushBlobs push "http://127.0.0.1:$UP" "small/$target" "$SMALL" "$SIZE" $seed "$WORK/$target.digests"
+  seed=$((seed + 1))
+done
+for target in upstream reference-proxy; do   # the JIT warm-up: these blobs are cold for this proxy too
+  fetch_all "http://127.0.0.1:$port" "small/$target" "$WORK/$target.digests" > /dev/null
+done
+declare -A small_cold small_warm
+for target in upstream reference-proxy pullthrough; do
+  case $target in upstream) base=http://127.0.0.1:$UP ;; reference-proxy) base=http://127.0.0.1:$REF ;; pullthrough) base=http://127.0.0.1:$port ;; esac
+  small_cold[$target]=$(fetch_all "$base" "small/$target" "$WORK/$target.digests")
+  small_warm[$target]=$(fetch_all "$base" "small/$target" "$WORK/$target.digests")
+done
+stop
 
 cat <<OUT
 machine: $(nproc) cores; cache of $ENTRIES entries of $SIZE bytes
@@ -66,4 +121,6 @@ machine: $(nproc) cores; cache of $ENTRIES entries of $SIZE bytes
   background reconcile of index and files: ${reconciled} ms
   resident memory after start-up (idle): empty ${empty_rss} MiB, full ${full_rss} MiB (+$((full_rss - empty_rss)) MiB)
   eviction at the bound: $evicted entries evicted; longest step under the janitor's lock ${longest} ms
+  $SMALL cold blobs of $SIZE bytes, $CLIENTS clients (s): upstream direct ${small_cold[upstream]}, reference proxy ${small_cold[reference-proxy]}, pullthrough ${small_cold[pullthrough]} ($(python3 -c "print(round(${small_cold[pullthrough]} / ${small_cold[upstream]}, 2))")x direct)
+  the same blobs warm (s): upstream direct ${small_warm[upstream]}, reference proxy ${small_warm[reference-proxy]}, pullthrough ${small_warm[pullthrough]} ($(python3 -c "print(round(${small_warm[reference-proxy]} / ${small_warm[pullthrough]}, 2))")x faster than the reference proxy)
 OUT
