@@ -77,27 +77,31 @@ class RocksMetadataStoreTest {
         }
     }
 
-    @Test
-    void reopened_keepsEntriesAndOrder() throws IOException {
+    /** Blob 1 accessed at 2,000 ms and blob 2 at 1,000 ms, in a store closed afterwards. */
+    private void storeTwoNewestFirst() throws IOException {
         try (RocksMetadataStore store = new RocksMetadataStore(dir)) {
             store.putBlob(digest(1), 10, 2_000);
             store.putBlob(digest(2), 20, 1_000);
         }
+    }
+
+    private void assertReopenedOldestFirst() throws IOException {
         try (RocksMetadataStore store = new RocksMetadataStore(dir)) {
             assertEquals(List.of(digest(2), digest(1)), byAge(store));
         }
     }
 
     @Test
+    void reopened_keepsEntriesAndOrder() throws IOException {
+        storeTwoNewestFirst();
+        assertReopenedOldestFirst();
+    }
+
+    @Test
     void storeWithoutAgeOrder_builtOnOpen() throws Exception {
-        try (RocksMetadataStore store = new RocksMetadataStore(dir)) {
-            store.putBlob(digest(1), 10, 2_000);
-            store.putBlob(digest(2), 20, 1_000);
-        }
+        storeTwoNewestFirst();
         dropColumnFamily("by-age"); // as a store written before the family existed
-        try (RocksMetadataStore store = new RocksMetadataStore(dir)) {
-            assertEquals(List.of(digest(2), digest(1)), byAge(store));
-        }
+        assertReopenedOldestFirst();
     }
 
     @Test
