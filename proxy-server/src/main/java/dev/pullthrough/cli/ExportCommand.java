@@ -26,7 +26,7 @@ public final class ExportCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         return Commands.withConfig(config, "export", loaded -> {
-            try (ProxyCore core = ProxyCore.open(loaded)) {
+            try (ProxyCore core = ProxyCore.open(loaded).startHousekeeping()) {
                 int written = new OciLayoutExporter(core.router, core.metadata, core.storage.blobs).export(images, output);
                 System.out.println("exported " + images.size() + " image(s), " + written + " blobs and manifests, to " + output);
                 return 0;

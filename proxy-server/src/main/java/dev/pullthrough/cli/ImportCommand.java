@@ -20,7 +20,7 @@ public final class ImportCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         return Commands.withConfig(config, "import", loaded -> {
-            try (ProxyCore core = ProxyCore.open(loaded)) {
+            try (ProxyCore core = ProxyCore.open(loaded).startHousekeeping()) {
                 OciLayoutImporter.Report report = new OciLayoutImporter(core.metadata, core.storage.blobs, core.janitor,
                         core.admission, core.clock).load(tar);
                 System.out.printf("imported %d image(s) from %s: %d new blobs (%d bytes), %d manifests%n",

@@ -30,7 +30,7 @@ public final class PrefetchCommand implements Callable<Integer> {
                 return 2;
             }
             int failures = 0;
-            try (ProxyCore core = ProxyCore.open(loaded)) {
+            try (ProxyCore core = ProxyCore.open(loaded).startHousekeeping()) {
                 boolean terminal = System.console() != null;
                 for (String image : images) {
                     Display display = new Display(image, terminal, System.out);

@@ -55,6 +55,7 @@ public final class ProxyApplication implements AutoCloseable {
                     + " / admin " + config.admin().port() + ": " + e.getMessage()
                     + " (set server.port / admin.port to free ports)", e);
         }
+        core.startHousekeeping();
         LOG.info("pullthrough serving {} upstream(s): {}; default {}; data in {}", config.upstreams().size(),
                 config.upstreams().stream().map(u -> u.name() + "=" + u.url()).collect(Collectors.joining(", ")),
                 config.defaultUpstream().name(), config.storage().path().toAbsolutePath());

@@ -22,6 +22,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -87,37 +89,75 @@ final class ProxyCore implements AutoCloseable {
         manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline(), blocking);
         listings = new ListingService(config.offline(), clock);
         prefetcher = new Prefetcher(router, blobs, metadata, admission, clock);
-        housekeeping.scheduleWithFixedDelay(blobs::abortSlowDownloads, 1, 1, TimeUnit.SECONDS);
-        // Start-up does not wait for passes over the whole cache: they run here while the proxy
-        // serves, then the bound is enforced (a restart with a smaller storage.maxSize is back within it).
-        housekeeping.execute(this::reconcileAndCount);
-        housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 0, 10, TimeUnit.SECONDS);
     }
 
-    /** Opens the storage (recovering it from an interrupted run) and builds the services. */
+    /**
+     * Starts the background work: aborting stalled downloads, then a pass over the whole cache
+     * (index against files), then keeping the cache within its bound (a restart with a smaller
+     * storage.maxSize is back within it). {@code serve} calls this once it listens, so that the
+     * passes over a large cache do not compete with start-up for the CPU.
+     */
+    ProxyCore startHousekeeping() {
+        housekeeping.scheduleWithFixedDelay(blobs::abortSlowDownloads, 1, 1, TimeUnit.SECONDS);
+        housekeeping.execute(this::reconcileAndCount);
+        housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 0, 10, TimeUnit.SECONDS);
+        return this;
+    }
+
+    /**
+     * Opens the storage (recovering it from an interrupted run) and builds the services. The storage
+     * opens on a thread of its own while the metrics and upstream clients are built: both are mostly
+     * class loading, and start-up to the first answer is what a restarted node's clients wait for.
+     */
     static ProxyCore open(PullthroughConfig config) throws StartupException {
+        CompletableFuture<Storage> opening = new CompletableFuture<>();
+        Thread opener = new Thread(() -> {
+            try {
+                opening.complete(openAndSweep(config));
+            } catch (StartupException | RuntimeException e) {
+                opening.completeExceptionally(e);
+            }
+        }, "open-storage");
+        opener.setDaemon(true);
+        opener.start();
         Metrics metrics = new Metrics();
         ClientLoops loops = new ClientLoops();
         List<UpstreamClient> upstreams;
         Storage storage;
         try {
             upstreams = upstreamClients(config, metrics, loops);
-            storage = Storage.open(config.storage());
+            storage = opened(opening);
         } catch (StartupException e) {
             loops.close();
+            opening.thenAccept(Storage::close);
             throw e;
         }
+        return new ProxyCore(config, storage, metrics, loops, upstreams);
+    }
+
+    private static Storage openAndSweep(PullthroughConfig config) throws StartupException {
+        Storage storage = Storage.open(config.storage());
         try {
             int temps = StartupRecovery.sweep(storage.blobs);
             if (temps > 0) {
                 LOG.info("removed {} temp files of downloads an earlier run left unfinished", temps);
             }
+            return storage;
         } catch (IOException | RuntimeException e) {
             storage.close();
-            loops.close();
             throw new StartupException("recovering storage.path " + config.storage().path().toAbsolutePath() + " failed: " + e, e);
         }
-        return new ProxyCore(config, storage, metrics, loops, upstreams);
+    }
+
+    private static Storage opened(CompletableFuture<Storage> opening) throws StartupException {
+        try {
+            return opening.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof StartupException startup) {
+                throw startup;
+            }
+            throw new StartupException("opening the storage failed: " + e.getCause(), e.getCause());
+        }
     }
 
     private static List<UpstreamClient> upstreamClients(PullthroughConfig config, Metrics metrics, ClientLoops loops)

@@ -13,6 +13,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Storage.preload();
         return Commands.withConfig(config, "serve", loaded -> {
             ProxyApplication app = ProxyApplication.start(loaded);
             CountDownLatch stopped = new CountDownLatch(1);

@@ -44,6 +44,14 @@ public final class RocksMetadataStore implements MetadataStore {
         RocksDB.loadLibrary();
     }
 
+    /**
+     * Loads RocksDB's native library (extracting it from the jar takes a good part of a second) so
+     * that a caller can do it on a thread of its own while it does other start-up work.
+     */
+    public static void loadLibrary() {
+        // The static initialiser above does the work, once.
+    }
+
     private final LRUCache blockCache;
     private final ColumnFamilyOptions columnOptions;
     private final DBOptions dbOptions;
