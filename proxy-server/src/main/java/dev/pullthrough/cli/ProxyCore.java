@@ -60,6 +60,8 @@ final class ProxyCore implements AutoCloseable {
     final ExecutorService downloads = Executors.newFixedThreadPool(DOWNLOAD_WRITERS, named("download"));
     final ClientLoops upstreamLoops;
     final ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(named("housekeeping"));
+    /** Eviction passes that downloads start: on a thread of their own, not behind a pass over the whole cache. */
+    final ExecutorService evictions = Executors.newSingleThreadExecutor(named("eviction"));
     final MetadataStore metadata;
     final CacheJanitor janitor;
     final UpstreamRouter router;
@@ -80,7 +82,7 @@ final class ProxyCore implements AutoCloseable {
         metadata = cached;
         BlobLeases leases = new BlobLeases();
         janitor = new CacheJanitor(metadata, storage.blobs, config.storage().maxSize(), leases::inUse,
-                entry -> metrics.evicted(entry.kind().name().toLowerCase(), entry.size()), clock);
+                entry -> metrics.evicted(entry.kind().name().toLowerCase(), entry.size()), clock, evictions);
         metrics.cacheSize(janitor::used, janitor.maxSize());
         blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, MAX_DOWNLOADS, blocking, clock,
                 config.offline());
@@ -201,13 +203,17 @@ final class ProxyCore implements AutoCloseable {
      */
     @Override
     public void close() {
+        // Eviction passes stop between steps when interrupted; a pass over the whole cache does not.
         housekeeping.shutdownNow();
+        evictions.shutdownNow();
         // Downloads get a moment to end on their own: a client may already hold every byte of a
         // blob whose fsync and rename are still running, and interrupting those loses the blob.
         downloads.shutdown();
         blocking.shutdown();
+        boolean passesEnded = false;
         try {
             blocking.awaitTermination(5, TimeUnit.SECONDS);
+            passesEnded = housekeeping.awaitTermination(5, TimeUnit.SECONDS) && evictions.awaitTermination(5, TimeUnit.SECONDS);
             if (!downloads.awaitTermination(DOWNLOAD_DRAIN.toMillis(), TimeUnit.MILLISECONDS)) {
                 downloads.shutdownNow();
                 downloads.awaitTermination(5, TimeUnit.SECONDS);
@@ -221,7 +227,12 @@ final class ProxyCore implements AutoCloseable {
             LOG.warn("recording last accesses failed: {}", e.toString());
         }
         upstreamLoops.close();
-        metadata.close();
+        if (passesEnded) {
+            metadata.close();
+        } else {
+            // Closing RocksDB under a running pass could crash the process; its log recovers what was written.
+            LOG.warn("a pass over the cache is still running: leaving the index to recover from its log at the next start");
+        }
     }
 
     static ThreadFactory named(String prefix) {

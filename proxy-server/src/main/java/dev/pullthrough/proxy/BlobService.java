@@ -229,12 +229,11 @@ public final class BlobService {
                 ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository(), blocking);
     }
 
-    /** A download finished and verified: index it, then keep the cache within its bound. */
+    /** A download finished and verified: index it (the janitor starts a pass if that took the cache over its bound). */
     private void committed(Target target, StoredBlob blob) {
         metadata.link(target.upstreamName(), target.repository().value(), blob.digest());
         metadata.putBlob(blob.digest(), blob.size(), clock.millis());
         janitor.added(blob.size());
-        janitor.evictIfNeeded();
     }
 
     private Optional<ProxyResponse> fromDisk(Digest digest, boolean head, Optional<String> range) throws IOException {

@@ -86,7 +86,6 @@ public final class ManifestAdmission {
         if (metadata.manifest(digest).isEmpty()) {
             metadata.putManifest(manifest);
             janitor.added(bytes.length);
-            janitor.evictIfNeeded();
         }
         return manifest;
     }

@@ -76,7 +76,7 @@ class ManifestServiceTest {
         BlobPaths paths = new BlobPaths(temp);
         rocks = new RocksMetadataStore(paths.metadataDir());
         CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1000);
-        CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 30, d -> false, e -> { }, clock);
+        CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 30, d -> false, e -> { }, clock, Runnable::run);
         manifests = new ManifestService(metadata, metadata, new ManifestAdmission(metadata, janitor), janitor, new Metrics(),
                 clock, false, Runnable::run);
         RepositoryName name = RepositoryName.parse("team/app");

@@ -76,7 +76,7 @@ public class HotPathBenchmark {
         rocks = new RocksMetadataStore(paths.metadataDir());
         CachedMetadataStore metadata = new CachedMetadataStore(rocks, 64L << 20, 100_000);
         Metrics metrics = new Metrics();
-        CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 40, d -> false, e -> { }, Clock.systemUTC());
+        CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 40, d -> false, e -> { }, Clock.systemUTC(), Runnable::run);
         ManifestAdmission admission = new ManifestAdmission(metadata, janitor);
         manifests = new ManifestService(metadata, metadata, admission, janitor, metrics, Clock.systemUTC(), false, Runnable::run);
         UpstreamClient upstream = new UpstreamClient(config.defaultUpstream(),

@@ -11,6 +11,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
@@ -39,19 +41,23 @@ public final class CacheJanitor {
     private final Predicate<Digest> inUse;
     private final Listener listener;
     private final Clock clock;
+    private final Executor background;
+    private final AtomicBoolean passPending = new AtomicBoolean();
     private final AtomicLong used = new AtomicLong();
     private final Object counting = new Object();
     private volatile boolean counted;
     private final Map<Digest, Long> pendingAccesses = new ConcurrentHashMap<>();
 
+    /** {@code background} runs the passes that downloads and admissions start (one waits at a time). */
     public CacheJanitor(MetadataStore metadata, BlobStore blobs, long maxSize, Predicate<Digest> inUse, Listener listener,
-                        Clock clock) {
+                        Clock clock, Executor background) {
         this.metadata = metadata;
         this.blobs = blobs;
         this.maxSize = maxSize;
         this.inUse = inUse;
         this.listener = listener;
         this.clock = clock;
+        this.background = background;
     }
 
     /**
@@ -83,9 +89,15 @@ public final class CacheJanitor {
         return maxSize;
     }
 
-    /** Something of {@code size} bytes was just stored and indexed. */
+    /**
+     * Something of {@code size} bytes was just stored and indexed; when that took the cache over
+     * its bound, a pass starts in the background (the caller, a download or an admitted manifest,
+     * does not wait for it).
+     */
     public void added(long size) {
-        used.addAndGet(size);
+        if (used.addAndGet(size) > maxSize) {
+            requestPass(0);
+        }
     }
 
     /** A cached digest was served: it moves to the back of the eviction queue. */
@@ -108,18 +120,20 @@ public final class CacheJanitor {
         metadata.touch(batch);
     }
 
-    /** Evicts least-recently-used entries while the cache exceeds its bound, down to the low-water mark; returns how many went. */
+    /**
+     * A pass, in the caller's thread: while the cache exceeds its bound, least-recently-used entries
+     * go, down to the low-water mark; returns how many went.
+     */
     public int evictIfNeeded() {
-        return makeRoomFor(0);
+        return pass(0, true);
     }
 
     /**
-     * Makes room for {@code incoming} more bytes before they are written, so the disk never holds
-     * more than the bound even while a download is in flight; returns how many entries went. Reads
-     * the index from the least recently used entry on and stops when enough went: a pass costs what
-     * it evicts, not the size of the cache. It holds the janitor's lock for at most {@link #STEP}
-     * entries at a time, so a download that fits is never held up, and one that needs room shares
-     * the passes.
+     * Makes room for {@code incoming} more bytes before they are written, so the disk does not hold
+     * more than the bound while a download is in flight; returns how many entries the caller evicted.
+     * The caller pays for its own bytes only: it evicts until they fit and leaves the way down to the
+     * low-water mark to a pass in the background. A cache already over its bound (a restart with a
+     * smaller storage.maxSize) is that pass's work too: a download never waits for a whole pass.
      */
     public int makeRoomFor(long incoming) {
         if (counted && used.get() + incoming <= maxSize) {
@@ -129,15 +143,53 @@ public final class CacheJanitor {
         if (used.get() + incoming <= maxSize) {
             return 0;
         }
+        requestPass(incoming);
+        if (used.get() > maxSize) {
+            return 0;
+        }
         flushAccesses();
-        long target = Math.max(0, (long) (maxSize * LOW_WATER) - incoming);
+        return evictDownTo(maxSize - incoming, incoming);
+    }
+
+    /** Starts a pass in the background unless one is waiting to start already. */
+    private void requestPass(long incoming) {
+        if (passPending.compareAndSet(false, true)) {
+            background.execute(() -> {
+                passPending.set(false);
+                try {
+                    pass(incoming, false);
+                } catch (RuntimeException e) {
+                    LOG.warn("an eviction pass failed (the next one retries): {}", e.toString());
+                }
+            });
+        }
+    }
+
+    /** {@code overBoundOnly}: false for a pass that was asked for because the bound was reached. */
+    private int pass(long incoming, boolean overBoundOnly) {
+        countOnce();
+        if (overBoundOnly && used.get() + incoming <= maxSize) {
+            return 0;
+        }
+        flushAccesses();
+        return evictDownTo(Math.max(0, (long) (maxSize * LOW_WATER) - incoming), incoming);
+    }
+
+    /**
+     * Reads the index from the least recently used entry on and stops at {@code target}: a pass costs
+     * what it evicts, not the size of the cache. It holds the janitor's lock for at most
+     * {@link #STEP} entries at a time, so passes share the work and a download that fits is never
+     * held up.
+     */
+    private int evictDownTo(long target, long incoming) {
         int evicted = 0;
         long before = used.get();
         long passStarted = System.nanoTime();
         long[] longestLocked = {0};
         boolean recounted = false;
         long[] from = {0};
-        while (used.get() > target) {
+        // An interrupt (shutting down) ends the pass between steps, with the index consistent.
+        while (used.get() > target && !Thread.currentThread().isInterrupted()) {
             int step = evictOldest(target, from, longestLocked);
             if (step == 0) {
                 if (recounted) {

@@ -42,6 +42,8 @@ class CacheJanitorTest {
     private FileBlobStore blobs;
     private final Set<Digest> inUse = new HashSet<>();
     private final List<IndexEntry> evicted = Collections.synchronizedList(new ArrayList<>());
+    /** The background passes the janitor asked for, run when a test says so. */
+    private final List<Runnable> passes = new ArrayList<>();
     private final Clock clock = Clock.fixed(Instant.ofEpochMilli(1_000_000), ZoneOffset.UTC);
 
     @BeforeEach
@@ -79,7 +81,17 @@ class CacheJanitorTest {
     }
 
     private CacheJanitor janitor(long maxSize) {
-        return new CacheJanitor(metadata, blobs, maxSize, inUse::contains, evicted::add, clock);
+        return new CacheJanitor(metadata, blobs, maxSize, inUse::contains, evicted::add, clock, passes::add);
+    }
+
+    private void runPasses() {
+        List<Runnable> waiting = List.copyOf(passes);
+        passes.clear();
+        waiting.forEach(Runnable::run);
+    }
+
+    private List<Digest> evictedDigests() {
+        return evicted.stream().map(IndexEntry::digest).toList();
     }
 
     private boolean cached(Digest digest) throws IOException {
@@ -89,17 +101,20 @@ class CacheJanitorTest {
     }
 
     @Test
-    void makeRoom_leastRecentlyUsedFirst_downToLowWaterMinusIncoming() throws IOException {
+    void makeRoom_evictsLeastRecentlyUsedForItsOwnBytes_thenAPassGoesDownToLowWaterMinusIncoming() throws IOException {
         List<Digest> digests = fill(10, 100);
         CacheJanitor janitor = janitor(1_000);
 
-        assertEquals(3, janitor.makeRoomFor(200)); // 1000 held; down to 0.9 * 1000 - 200 = 700
+        assertEquals(2, janitor.makeRoomFor(200)); // 1000 held; the caller evicts down to 1000 - 200 = 800
+        assertEquals(800, janitor.used());
+        assertEquals(1, passes.size());
 
+        runPasses(); // down to 0.9 * 1000 - 200 = 700
         assertEquals(700, janitor.used());
         for (int i = 0; i < 10; i++) {
             assertEquals(i >= 3, cached(digests.get(i)), "blob " + i);
         }
-        assertEquals(digests.subList(0, 3), evicted.stream().map(IndexEntry::digest).toList());
+        assertEquals(digests.subList(0, 3), evictedDigests());
     }
 
     @Test
@@ -107,6 +122,7 @@ class CacheJanitorTest {
         fill(5, 100);
         assertEquals(0, janitor(1_000).makeRoomFor(500));
         assertTrue(evicted.isEmpty());
+        assertTrue(passes.isEmpty());
     }
 
     @Test
@@ -116,25 +132,49 @@ class CacheJanitorTest {
         inUse.add(digests.get(0));
         janitor.accessed(digests.get(1)); // now (1,000,000 ms): the newest of all
 
-        assertEquals(3, janitor.makeRoomFor(200));
+        assertEquals(2, janitor.makeRoomFor(200));
+        runPasses();
 
         assertTrue(cached(digests.get(0)), "in use");
         assertTrue(cached(digests.get(1)), "accessed last");
-        assertEquals(digests.subList(2, 5), evicted.stream().map(IndexEntry::digest).toList());
+        assertEquals(digests.subList(2, 5), evictedDigests());
     }
 
     @Test
-    void makeRoom_manySmallEntries_inSeveralSteps() throws IOException {
+    void makeRoom_cacheAlreadyOverItsBound_doesNotWait_aPassEvictsTheBacklogInSeveralSteps() throws IOException {
         int count = CacheJanitor.STEP * 2 + 100;
         fill(count, 10);
         long bound = count * 10L / 4; // restarted with a quarter of the bound it was filled under
         CacheJanitor janitor = janitor(bound);
 
+        assertEquals(0, janitor.makeRoomFor(100));
+        assertTrue(evicted.isEmpty());
+        assertEquals(1, passes.size());
+
+        runPasses();
         long target = (long) (bound * CacheJanitor.LOW_WATER) - 100;
         int expected = count - (int) (target / 10);
         assertTrue(expected > CacheJanitor.STEP, "needs more than one step");
-        assertEquals(expected, janitor.makeRoomFor(100));
+        assertEquals(expected, evicted.size());
         assertEquals((count - expected) * 10L, janitor.used());
+    }
+
+    @Test
+    void added_takesTheCacheOverItsBound_oneBackgroundPassAtATime() throws IOException {
+        List<Digest> digests = fill(10, 100);
+        CacheJanitor janitor = janitor(1_000);
+        janitor.recount();
+
+        janitor.added(0); // at the bound, not over it
+        assertTrue(passes.isEmpty());
+        janitor.added(100);
+        janitor.added(100); // a pass is already waiting to start
+        assertEquals(1, passes.size());
+        assertTrue(evicted.isEmpty(), "the caller does not evict");
+
+        runPasses(); // 1,200 counted: down to 900
+        assertEquals(900, janitor.used());
+        assertEquals(digests.subList(0, 3), evictedDigests());
     }
 
     @Test
@@ -164,13 +204,13 @@ class CacheJanitorTest {
                     Thread.currentThread().interrupt();
                 }
             }
-        }, clock);
-        ExecutorService passes = Executors.newFixedThreadPool(2);
+        }, clock, Runnable::run);
+        ExecutorService threads = Executors.newFixedThreadPool(2);
         try {
-            Future<Integer> first = passes.submit(janitor::evictIfNeeded);
+            Future<Integer> first = threads.submit(janitor::evictIfNeeded);
             assertTrue(firstDeleting.await(10, TimeUnit.SECONDS));
 
-            int second = passes.submit(janitor::evictIfNeeded).get(10, TimeUnit.SECONDS); // not behind the first's deletes
+            int second = threads.submit(janitor::evictIfNeeded).get(10, TimeUnit.SECONDS); // not behind the first's deletes
             release.countDown();
 
             assertEquals(110 - CacheJanitor.STEP, second);
@@ -179,7 +219,7 @@ class CacheJanitorTest {
             assertEquals(110, evicted.size());
         } finally {
             release.countDown();
-            passes.shutdownNow();
+            threads.shutdownNow();
         }
     }
 }
