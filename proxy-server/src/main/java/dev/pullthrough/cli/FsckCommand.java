@@ -1,6 +1,6 @@
 package dev.pullthrough.cli;
 
-import dev.pullthrough.storage.gc.Fsck;
+import dev.pullthrough.storage.maintenance.Fsck;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

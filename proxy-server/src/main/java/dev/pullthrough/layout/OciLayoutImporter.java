@@ -9,7 +9,7 @@ import dev.pullthrough.proxy.ManifestAdmission;
 import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.BlobWriter;
 import dev.pullthrough.storage.blob.StoredBlob;
-import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;

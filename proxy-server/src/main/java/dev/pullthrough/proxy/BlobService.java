@@ -7,7 +7,7 @@ import dev.pullthrough.registry.api.ByteRange;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.StoredBlob;
-import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.meta.MetadataStore;
 import java.io.IOException;
 import dev.pullthrough.upstream.BlobBody;

@@ -4,7 +4,7 @@ import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.InvalidManifestException;
 import dev.pullthrough.oci.ManifestContent;
 import dev.pullthrough.oci.MediaTypes;
-import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import java.util.HashSet;

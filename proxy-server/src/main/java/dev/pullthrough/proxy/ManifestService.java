@@ -10,7 +10,7 @@ import dev.pullthrough.oci.Reference;
 import dev.pullthrough.registry.api.AcceptHeader;
 import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ErrorCode;
-import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.meta.HotMetadata;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;

@@ -15,7 +15,7 @@ import dev.pullthrough.oci.RepositoryName;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.storage.blob.BlobPaths;
 import dev.pullthrough.storage.blob.FileBlobStore;
-import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
 import dev.pullthrough.upstream.BlobBody;
 import dev.pullthrough.upstream.Listing;

@@ -15,7 +15,7 @@ import dev.pullthrough.registry.api.AcceptHeader;
 import dev.pullthrough.registry.api.RouteParser;
 import dev.pullthrough.storage.blob.BlobPaths;
 import dev.pullthrough.storage.blob.FileBlobStore;
-import dev.pullthrough.storage.gc.CacheJanitor;
+import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;

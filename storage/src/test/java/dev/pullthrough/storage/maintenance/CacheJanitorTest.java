@@ -1,4 +1,4 @@
-package dev.pullthrough.storage.gc;
+package dev.pullthrough.storage.maintenance;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package dev.pullthrough.storage.gc;
+package dev.pullthrough.storage.maintenance;
 
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.meta.IndexEntry;
