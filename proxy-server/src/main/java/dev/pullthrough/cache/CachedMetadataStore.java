@@ -18,7 +18,9 @@ import java.util.function.Predicate;
 
 /**
  * Hot manifests (weighed by their bytes) and tag resolutions in memory, in front of the persistent
- * store: reads through, writes through, and forgets what is removed.
+ * store: reads through, writes through, and forgets what is removed. A read loads a key under that
+ * key's lock in memory, and a write or removal changes the store before memory: so a read racing a
+ * removal can never put back what the store no longer holds, nor a read racing a write an older value.
  */
 public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     private final MetadataStore store;
@@ -57,6 +59,7 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
 
     @Override
     public boolean linked(String upstream, String repository, Digest digest) {
+        // Links are never removed one by one: a plain read-through cannot bring back a removed one.
         if (hotLinked(upstream, repository, digest)) {
             return true;
         }
@@ -77,13 +80,7 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
 
     @Override
     public Optional<StoredManifest> manifest(Digest digest) {
-        StoredManifest cached = manifests.getIfPresent(digest);
-        if (cached != null) {
-            return Optional.of(cached);
-        }
-        Optional<StoredManifest> stored = store.manifest(digest);
-        stored.ifPresent(m -> manifests.put(digest, m));
-        return stored;
+        return Optional.ofNullable(manifests.get(digest, d -> store.manifest(d).orElse(null)));
     }
 
     @Override
@@ -94,19 +91,13 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
 
     @Override
     public void removeManifest(Digest digest) {
-        manifests.invalidate(digest);
         store.removeManifest(digest);
+        manifests.invalidate(digest);
     }
 
     @Override
     public Optional<TagResolution> tag(TagKey key) {
-        TagResolution cached = tags.getIfPresent(key);
-        if (cached != null) {
-            return Optional.of(cached);
-        }
-        Optional<TagResolution> stored = store.tag(key);
-        stored.ifPresent(r -> tags.put(key, r));
-        return stored;
+        return Optional.ofNullable(tags.get(key, k -> store.tag(k).orElse(null)));
     }
 
     @Override
@@ -147,12 +138,12 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
 
     @Override
     public void removeAll(List<IndexEntry> entries) {
+        store.removeAll(entries);
         for (IndexEntry entry : entries) {
             if (entry.kind() == IndexEntry.Kind.MANIFEST) {
                 manifests.invalidate(entry.digest());
             }
         }
-        store.removeAll(entries);
     }
 
     @Override
