@@ -197,7 +197,7 @@ public final class BlobService {
             }
             Runnable lease = leases.acquire(d);
             created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), new SerialExecutor(downloads), janitor::makeRoomFor,
-                    blob -> committed(target, blob), () -> {
+                    this::committed, () -> {
                         inFlight.remove(d);
                         lease.run();
                         slots.release();
@@ -205,6 +205,10 @@ public final class BlobService {
             return created[0];
         });
         if (created[0] != null) {
+            // The upstream's 200 vouches that this repository holds the blob: linked then, not at the
+            // commit, so a crash between the file's rename and the index write cannot leave a cached
+            // blob that its own repository must ask the upstream about again.
+            created[0].started().thenRun(() -> metadata.link(target.upstreamName(), target.repository().value(), digest));
             slots.whenFree(created[0]::start);
         }
         return Optional.ofNullable(download);
@@ -230,8 +234,7 @@ public final class BlobService {
     }
 
     /** A download finished and verified: index it (the janitor starts a pass if that took the cache over its bound). */
-    private void committed(Target target, StoredBlob blob) {
-        metadata.link(target.upstreamName(), target.repository().value(), blob.digest());
+    private void committed(StoredBlob blob) {
         metadata.putBlob(blob.digest(), blob.size(), clock.millis());
         janitor.added(blob.size());
     }
