@@ -10,6 +10,7 @@ import dev.pullthrough.proxy.PullApi;
 import dev.pullthrough.server.ClientPolicy;
 import dev.pullthrough.server.RegistryServer;
 import dev.pullthrough.server.TlsContexts;
+import java.net.InetSocketAddress;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -21,10 +22,12 @@ public final class ProxyApplication implements AutoCloseable {
 
     private final ProxyCore core;
     private final RegistryServer server;
+    private final InetSocketAddress registryAddress;
 
-    private ProxyApplication(ProxyCore core, RegistryServer server) {
+    private ProxyApplication(ProxyCore core, RegistryServer server, InetSocketAddress registryAddress) {
         this.core = core;
         this.server = server;
+        this.registryAddress = registryAddress;
     }
 
     public static ProxyApplication start(PullthroughConfig config) throws StartupException {
@@ -37,9 +40,10 @@ public final class ProxyApplication implements AutoCloseable {
         AdminRoutes admin = new AdminRoutes(core.metrics, core.storage.paths.tmpDir(), core.prefetcher);
         RegistryServer server = new RegistryServer();
         ClientPolicy adminClients = new ClientPolicy(Optional.of(config.admin().allowCidrs()));
+        InetSocketAddress registryAddress;
         try {
             boolean sharedPort = config.admin().port() == config.server().port();
-            server.bindRegistry(config.server().host(), config.server().port(), tls, api,
+            registryAddress = server.bindRegistry(config.server().host(), config.server().port(), tls, api,
                     sharedPort ? Optional.of(admin) : Optional.empty(), core.metrics, core.blocking,
                     new ClientPolicy(config.auth().allowCidrs()), adminClients, config.jsonAccessLog(),
                     config.server().maxConnectionsPerClient(), config.server().headerTimeout());
@@ -59,7 +63,12 @@ public final class ProxyApplication implements AutoCloseable {
         LOG.info("pullthrough serving {} upstream(s): {}; default {}; data in {}", config.upstreams().size(),
                 config.upstreams().stream().map(u -> u.name() + "=" + u.url()).collect(Collectors.joining(", ")),
                 config.defaultUpstream().name(), config.storage().path().toAbsolutePath());
-        return new ProxyApplication(core, server);
+        return new ProxyApplication(core, server, registryAddress);
+    }
+
+    /** The port the registry listener bound: the configured one, or the one the system chose for port 0. */
+    public int registryPort() {
+        return registryAddress.getPort();
     }
 
     public Metrics metrics() {

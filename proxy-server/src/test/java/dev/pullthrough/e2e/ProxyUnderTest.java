@@ -23,10 +23,12 @@ final class ProxyUnderTest implements AutoCloseable {
         return start(data, "upstreams:\n  - name: docker.io\n    url: " + upstream + "\n    default: true\n");
     }
 
-    /** A proxy from YAML; listen address, admin port and storage path are set here (as environment overrides). */
+    /**
+     * A proxy from YAML; listen address, admin port and storage path are set here (as environment
+     * overrides). It binds port 0 and reports the port the system chose: no race for a free port.
+     */
     static ProxyUnderTest start(Path data, String yaml) {
-        int port = FreePorts.next();
-        return start(data, yaml, port, port);
+        return start(data, yaml, 0, 0);
     }
 
     /** A proxy from YAML with its admin endpoints on a port of their own, {@code adminPort}. */
@@ -37,7 +39,8 @@ final class ProxyUnderTest implements AutoCloseable {
                 "PULLTHROUGH_ADMIN_PORT", Integer.toString(adminPort),
                 "PULLTHROUGH_STORAGE_PATH", data.toString()));
         try {
-            return new ProxyUnderTest(ProxyApplication.start(config), port);
+            ProxyApplication app = ProxyApplication.start(config);
+            return new ProxyUnderTest(app, app.registryPort());
         } catch (Exception e) {
             throw new AssertionError("the proxy did not start: " + e.getMessage(), e);
         }
