@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * The last byte is held back until the digest is verified, so no client ever holds a complete body
  * of wrong bytes: on a failure every reader is aborted and nothing is committed.
  */
-public final class BlobDownload implements BodySink {
+public final class BlobDownload implements BodySink, GrowingBlob {
     private static final Logger LOG = LoggerFactory.getLogger(BlobDownload.class);
 
     private final Target target;
@@ -83,6 +83,7 @@ public final class BlobDownload implements BodySink {
         this.onFinish = onFinish;
     }
 
+    @Override
     public Digest digest() {
         return digest;
     }
@@ -109,6 +110,7 @@ public final class BlobDownload implements BodySink {
      * How many bytes a reader may send now: those in the file, except the last byte of the blob
      * until the digest is verified.
      */
+    @Override
     public long readable() {
         long inFile = written;
         if (verified) {
@@ -119,6 +121,7 @@ public final class BlobDownload implements BodySink {
     }
 
     /** The reason the download failed, or null while it has not. */
+    @Override
     public Throwable failure() {
         return failure;
     }
@@ -144,10 +147,12 @@ public final class BlobDownload implements BodySink {
     }
 
     /** Called whenever more bytes became readable or the download ended (on the download's executor). */
+    @Override
     public void addListener(Runnable listener) {
         listeners.add(listener);
     }
 
+    @Override
     public void removeListener(Runnable listener) {
         listeners.remove(listener);
     }

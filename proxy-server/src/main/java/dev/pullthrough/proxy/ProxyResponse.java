@@ -4,39 +4,167 @@ import dev.pullthrough.oci.Digest;
 import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ByteRange;
 import dev.pullthrough.storage.blob.StoredBlob;
+import java.io.Closeable;
+import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.util.Map;
 import java.util.Optional;
 
-/** What the pull-through services answer, as data; the server turns it into HTTP. */
+/**
+ * What the pull-through services answer, as plain values; the server turns them into HTTP. Each
+ * says its own status, whether the cache answered, how many body bytes it carries and what it holds
+ * open, so the server dispatches on the kind once, to write it.
+ */
 public sealed interface ProxyResponse {
+    /** Whether the cache answered a request: the access log's {@code cache=} and the bytes-served metric. */
+    enum CacheResult {
+        HIT, MISS, NOT_APPLICABLE;
+
+        /** As the access log writes it: hit, miss or -. */
+        public String label() {
+            return switch (this) {
+                case HIT -> "hit";
+                case MISS -> "miss";
+                case NOT_APPLICABLE -> "-";
+            };
+        }
+    }
+
+    /** The HTTP status. */
+    default int status() {
+        return 200;
+    }
+
+    default CacheResult cacheResult() {
+        return CacheResult.NOT_APPLICABLE;
+    }
+
+    /** The bytes of the body a GET gets (a HEAD gets none). */
+    long bodyBytes();
+
+    /** Lets go of what the response holds open, when it will not be written (the client left). */
+    default void release() {}
+
     /** A manifest: its exact bytes with the media type and digest that belong to them, and whether the cache had them. */
     record Manifest(String mediaType, Digest digest, byte[] bytes, boolean fromCache, Map<String, String> headers)
-            implements ProxyResponse {}
+            implements ProxyResponse {
+        @Override
+        public CacheResult cacheResult() {
+            return fromCache ? CacheResult.HIT : CacheResult.MISS;
+        }
+
+        @Override
+        public long bodyBytes() {
+            return bytes.length;
+        }
+    }
 
     /** A small JSON document passed through from upstream (tags, referrers). */
-    record Json(int status, String contentType, byte[] body, Map<String, String> headers) implements ProxyResponse {}
+    record Json(int status, String contentType, byte[] body, Map<String, String> headers) implements ProxyResponse {
+        @Override
+        public long bodyBytes() {
+            return body.length;
+        }
+    }
 
     /**
      * A committed blob on disk, opened for the response (all of it, or one range); the writer closes
-     * the channel and calls {@code release} (the blob may be evicted again) when the response is done.
+     * the channel and calls {@code done} (the blob may be evicted again) when the response is done.
      */
-    record BlobFile(StoredBlob blob, FileChannel channel, Optional<ByteRange> range, Runnable release) implements ProxyResponse {}
+    record BlobFile(StoredBlob blob, FileChannel channel, Optional<ByteRange> range, Runnable done) implements ProxyResponse {
+        @Override
+        public int status() {
+            return range.isPresent() ? 206 : 200;
+        }
+
+        @Override
+        public CacheResult cacheResult() {
+            return CacheResult.HIT;
+        }
+
+        @Override
+        public long bodyBytes() {
+            return range.map(ByteRange::length).orElse(blob.size());
+        }
+
+        @Override
+        public void release() {
+            closeQuietly(channel);
+            done.run();
+        }
+    }
 
     /**
      * A blob streamed straight from the upstream to this one client, because the cache cannot store
      * it (disk full or unwritable): hashed on the way, its last bytes held back until verified.
      */
-    record BlobPassThrough(Digest digest, long size, InputStream body) implements ProxyResponse {}
+    record BlobPassThrough(Digest digest, long size, InputStream body) implements ProxyResponse {
+        @Override
+        public CacheResult cacheResult() {
+            return CacheResult.MISS;
+        }
+
+        @Override
+        public long bodyBytes() {
+            return size;
+        }
+
+        @Override
+        public void release() {
+            closeQuietly(body);
+        }
+    }
 
     /** A blob still downloading, opened for this client: it reads the growing file (or one range) as bytes arrive. */
-    record BlobStream(BlobDownload download, long size, FileChannel channel, Optional<ByteRange> range)
-            implements ProxyResponse {}
+    record BlobStream(GrowingBlob blob, long size, FileChannel channel, Optional<ByteRange> range) implements ProxyResponse {
+        @Override
+        public int status() {
+            return range.isPresent() ? 206 : 200;
+        }
+
+        @Override
+        public CacheResult cacheResult() {
+            return CacheResult.MISS;
+        }
+
+        @Override
+        public long bodyBytes() {
+            return range.map(ByteRange::length).orElse(size);
+        }
+
+        @Override
+        public void release() {
+            closeQuietly(channel);
+        }
+    }
 
     /** The headers of a blob without its body ({@code HEAD}). */
-    record BlobHead(Digest digest, long size) implements ProxyResponse {}
+    record BlobHead(Digest digest, long size) implements ProxyResponse {
+        @Override
+        public long bodyBytes() {
+            return 0;
+        }
+    }
 
     /** An OCI error, with extra headers such as {@code Retry-After}. */
-    record Error(ApiError error, Map<String, String> headers) implements ProxyResponse {}
+    record Error(ApiError error, Map<String, String> headers) implements ProxyResponse {
+        @Override
+        public int status() {
+            return error.status();
+        }
+
+        @Override
+        public long bodyBytes() {
+            return error.body().length;
+        }
+    }
+
+    private static void closeQuietly(Closeable closeable) {
+        try {
+            closeable.close();
+        } catch (IOException ignored) {
+            // nothing more to release
+        }
+    }
 }

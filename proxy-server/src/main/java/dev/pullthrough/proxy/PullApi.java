@@ -104,7 +104,7 @@ public final class PullApi {
 
     /** A manifest GET answered from the cache is a pull the upstream did not count (Docker Hub counts GETs, not HEADs). */
     private ProxyResponse countSaved(Target target, boolean head, ProxyResponse response) {
-        if (!head && response instanceof ProxyResponse.Manifest && ((ProxyResponse.Manifest) response).fromCache()) {
+        if (!head && response instanceof ProxyResponse.Manifest manifest && manifest.fromCache()) {
             metrics.upstreamPullSaved(target.upstreamName());
         }
         return response;

@@ -106,48 +106,6 @@ final class AccessLog {
         }
     }
 
-    /** Whether the cache answered: hit, miss, or - when the question does not apply. */
-    static String cacheStatus(ProxyResponse response) {
-        if (response instanceof ProxyResponse.Manifest) {
-            return ((ProxyResponse.Manifest) response).fromCache() ? "hit" : "miss";
-        }
-        if (response instanceof ProxyResponse.BlobFile) {
-            return "hit";
-        }
-        if (response instanceof ProxyResponse.BlobStream || response instanceof ProxyResponse.BlobPassThrough) {
-            return "miss";
-        }
-        return "-";
-    }
-
-    /** The body bytes a response carries (0 for HEAD). */
-    static long bodyBytes(ProxyResponse response, boolean head) {
-        if (head) {
-            return 0;
-        }
-        if (response instanceof ProxyResponse.Manifest) {
-            return ((ProxyResponse.Manifest) response).bytes().length;
-        }
-        if (response instanceof ProxyResponse.BlobFile) {
-            ProxyResponse.BlobFile b = (ProxyResponse.BlobFile) response;
-            return b.range().map(r -> r.length()).orElse(b.blob().size());
-        }
-        if (response instanceof ProxyResponse.BlobStream) {
-            ProxyResponse.BlobStream b = (ProxyResponse.BlobStream) response;
-            return b.range().map(r -> r.length()).orElse(b.size());
-        }
-        if (response instanceof ProxyResponse.BlobPassThrough) {
-            return ((ProxyResponse.BlobPassThrough) response).size();
-        }
-        if (response instanceof ProxyResponse.Json) {
-            return ((ProxyResponse.Json) response).body().length;
-        }
-        if (response instanceof ProxyResponse.Error) {
-            return ((ProxyResponse.Error) response).error().body().length;
-        }
-        return 0;
-    }
-
     /** A request path as it can be written to a log line: control bytes escaped, so no client can forge lines. */
     static String printable(String text) {
         for (int i = 0; i < text.length(); i++) {

@@ -1,6 +1,6 @@
 package dev.pullthrough.server;
 
-import dev.pullthrough.proxy.BlobDownload;
+import dev.pullthrough.proxy.GrowingBlob;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
@@ -21,7 +21,7 @@ final class GrowingFileInput implements ChunkedInput<Object> {
     /** Without TLS, verified bytes go out zero-copy in regions of up to this size. */
     private static final int REGION = 4 << 20;
 
-    private final BlobDownload download;
+    private final GrowingBlob download;
     private final FileChannel file;
     private final long end;
     private final Runnable listener;
@@ -29,7 +29,7 @@ final class GrowingFileInput implements ChunkedInput<Object> {
     private final boolean zeroCopy;
     private long offset;
 
-    GrowingFileInput(BlobDownload download, FileChannel file, long start, long end, ChannelHandlerContext ctx) {
+    GrowingFileInput(GrowingBlob download, FileChannel file, long start, long end, ChannelHandlerContext ctx) {
         this.zeroCopy = ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) == null;
         this.download = download;
         this.file = file;

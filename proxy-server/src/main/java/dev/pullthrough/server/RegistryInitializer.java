@@ -21,11 +21,11 @@ final class RegistryInitializer extends ChannelInitializer<SocketChannel> {
     static final int IDLE_SECONDS = 300;
 
     private final Optional<SslContext> ssl;
-    private final Supplier<RegistryHandler> handlers;
+    private final Supplier<HttpTurns> handlers;
     private final ConnectionLimit connectionLimit;
     private final Duration headerTimeout;
 
-    RegistryInitializer(Optional<SslContext> ssl, Supplier<RegistryHandler> handlers, int connectionsPerClient,
+    RegistryInitializer(Optional<SslContext> ssl, Supplier<HttpTurns> handlers, int connectionsPerClient,
                         Duration headerTimeout) {
         this.ssl = ssl;
         this.handlers = handlers;

@@ -72,8 +72,9 @@ public final class RegistryServer implements AutoCloseable {
                                           ClientPolicy clients, ClientPolicy adminClients, boolean jsonAccessLog,
                                           int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AccessLog accessLog = new AccessLog(jsonAccessLog);
+        Optional<AdminResponder> shared = admin.map(routes -> new AdminResponder(routes, metrics, blocking, adminClients, api::allows));
         return bind(host, port, new RegistryInitializer(tls.context,
-                () -> new RegistryHandler(api, admin, metrics, blocking, clients, adminClients, api::allows, accessLog),
+                () -> new RegistryHandler(api, shared, metrics, blocking, clients, accessLog),
                 connectionsPerClient, headerTimeout));
     }
 
@@ -81,8 +82,8 @@ public final class RegistryServer implements AutoCloseable {
     public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, Metrics metrics, Executor blocking,
                                        ClientPolicy adminClients, Predicate<Optional<String>> adminCredentials,
                                        int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
-        return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new RegistryHandler(null, Optional.of(admin),
-                metrics, blocking, ClientPolicy.ANYONE, adminClients, adminCredentials, new AccessLog(false)),
+        AdminResponder responder = new AdminResponder(admin, metrics, blocking, adminClients, adminCredentials);
+        return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new AdminHandler(responder, metrics),
                 connectionsPerClient, headerTimeout));
     }
 

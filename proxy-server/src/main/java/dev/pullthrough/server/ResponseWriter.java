@@ -44,8 +44,7 @@ final class ResponseWriter {
      */
     static ChannelFuture write(ChannelHandlerContext ctx, ProxyResponse response, boolean head, Map<String, String> extra,
                                Executor blocking) {
-        if (response instanceof ProxyResponse.Manifest) {
-            ProxyResponse.Manifest m = (ProxyResponse.Manifest) response;
+        if (response instanceof ProxyResponse.Manifest m) {
             FullHttpResponse out = full(HttpResponseStatus.OK, m.bytes(), head);
             out.headers().set(HttpHeaderNames.CONTENT_TYPE, m.mediaType());
             out.headers().set("Docker-Content-Digest", m.digest().toString());
@@ -53,27 +52,25 @@ final class ResponseWriter {
             m.headers().forEach(out.headers()::set);
             return send(ctx, out, extra);
         }
-        if (response instanceof ProxyResponse.Json) {
-            ProxyResponse.Json j = (ProxyResponse.Json) response;
+        if (response instanceof ProxyResponse.Json j) {
             FullHttpResponse out = full(HttpResponseStatus.valueOf(j.status()), j.body(), head);
             out.headers().set(HttpHeaderNames.CONTENT_TYPE, j.contentType());
             j.headers().forEach(out.headers()::set);
             return send(ctx, out, extra);
         }
-        if (response instanceof ProxyResponse.BlobHead) {
-            ProxyResponse.BlobHead b = (ProxyResponse.BlobHead) response;
+        if (response instanceof ProxyResponse.BlobHead b) {
             FullHttpResponse out = full(HttpResponseStatus.OK, new byte[0], true);
             blobHeaders(out.headers(), b.digest().toString(), b.size());
             return send(ctx, out, extra);
         }
-        if (response instanceof ProxyResponse.BlobFile) {
-            return blobFile(ctx, (ProxyResponse.BlobFile) response, head, extra);
+        if (response instanceof ProxyResponse.BlobFile b) {
+            return blobFile(ctx, b, head, extra);
         }
-        if (response instanceof ProxyResponse.BlobStream) {
-            return blobStream(ctx, (ProxyResponse.BlobStream) response, extra);
+        if (response instanceof ProxyResponse.BlobStream b) {
+            return blobStream(ctx, b, extra);
         }
-        if (response instanceof ProxyResponse.BlobPassThrough) {
-            return blobPassThrough(ctx, (ProxyResponse.BlobPassThrough) response, head, extra, blocking);
+        if (response instanceof ProxyResponse.BlobPassThrough b) {
+            return blobPassThrough(ctx, b, head, extra, blocking);
         }
         ProxyResponse.Error e = (ProxyResponse.Error) response;
         FullHttpResponse out = error(e.error(), head);
@@ -123,7 +120,7 @@ final class ResponseWriter {
     private static ChannelFuture blobFile(ChannelHandlerContext ctx, ProxyResponse.BlobFile b, boolean head,
                                           Map<String, String> extra) {
         ChannelFuture done = writeBlobFile(ctx, b, head, extra);
-        done.addListener(f -> b.release().run());
+        done.addListener(f -> b.done().run());
         return done;
     }
 
@@ -163,10 +160,10 @@ final class ResponseWriter {
     }
 
     private static ChannelFuture blobStream(ChannelHandlerContext ctx, ProxyResponse.BlobStream b, Map<String, String> extra) {
-        ctx.write(blobResponse(b.download().digest().toString(), b.size(), b.range(), extra));
+        ctx.write(blobResponse(b.blob().digest().toString(), b.size(), b.range(), extra));
         long start = b.range().map(ByteRange::start).orElse(0L);
         long end = b.range().map(r -> r.endInclusive() + 1).orElse(b.size());
-        ctx.write(new GrowingFileInput(b.download(), b.channel(), start, end, ctx))
+        ctx.write(new GrowingFileInput(b.blob(), b.channel(), start, end, ctx))
                 .addListener((ChannelFutureListener) f -> {
                     if (!f.isSuccess()) {
                         // A short body must never look like success: drop the connection.
@@ -174,18 +171,6 @@ final class ResponseWriter {
                     }
                 });
         return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
-    }
-
-    /** Releases what a response held when it could not be written (the client went away). */
-    static void discard(ProxyResponse response) {
-        if (response instanceof ProxyResponse.BlobFile) {
-            closeQuietly(((ProxyResponse.BlobFile) response).channel());
-            ((ProxyResponse.BlobFile) response).release().run();
-        } else if (response instanceof ProxyResponse.BlobStream) {
-            closeQuietly(((ProxyResponse.BlobStream) response).channel());
-        } else if (response instanceof ProxyResponse.BlobPassThrough) {
-            closeQuietly(((ProxyResponse.BlobPassThrough) response).body());
-        }
     }
 
     private static void closeQuietly(java.io.Closeable channel) {

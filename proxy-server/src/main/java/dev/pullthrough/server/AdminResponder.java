@@ -1,0 +1,75 @@
+package dev.pullthrough.server;
+
+import dev.pullthrough.access.PullerAuthenticator;
+import dev.pullthrough.admin.AdminRoutes;
+import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.registry.api.ApiError;
+import dev.pullthrough.registry.api.ErrorCode;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.Predicate;
+
+/**
+ * The admin endpoints' answers, on the admin port or on a port shared with the registry: health for
+ * anyone, everything else for the addresses of {@code admin.allowCidrs} with the credentials pulls
+ * need. Answered off the event loop (metrics and prefetch read the disk).
+ */
+final class AdminResponder {
+    private final AdminRoutes routes;
+    private final Metrics metrics;
+    private final Executor workers;
+    private final ClientPolicy adminClients;
+    /** Whether a request's credentials may use the admin endpoints: the proxy's pullers (htpasswd), when configured. */
+    private final Predicate<Optional<String>> adminCredentials;
+
+    AdminResponder(AdminRoutes routes, Metrics metrics, Executor workers, ClientPolicy adminClients,
+                   Predicate<Optional<String>> adminCredentials) {
+        this.routes = routes;
+        this.metrics = metrics;
+        this.workers = workers;
+        this.adminClients = adminClients;
+        this.adminCredentials = adminCredentials;
+    }
+
+    boolean handles(String path) {
+        return routes.handles(path);
+    }
+
+    /** Whether a connection to an admin path stays open after the answer (POST is an admin method). */
+    static boolean keepAlive(HttpRequest request, boolean keepAliveAsked) {
+        HttpMethod method = request.method();
+        return keepAliveAsked && (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD) || method.equals(HttpMethod.POST));
+    }
+
+    /** The answer to an admin path; a refusal (403) completes at once and closes the connection. */
+    CompletableFuture<FullHttpResponse> answer(HttpRequest request, String path, SocketAddress client) {
+        boolean head = request.method().equals(HttpMethod.HEAD);
+        if (!AdminRoutes.isHealth(path) && !adminClients.allows(client)) {
+            metrics.request("denied", request.method().name(), 403);
+            return CompletableFuture.completedFuture(HttpTurns.closeIf(true, ResponseWriter.error(new ApiError(ErrorCode.DENIED,
+                    "this client address may not use the admin endpoints (admin.allowCidrs)"), head)));
+        }
+        String method = request.method().name();
+        String uri = request.uri();
+        Optional<String> credentials = Optional.ofNullable(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+        return CompletableFuture.supplyAsync(() -> {
+            AdminRoutes.Answer answer = AdminRoutes.isHealth(path) || adminCredentials.test(credentials)
+                    ? routes.answer(method, uri)
+                    : new AdminRoutes.Answer(401, "text/plain", "credentials needed\n".getBytes(StandardCharsets.UTF_8));
+            FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.valueOf(answer.status()), answer.body(), head);
+            out.headers().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
+            if (answer.status() == 401) {
+                out.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, PullerAuthenticator.CHALLENGE);
+            }
+            return out;
+        }, workers);
+    }
+}
