@@ -17,6 +17,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -119,7 +120,7 @@ class BlobEngineTest {
                 slow.connect(new InetSocketAddress("127.0.0.1", proxy.url().getPort()));
                 slow.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
                 slow.getOutputStream().flush();
-                Thread.sleep(200);
+                Await.until(() -> upstream.count("GET " + path) == 1, Duration.ofSeconds(10), "the slow client's download started");
 
                 long started = System.nanoTime();
                 String[] fast = streamedDigest(proxy.url().resolve(path));
@@ -198,8 +199,7 @@ class BlobEngineTest {
             upstream.route("GET " + path, FaultyUpstream.trickle(blob, 256 * 1024, 5, blob.length / 2));
 
             assertNoCompleteBody(proxy.url().resolve(path), blob.length);
-            Thread.sleep(300);
-            assertEquals(0, tempFiles(data), "the temp file was removed");
+            Await.until(() -> tempFiles(data) == 0, Duration.ofSeconds(10), "the temp file was removed");
 
             upstream.route("GET " + path, FaultyUpstream.trickle(blob, 1 << 20, 0, Long.MAX_VALUE));
             String[] again = streamedDigest(proxy.url().resolve(path));
@@ -223,8 +223,7 @@ class BlobEngineTest {
             assertNoCompleteBody(proxy.url().resolve(path), blob.length);
             assertNoCompleteBody(proxy.url().resolve(path), blob.length);
             assertEquals(2, upstream.count("GET " + path), "nothing was committed under the digest");
-            Thread.sleep(300);
-            assertEquals(0, tempFiles(data));
+            Await.until(() -> tempFiles(data) == 0, Duration.ofSeconds(10), "the temp files were removed");
         }
     }
 

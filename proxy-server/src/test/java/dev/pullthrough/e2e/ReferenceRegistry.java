@@ -26,6 +26,8 @@ final class ReferenceRegistry implements AutoCloseable {
     private Path tlsCertificate;
     private Path tlsKey;
     private Process process;
+    /** Requests sent only to see the access log catch up. */
+    private int markers;
 
     private ReferenceRegistry(Path dir, int port, List<String> extraConfig) {
         this.dir = dir;
@@ -160,10 +162,33 @@ final class ReferenceRegistry implements AutoCloseable {
         }
     }
 
-    /** How many requests the registry's access log shows for {@code method} and exactly {@code path}. */
+    /**
+     * How many requests the registry's access log shows for {@code method} and exactly {@code path},
+     * once it logged every request answered before this call.
+     */
     long requests(String method, String path) {
+        awaitLogged();
         String needle = "\"" + method + " " + path + " HTTP/";
         return log().stream().filter(line -> line.contains(needle)).count();
+    }
+
+    /**
+     * The registry writes a request's log line after it answered it: a client can hold the answer
+     * before the line is written. Waits until the line of a request sent now appears, so the lines of
+     * the requests answered before are in. A stopped registry has logged all it will.
+     */
+    private synchronized void awaitLogged() {
+        if (process == null || !process.isAlive() || tlsCertificate != null) {
+            return;
+        }
+        String marker = "/v2/log-marker/" + markers++ + "/tags/list";
+        try {
+            HttpClient.newHttpClient().send(HttpRequest.newBuilder(url().resolve(marker)).build(), HttpResponse.BodyHandlers.discarding());
+            Await.until(() -> log().stream().anyMatch(line -> line.contains(marker)), Duration.ofSeconds(10),
+                    "the registry logged " + marker);
+        } catch (Exception e) {
+            throw new AssertionError("the registry's access log did not catch up: " + e.getMessage(), e);
+        }
     }
 
     private static void sleep(long millis) {

@@ -24,7 +24,6 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -104,7 +103,7 @@ class SlowUpstreamTest {
                             HttpResponse.BodyHandlers.ofByteArray()));
                 }
             }
-            await(() -> upstreamManifestGets(upstream) >= HELD_CLIENTS, Duration.ofSeconds(10), "all 80 requests reached the upstream");
+            Await.until(() -> upstreamManifestGets(upstream) >= HELD_CLIENTS, Duration.ofSeconds(10), "all 80 requests reached the upstream");
 
             long slowest = 0;
             for (int i = 0; i < 5; i++) {
@@ -135,7 +134,7 @@ class SlowUpstreamTest {
             release.countDown();
             upstream.route("GET /v2/slow/app/manifests/trickle0", FaultyUpstream.fixed(200, OCI_MANIFEST, MANIFEST, Map.of()));
             // The outage is believed for a few seconds (clients are answered at once meanwhile), then asked again.
-            await(() -> RegistryHttp.get(proxy.url(), "/v2/slow/app/manifests/trickle0", "Accept", OCI_MANIFEST).statusCode() == 200,
+            Await.until(() -> RegistryHttp.get(proxy.url(), "/v2/slow/app/manifests/trickle0", "Accept", OCI_MANIFEST).statusCode() == 200,
                     Duration.ofSeconds(10), "the upstream is asked again once it answers");
             HttpResponse<byte[]> later = RegistryHttp.get(proxy.url(), "/v2/slow/app/manifests/trickle0", "Accept", OCI_MANIFEST);
             assertArrayEquals(MANIFEST, later.body(), "nothing partial was cached: the whole manifest came afresh");
@@ -165,7 +164,7 @@ class SlowUpstreamTest {
             assertTrue(response == null || response.statusCode() != 200 || response.body().length < blob.length,
                     "the client never gets the whole trickled blob");
             assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(8).toNanos(), "aborted within a few rate windows");
-            await(() -> proxy.metrics().scrape().contains("pullthrough_downloads_in_flight 0.0"), Duration.ofSeconds(5),
+            Await.until(() -> proxy.metrics().scrape().contains("pullthrough_downloads_in_flight 0.0"), Duration.ofSeconds(5),
                     "the download slot is free");
             assertFalse(Files.exists(data.resolve("blobs").resolve("sha256").resolve(digest.hex().substring(0, 2))
                     .resolve(digest.hex())), "nothing was committed");
@@ -180,15 +179,5 @@ class SlowUpstreamTest {
             n += upstream.count("GET /v2/slow/app/manifests/trickle" + i) + upstream.count("GET /v2/slow/app/manifests/silent" + i);
         }
         return n;
-    }
-
-    private static void await(BooleanSupplier condition, Duration limit, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within " + limit.toSeconds() + " s: " + what);
-            }
-            Thread.sleep(20);
-        }
     }
 }
