@@ -1,5 +1,6 @@
 package dev.pullthrough.cli;
 
+import dev.pullthrough.app.StartupException;
 import dev.pullthrough.config.ConfigException;
 import dev.pullthrough.config.ConfigLoader;
 import dev.pullthrough.config.PullthroughConfig;

@@ -1,6 +1,6 @@
 package dev.pullthrough.cli;
 
-import dev.pullthrough.layout.OciLayoutExporter;
+import dev.pullthrough.app.ProxyCore;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -27,7 +27,7 @@ public final class ExportCommand implements Callable<Integer> {
     public Integer call() {
         return Commands.withConfig(config, "export", loaded -> {
             try (ProxyCore core = ProxyCore.open(loaded).startHousekeeping()) {
-                int written = new OciLayoutExporter(core.router, core.metadata, core.storage.blobs).export(images, output);
+                int written = core.exportImages(images, output);
                 System.out.println("exported " + images.size() + " image(s), " + written + " blobs and manifests, to " + output);
                 return 0;
             }

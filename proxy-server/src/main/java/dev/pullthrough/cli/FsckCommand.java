@@ -1,5 +1,6 @@
 package dev.pullthrough.cli;
 
+import dev.pullthrough.app.Storage;
 import dev.pullthrough.storage.maintenance.Fsck;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -17,7 +18,7 @@ public final class FsckCommand implements Callable<Integer> {
         return Commands.withConfig(config, "fsck", loaded -> {
             try (Storage storage = Storage.open(loaded.storage())) {
                 long started = System.nanoTime();
-                Fsck.Report report = Fsck.run(storage.blobs, storage.metadata);
+                Fsck.Report report = storage.fsck();
                 long millis = (System.nanoTime() - started) / 1_000_000;
                 report.bad().forEach(line -> System.out.println("bad: " + line));
                 System.out.printf("fsck %s: %d blobs (%d bytes) and %d manifests checked in %d ms; %d bad entries removed; "

@@ -1,5 +1,6 @@
 package dev.pullthrough.cli;
 
+import dev.pullthrough.app.ProxyCore;
 import dev.pullthrough.layout.OciLayoutImporter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -21,8 +22,7 @@ public final class ImportCommand implements Callable<Integer> {
     public Integer call() {
         return Commands.withConfig(config, "import", loaded -> {
             try (ProxyCore core = ProxyCore.open(loaded).startHousekeeping()) {
-                OciLayoutImporter.Report report = new OciLayoutImporter(core.metadata, core.storage.blobs, core.janitor,
-                        core.admission, core.clock).load(tar);
+                OciLayoutImporter.Report report = core.importLayout(tar);
                 System.out.printf("imported %d image(s) from %s: %d new blobs (%d bytes), %d manifests%n",
                         report.images(), tar, report.blobs(), report.bytes(), report.manifests());
                 return 0;

@@ -1,5 +1,6 @@
 package dev.pullthrough.cli;
 
+import dev.pullthrough.app.ProxyCore;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.proxy.Prefetcher;
 import java.io.IOException;
@@ -35,7 +36,7 @@ public final class PrefetchCommand implements Callable<Integer> {
                 for (String image : images) {
                     Display display = new Display(image, terminal, System.out);
                     try {
-                        display.finish(core.prefetcher.prefetch(image, display));
+                        display.finish(core.prefetch(image, display));
                     } catch (IOException | RuntimeException e) {
                         failures++;
                         display.clear();

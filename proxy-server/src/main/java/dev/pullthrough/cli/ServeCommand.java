@@ -1,5 +1,7 @@
 package dev.pullthrough.cli;
 
+import dev.pullthrough.app.ProxyApplication;
+import dev.pullthrough.app.Storage;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;

@@ -1,2 +1,2 @@
-/** The command line and the composition root; the only place that builds concrete objects. */
+/** The command line: {@code serve} and the maintenance commands, each parsing its arguments and reporting. */
 package dev.pullthrough.cli;

@@ -1,6 +1,6 @@
 package dev.pullthrough.e2e;
 
-import dev.pullthrough.cli.ProxyApplication;
+import dev.pullthrough.app.ProxyApplication;
 import dev.pullthrough.config.ConfigLoader;
 import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.metrics.Metrics;

@@ -1,4 +1,4 @@
-package dev.pullthrough.cli;
+package dev.pullthrough.app;
 
 /** The proxy could not start (port taken, storage unusable); the message says which and why. */
 public final class StartupException extends Exception {

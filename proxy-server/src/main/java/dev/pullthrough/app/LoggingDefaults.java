@@ -1,4 +1,4 @@
-package dev.pullthrough.cli;
+package dev.pullthrough.app;
 
 import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.Level;

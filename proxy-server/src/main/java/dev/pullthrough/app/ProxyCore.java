@@ -1,4 +1,4 @@
-package dev.pullthrough.cli;
+package dev.pullthrough.app;
 
 import dev.pullthrough.cache.CachedMetadataStore;
 import dev.pullthrough.config.PullthroughConfig;
@@ -17,7 +17,10 @@ import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.upstream.UpstreamClient;
 import dev.pullthrough.upstream.auth.TokenCache;
 import dev.pullthrough.upstream.http.ClientLoops;
+import dev.pullthrough.layout.OciLayoutExporter;
+import dev.pullthrough.layout.OciLayoutImporter;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * services, with their threads. {@code serve} puts a server in front; {@code prefetch} drives it
  * directly. Built with plain constructors; closed in reverse order, RocksDB last.
  */
-final class ProxyCore implements AutoCloseable {
+public final class ProxyCore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyCore.class);
     /** Threads that may block on disk, RocksDB or an upstream's answer, so the event loops never do. */
     private static final int BLOCKING_THREADS = 64;
@@ -99,7 +102,7 @@ final class ProxyCore implements AutoCloseable {
      * storage.maxSize is back within it). {@code serve} calls this once it listens, so that the
      * passes over a large cache do not compete with start-up for the CPU.
      */
-    ProxyCore startHousekeeping() {
+    public ProxyCore startHousekeeping() {
         housekeeping.scheduleWithFixedDelay(blobs::abortSlowDownloads, 1, 1, TimeUnit.SECONDS);
         housekeeping.execute(this::reconcileAndCount);
         housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 0, 10, TimeUnit.SECONDS);
@@ -111,7 +114,7 @@ final class ProxyCore implements AutoCloseable {
      * opens on a thread of its own while the metrics and upstream clients are built: both are mostly
      * class loading, and start-up to the first answer is what a restarted node's clients wait for.
      */
-    static ProxyCore open(PullthroughConfig config) throws StartupException {
+    public static ProxyCore open(PullthroughConfig config) throws StartupException {
         CompletableFuture<Storage> opening = new CompletableFuture<>();
         Thread opener = new Thread(() -> {
             try {
@@ -195,6 +198,23 @@ final class ProxyCore implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("cache housekeeping failed: {}", e.toString());
         }
+    }
+
+    // ---------------------------------------------------------------- what the maintenance commands do
+
+    /** {@code prefetch}: pulls an image through the cache, as a client would, reporting progress. */
+    public Prefetcher.Summary prefetch(String image, Prefetcher.Progress progress) throws IOException {
+        return prefetcher.prefetch(image, progress);
+    }
+
+    /** {@code export}: cached images as an OCI image layout tar; returns how many blobs and manifests it wrote. */
+    public int exportImages(List<String> images, Path output) throws IOException {
+        return new OciLayoutExporter(router, metadata, storage.blobs).export(images, output);
+    }
+
+    /** {@code import}: an OCI image layout tar into the cache. */
+    public OciLayoutImporter.Report importLayout(Path tar) throws IOException {
+        return new OciLayoutImporter(metadata, storage.blobs, janitor, admission, clock).load(tar);
     }
 
     /**

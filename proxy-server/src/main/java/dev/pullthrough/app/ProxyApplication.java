@@ -1,4 +1,4 @@
-package dev.pullthrough.cli;
+package dev.pullthrough.app;
 
 import dev.pullthrough.access.HtpasswdUsers;
 import dev.pullthrough.access.PullerAuthenticator;

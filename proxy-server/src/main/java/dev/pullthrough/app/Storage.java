@@ -1,12 +1,14 @@
-package dev.pullthrough.cli;
+package dev.pullthrough.app;
 
 import dev.pullthrough.config.StorageConfig;
 import dev.pullthrough.storage.blob.BlobPaths;
 import dev.pullthrough.storage.blob.FileBlobStore;
+import dev.pullthrough.storage.maintenance.Fsck;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
+import java.io.IOException;
 
 /** The opened cache directory: blob files and the metadata store. Shared by serve and the maintenance commands. */
-final class Storage implements AutoCloseable {
+public final class Storage implements AutoCloseable {
     final BlobPaths paths;
     final FileBlobStore blobs;
     final RocksMetadataStore metadata;
@@ -21,14 +23,14 @@ final class Storage implements AutoCloseable {
      * Starts loading the metadata store's native code on a thread of its own, so that it overlaps
      * reading the configuration and setting up logging (start-up to the first answer, issue 14).
      */
-    static void preload() {
+    public static void preload() {
         Thread thread = new Thread(RocksMetadataStore::loadLibrary, "preload-storage");
         thread.setDaemon(true);
         thread.start();
     }
 
     /** Opens {@code storage.path}; fails (naming the path) when it is unusable or another process holds it. */
-    static Storage open(StorageConfig config) throws StartupException {
+    public static Storage open(StorageConfig config) throws StartupException {
         BlobPaths paths = new BlobPaths(config.path());
         try {
             FileBlobStore blobs = new FileBlobStore(paths);
@@ -36,6 +38,11 @@ final class Storage implements AutoCloseable {
         } catch (java.io.IOException e) {
             throw new StartupException("cannot use storage.path " + config.path().toAbsolutePath() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** {@code fsck}: every blob and manifest checked against its digest, after the recovery a start does. */
+    public Fsck.Report fsck() throws IOException {
+        return Fsck.run(blobs, metadata);
     }
 
     @Override
