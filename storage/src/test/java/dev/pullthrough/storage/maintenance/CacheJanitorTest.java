@@ -6,12 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.storage.blob.BlobPaths;
-import dev.pullthrough.storage.blob.BlobWriter;
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.meta.IndexEntry;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -62,11 +60,7 @@ class CacheJanitorTest {
         byte[] bytes = new byte[size];
         byte[] label = ("blob " + n).getBytes(StandardCharsets.UTF_8);
         System.arraycopy(label, 0, bytes, 0, Math.min(label.length, size));
-        Digest digest = Digest.sha256Of(bytes);
-        try (BlobWriter writer = blobs.newWriter(digest)) {
-            writer.write(ByteBuffer.wrap(bytes));
-            writer.commit();
-        }
+        Digest digest = BlobFiles.write(blobs, bytes);
         metadata.putBlob(digest, size, accessMillis);
         return digest;
     }

@@ -6,12 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.storage.blob.BlobPaths;
-import dev.pullthrough.storage.blob.BlobWriter;
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,13 +23,8 @@ class FsckTest {
     Path dir;
 
     private static Digest store(FileBlobStore blobs, RocksMetadataStore metadata, String text) throws IOException {
-        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-        Digest digest = Digest.sha256Of(bytes);
-        try (BlobWriter writer = blobs.newWriter(digest)) {
-            writer.write(ByteBuffer.wrap(bytes));
-            writer.commit();
-        }
-        metadata.putBlob(digest, bytes.length, 1_000);
+        Digest digest = BlobFiles.write(blobs, text);
+        metadata.putBlob(digest, text.length(), 1_000);
         return digest;
     }
 

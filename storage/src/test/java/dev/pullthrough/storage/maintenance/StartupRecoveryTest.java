@@ -5,13 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.storage.blob.BlobPaths;
-import dev.pullthrough.storage.blob.BlobWriter;
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.meta.IndexEntry;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -21,27 +18,17 @@ class StartupRecoveryTest {
     @TempDir
     Path dir;
 
-    private static Digest store(FileBlobStore blobs, String text) throws IOException {
-        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-        Digest digest = Digest.sha256Of(bytes);
-        try (BlobWriter writer = blobs.newWriter(digest)) {
-            writer.write(ByteBuffer.wrap(bytes));
-            writer.commit();
-        }
-        return digest;
-    }
-
     @Test
     void run_tempSweptMissingForgottenUnindexedIndexed_indexMatchesFiles() throws IOException {
         BlobPaths paths = new BlobPaths(dir);
         FileBlobStore blobs = new FileBlobStore(paths);
         try (RocksMetadataStore metadata = new RocksMetadataStore(paths.metadataDir())) {
-            Digest kept = store(blobs, "kept");
+            Digest kept = BlobFiles.write(blobs, "kept");
             metadata.putBlob(kept, 4, 1_000);
-            Digest gone = store(blobs, "gone");
+            Digest gone = BlobFiles.write(blobs, "gone");
             metadata.putBlob(gone, 4, 1_000);
             Files.delete(paths.blob(gone));                    // its file lost in a crash
-            Digest unindexed = store(blobs, "committed, then the crash"); // file renamed, index not yet written
+            Digest unindexed = BlobFiles.write(blobs, "committed, then the crash"); // file renamed, index not yet written
             Files.writeString(paths.newTempFile(), "half a download");
 
             StartupRecovery.Report report = StartupRecovery.run(blobs, metadata);
