@@ -226,15 +226,20 @@ public final class ProxyCore implements AutoCloseable {
         // Eviction passes stop between steps when interrupted; a pass over the whole cache does not.
         housekeeping.shutdownNow();
         evictions.shutdownNow();
-        // Downloads get a moment to end on their own: a client may already hold every byte of a
-        // blob whose fsync and rename are still running, and interrupting those loses the blob.
-        downloads.shutdown();
         blocking.shutdown();
         boolean passesEnded = false;
         try {
+            // Downloads get a moment to end on their own: a client may already hold every byte of a
+            // blob whose fsync and rename are still running, and interrupting those loses the blob.
+            // The pool stays open meanwhile: each step of a download (hash, then commit) is a new task.
+            long drainEnds = System.nanoTime() + DOWNLOAD_DRAIN.toNanos();
+            while (blobs.downloadsInFlight() > 0 && System.nanoTime() < drainEnds) {
+                Thread.sleep(10);
+            }
+            downloads.shutdown();
             blocking.awaitTermination(5, TimeUnit.SECONDS);
             passesEnded = housekeeping.awaitTermination(5, TimeUnit.SECONDS) && evictions.awaitTermination(5, TimeUnit.SECONDS);
-            if (!downloads.awaitTermination(DOWNLOAD_DRAIN.toMillis(), TimeUnit.MILLISECONDS)) {
+            if (!downloads.awaitTermination(1, TimeUnit.SECONDS)) {
                 downloads.shutdownNow();
                 downloads.awaitTermination(5, TimeUnit.SECONDS);
             }
