@@ -21,14 +21,13 @@ final class AdminHandler extends HttpTurns {
     @Override
     protected void answer(ChannelHandlerContext ctx, HttpRequest request) {
         String path = pathOf(request.uri());
-        boolean keepAlive = AdminResponder.keepAlive(request, HttpUtil.isKeepAlive(request));
         if (!admin.handles(path)) {
+            boolean keepAlive = AdminResponder.keepAlive(request, HttpUtil.isKeepAlive(request));
             FullHttpResponse out = ResponseWriter.error(new ApiError(ErrorCode.NOT_FOUND,
                     "the admin port serves /metrics, /healthz and /readyz"), request.method().equals(HttpMethod.HEAD));
             finish(ctx, out, keepAlive);
             return;
         }
-        admin.answer(request, path, ctx.channel().remoteAddress())
-                .thenAccept(out -> ctx.executor().execute(() -> finish(ctx, out, keepAlive && HttpUtil.isKeepAlive(out))));
+        answerAdmin(ctx, request, path, admin);
     }
 }

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -85,6 +86,13 @@ abstract class HttpTurns extends SimpleChannelInboundHandler<HttpObject> {
     /** Writes a complete response and ends the turn. */
     protected final void finish(ChannelHandlerContext ctx, FullHttpResponse out, boolean keepAlive) {
         finish(ctx, ctx.writeAndFlush(closeIf(!keepAlive, out)), keepAlive);
+    }
+
+    /** Answers an admin path off the event loop, then writes the answer and ends the turn. */
+    protected final void answerAdmin(ChannelHandlerContext ctx, HttpRequest request, String path, AdminResponder admin) {
+        boolean keepAlive = AdminResponder.keepAlive(request, HttpUtil.isKeepAlive(request));
+        admin.answer(request, path, ctx.channel().remoteAddress())
+                .thenAccept(out -> ctx.executor().execute(() -> finish(ctx, out, keepAlive && HttpUtil.isKeepAlive(out))));
     }
 
     private void rejectUndecodable(ChannelHandlerContext ctx, Throwable cause) {

@@ -50,10 +50,8 @@ final class RegistryHandler extends HttpTurns {
             return;
         }
         if (admin.isPresent() && admin.get().handles(path)) {
-            boolean keepAlive = AdminResponder.keepAlive(request, HttpUtil.isKeepAlive(request));
             // On a port shared with the registry, admin paths need what pulls need.
-            admin.get().answer(request, path, ctx.channel().remoteAddress())
-                    .thenAccept(out -> ctx.executor().execute(() -> finish(ctx, out, keepAlive && HttpUtil.isKeepAlive(out))));
+            answerAdmin(ctx, request, path, admin.get());
             return;
         }
         boolean keepAlive = HttpUtil.isKeepAlive(request) && (head || request.method().equals(HttpMethod.GET));

@@ -26,8 +26,9 @@ final class ReferenceRegistry implements AutoCloseable {
     private Path tlsCertificate;
     private Path tlsKey;
     private Process process;
-    /** Requests sent only to see the access log catch up. */
+    /** Requests sent only to see the access log catch up, on one client (each client has a thread of its own). */
     private int markers;
+    private final HttpClient markerClient = HttpClient.newHttpClient();
 
     private ReferenceRegistry(Path dir, int port, List<String> extraConfig) {
         this.dir = dir;
@@ -183,7 +184,7 @@ final class ReferenceRegistry implements AutoCloseable {
         }
         String marker = "/v2/log-marker/" + markers++ + "/tags/list";
         try {
-            HttpClient.newHttpClient().send(HttpRequest.newBuilder(url().resolve(marker)).build(), HttpResponse.BodyHandlers.discarding());
+            markerClient.send(HttpRequest.newBuilder(url().resolve(marker)).build(), HttpResponse.BodyHandlers.discarding());
             Await.until(() -> log().stream().anyMatch(line -> line.contains(marker)), Duration.ofSeconds(10),
                     "the registry logged " + marker);
         } catch (Exception e) {
