@@ -125,7 +125,8 @@ public final class CacheJanitor {
      * go, down to the low-water mark; returns how many went.
      */
     public int evictIfNeeded() {
-        return pass(0, true);
+        countOnce();
+        return used.get() <= maxSize ? 0 : pass(0);
     }
 
     /**
@@ -157,7 +158,7 @@ public final class CacheJanitor {
             background.execute(() -> {
                 passPending.set(false);
                 try {
-                    pass(incoming, false);
+                    pass(incoming);
                 } catch (RuntimeException e) {
                     LOG.warn("an eviction pass failed (the next one retries): {}", e.toString());
                 }
@@ -165,12 +166,9 @@ public final class CacheJanitor {
         }
     }
 
-    /** {@code overBoundOnly}: false for a pass that was asked for because the bound was reached. */
-    private int pass(long incoming, boolean overBoundOnly) {
+    /** Down to the low-water mark, minus what is on its way in. */
+    private int pass(long incoming) {
         countOnce();
-        if (overBoundOnly && used.get() + incoming <= maxSize) {
-            return 0;
-        }
         flushAccesses();
         return evictDownTo(Math.max(0, (long) (maxSize * LOW_WATER) - incoming), incoming);
     }
