@@ -132,9 +132,10 @@ public final class CacheJanitor {
     /**
      * Makes room for {@code incoming} more bytes before they are written, so the disk does not hold
      * more than the bound while a download is in flight; returns how many entries the caller evicted.
-     * The caller pays for its own bytes only: it evicts until they fit and leaves the way down to the
-     * low-water mark to a pass in the background. A cache already over its bound (a restart with a
-     * smaller storage.maxSize) is that pass's work too: a download never waits for a whole pass.
+     * The caller evicts until its bytes fit and leaves the way down to the low-water mark to a pass
+     * in the background. A cache already over its bound (commits racing, or a restart with a smaller
+     * storage.maxSize) is brought within it first: the bound holds for the disk; a running pass shares
+     * that work step by step.
      */
     public int makeRoomFor(long incoming) {
         if (counted && used.get() + incoming <= maxSize) {
@@ -144,12 +145,12 @@ public final class CacheJanitor {
         if (used.get() + incoming <= maxSize) {
             return 0;
         }
-        requestPass(incoming);
-        if (used.get() > maxSize) {
-            return 0;
-        }
         flushAccesses();
-        return evictDownTo(maxSize - incoming, incoming);
+        // Its own evictions first, the pass after: the pass's steps lower the count before their
+        // files are deleted, and a download that saw that count would write while they still stand.
+        int evicted = evictDownTo(maxSize - incoming, incoming);
+        requestPass(incoming);
+        return evicted;
     }
 
     /** Starts a pass in the background unless one is waiting to start already. */
