@@ -10,10 +10,12 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +30,13 @@ public final class CacheJanitor {
     static final double LOW_WATER = 0.9;
     /** Entries looked at per step under the lock: 64 evictions of small blobs took 30-40 ms here. */
     static final int STEP = 64;
+    /**
+     * Reading a step's entries ends after this long, however many it found: at a million entries
+     * one index read took up to 300 us here (each entry is checked against its record), so 64 of
+     * them took 20-25 ms, and a slow disk would make a step as long as its slowest reads. A step
+     * that has chosen nothing yet goes on (up to {@link #STEP}), so entries in use never end a pass.
+     */
+    static final long STEP_READ_BUDGET_NANOS = 10_000_000;
     private static final Logger LOG = LoggerFactory.getLogger(CacheJanitor.class);
 
     /** Told of every eviction (for metrics). */
@@ -42,6 +51,7 @@ public final class CacheJanitor {
     private final Listener listener;
     private final Clock clock;
     private final Executor background;
+    private final LongSupplier ticker;
     private final AtomicBoolean passPending = new AtomicBoolean();
     private final AtomicLong used = new AtomicLong();
     private final Object counting = new Object();
@@ -51,6 +61,13 @@ public final class CacheJanitor {
     /** {@code background} runs the passes that downloads and admissions start (one waits at a time). */
     public CacheJanitor(MetadataStore metadata, BlobStore blobs, long maxSize, Predicate<Digest> inUse, Listener listener,
                         Clock clock, Executor background) {
+        this(metadata, blobs, maxSize, inUse, listener, clock, background, System::nanoTime);
+    }
+
+    /** {@code ticker} times a step's reading ({@link System#nanoTime()} but in tests). */
+    CacheJanitor(MetadataStore metadata, BlobStore blobs, long maxSize, Predicate<Digest> inUse, Listener listener,
+                 Clock clock, Executor background, LongSupplier ticker) {
+        this.ticker = ticker;
         this.metadata = metadata;
         this.blobs = blobs;
         this.maxSize = maxSize;
@@ -176,9 +193,9 @@ public final class CacheJanitor {
 
     /**
      * Reads the index from the least recently used entry on and stops at {@code target}: a pass costs
-     * what it evicts, not the size of the cache. It holds the janitor's lock for at most
-     * {@link #STEP} entries at a time, so passes share the work and a download that fits is never
-     * held up.
+     * what it evicts, not the size of the cache. It works in steps of at most {@link #STEP} entries
+     * and holds the janitor's lock only to decide and write each step, so passes share the work and
+     * a download that fits is never held up.
      */
     private int evictDownTo(long target, long incoming) {
         int evicted = 0;
@@ -187,21 +204,10 @@ public final class CacheJanitor {
         long[] longestLocked = {0};
         boolean recounted = false;
         long[] from = {0};
-        // The first step's read is the slow one (63-72 ms at a million entries, against under 10 ms
-        // for every later step): a seek from the start steps over the deletions of earlier passes
-        // until compaction drops them, and its blocks and code are cold. It is done once here,
-        // without the lock, and the first step seeks straight to the oldest entry found.
-        int[] warmed = {0};
-        metadata.forEachByAge(0, entry -> {
-            if (warmed[0]++ == 0) {
-                from[0] = entry.lastAccessMillis();
-            }
-            return warmed[0] < STEP;
-        });
         // An interrupt (shutting down) ends the pass between steps, with the index consistent.
         while (used.get() > target && !Thread.currentThread().isInterrupted()) {
-            int step = evictOldest(target, from, longestLocked);
-            if (step == 0) {
+            List<IndexEntry> candidates = candidates(target, from);
+            if (candidates.isEmpty()) {
                 if (recounted) {
                     break;
                 }
@@ -212,7 +218,8 @@ public final class CacheJanitor {
                 from[0] = 0;
                 continue;
             }
-            evicted += step;
+            // None of them may go when another pass took them first: the next step reads on.
+            evicted += evict(unindex(candidates, target, longestLocked));
         }
         if (evicted > 0) {
             LOG.info("evicted {} entries ({} bytes) in {} ms, longest step under the lock {} ms", evicted,
@@ -226,15 +233,15 @@ public final class CacheJanitor {
     }
 
     /**
-     * One step: up to {@link #STEP} of the oldest entries from {@code from[0]} on looked at, those not
-     * in use evicted; {@code from[0]} moves to where the next step starts. Only the choice and the
-     * removal of the step's index entries (one write) hold the lock; the files go after it, so the
-     * lock is held for index work alone (deleting files took most of a step, up to 300 ms at a
-     * million entries). A crash in between leaves files that recovery re-indexes, never an entry
-     * that points at nothing.
+     * One step: up to {@link #STEP} of the oldest entries from {@code from[0]} on read, without the
+     * lock, and those not in use evicted; {@code from[0]} moves to where the next step starts. The
+     * lock covers only the decision and the removal of the step's index entries (one write): a read
+     * of the index stalled here now and then (one of 20 ms, one of 240 ms at a million entries) and
+     * must not hold up a download that waits for room. The files go after the lock: deleting them took
+     * most of a step, up to 300 ms at a million entries. A crash in between leaves files that recovery
+     * re-indexes, never an entry that points at nothing.
      */
-    private int evictOldest(long target, long[] from, long[] longestLocked) {
-        List<IndexEntry> chosen = chooseAndUnindex(target, from, longestLocked);
+    private int evict(List<IndexEntry> chosen) {
         for (IndexEntry entry : chosen) {
             if (entry.kind() == IndexEntry.Kind.BLOB) {
                 try {
@@ -249,31 +256,52 @@ public final class CacheJanitor {
         return chosen.size();
     }
 
-    /** Under the lock: the step's entries chosen, removed from the index and from the count. */
-    private synchronized List<IndexEntry> chooseAndUnindex(long target, long[] from, long[] longestLocked) {
+    /** The step's candidates in age order: enough to reach {@code target} if none went meanwhile. */
+    private List<IndexEntry> candidates(long target, long[] from) {
+        int[] looked = {0};
+        long[] left = {used.get()};
+        List<IndexEntry> candidates = new ArrayList<>();
+        long started = ticker.getAsLong();
+        metadata.forEachByAge(from[0], entry -> {
+            if (left[0] <= target || looked[0] >= STEP
+                    || !candidates.isEmpty() && ticker.getAsLong() - started >= STEP_READ_BUDGET_NANOS) {
+                return false;
+            }
+            looked[0]++;
+            from[0] = entry.lastAccessMillis();
+            if (!inUse.test(entry.digest())) {
+                candidates.add(entry);
+                left[0] -= entry.size();
+            }
+            return true;
+        });
+        return candidates;
+    }
+
+    /** Under the lock: the candidates still to go removed from the index and from the count. */
+    private synchronized List<IndexEntry> unindex(List<IndexEntry> candidates, long target, long[] longestLocked) {
         long locked = System.nanoTime();
         try {
-            return chooseAndUnindex(target, from);
+            return unindex(candidates, target);
         } finally {
             longestLocked[0] = Math.max(longestLocked[0], System.nanoTime() - locked);
         }
     }
 
-    private List<IndexEntry> chooseAndUnindex(long target, long[] from) {
-        int[] looked = {0};
-        long[] left = {used.get()};
+    private List<IndexEntry> unindex(List<IndexEntry> candidates, long target) {
+        long left = used.get();
         List<IndexEntry> chosen = new ArrayList<>();
-        metadata.forEachByAge(from[0], entry -> {
-            if (left[0] <= target || looked[0]++ >= STEP) {
-                return false;
+        for (IndexEntry candidate : candidates) {
+            if (left <= target) {
+                break;
             }
-            from[0] = entry.lastAccessMillis();
-            if (!inUse.test(entry.digest())) {
-                chosen.add(entry);
-                left[0] -= entry.size();
+            // Since it was read: served or downloaded again, accessed (a newer position), or
+            // evicted by another pass (gone). Its record was just read, so this read is cached.
+            if (!inUse.test(candidate.digest()) && metadata.entry(candidate.digest()).equals(Optional.of(candidate))) {
+                chosen.add(candidate);
+                left -= candidate.size();
             }
-            return true;
-        });
+        }
         if (chosen.isEmpty()) {
             return chosen;
         }

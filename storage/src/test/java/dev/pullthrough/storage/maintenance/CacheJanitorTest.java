@@ -184,6 +184,45 @@ class CacheJanitorTest {
     }
 
     @Test
+    void evictIfNeeded_slowIndexReads_eachStepEndsAtItsReadBudget_andThePassStillReachesLowWater() throws IOException {
+        List<Digest> digests = fill(20, 100);
+        inUse.addAll(digests.subList(0, 3));
+        // Every look at an entry costs 4 ms of the ticker and is traced ("look"), and so is each
+        // eviction ("evict"): a step's evictions come together, after its looks.
+        long[] now = {0};
+        List<String> trace = Collections.synchronizedList(new ArrayList<>());
+        CacheJanitor janitor = new CacheJanitor(metadata, blobs, 1_000, digest -> {
+            now[0] += 4_000_000;
+            trace.add("look");
+            return inUse.contains(digest);
+        }, entry -> {
+            trace.add("evict");
+            evicted.add(entry);
+        }, clock, passes::add, () -> now[0]);
+
+        janitor.evictIfNeeded(); // 2,000 held: down to 900
+
+        assertEquals(900, janitor.used());
+        assertEquals(digests.subList(3, 14), evictedDigests());
+        // 10 ms of reading: a step reads no more than 3 entries (0, 4 and 8 ms in) once it has found
+        // one to evict, so it evicts at most 3; the first step reads past the three blobs in use
+        // (12 ms) to the one it evicts.
+        List<Integer> evictionsPerStep = new ArrayList<>();
+        int evictions = 0;
+        for (String event : trace) {
+            if (event.equals("evict")) {
+                evictions++;
+            } else if (evictions > 0) {
+                evictionsPerStep.add(evictions);
+                evictions = 0;
+            }
+        }
+        evictionsPerStep.add(evictions);
+        assertEquals(List.of(1, 3, 3, 3, 1), evictionsPerStep);
+        assertTrue(cached(digests.get(0)) && cached(digests.get(2)));
+    }
+
+    @Test
     void evictIfNeeded_whileAnotherPassDeletesFiles_proceedsWithoutWaitingForIt() throws Exception {
         fill(200, 100); // 20,000 held; bound 10,000: down to 9,000, i.e. the 110 oldest go
         CountDownLatch firstDeleting = new CountDownLatch(1);
