@@ -6,6 +6,7 @@ import dev.pullthrough.oci.Digest;
 import dev.pullthrough.storage.meta.HotMetadata;
 import dev.pullthrough.storage.meta.IndexEntry;
 import dev.pullthrough.storage.meta.MetadataStore;
+import dev.pullthrough.storage.meta.RepositoryLink;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
@@ -59,7 +60,8 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
 
     @Override
     public boolean linked(String upstream, String repository, Digest digest) {
-        // Links are never removed one by one: a plain read-through cannot bring back a removed one.
+        // Only a purge removes links; a read racing it may keep one in memory, which is harmless:
+        // a link records a fact about the upstream, not what is cached.
         if (hotLinked(upstream, repository, digest)) {
             return true;
         }
@@ -109,6 +111,34 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     public void putTag(TagKey key, TagResolution resolution) {
         store.putTag(key, resolution);
         tags.put(key, resolution);
+    }
+
+    @Override
+    public void unlink(String upstream, String repository, Digest digest) {
+        store.unlink(upstream, repository, digest);
+        links.invalidate(upstream + '\0' + repository + '\0' + digest);
+    }
+
+    @Override
+    public void forEachLink(Consumer<RepositoryLink> action) {
+        store.forEachLink(action);
+    }
+
+    @Override
+    public void forEachLink(String upstream, String repository, Consumer<Digest> action) {
+        store.forEachLink(upstream, repository, action);
+    }
+
+    @Override
+    public void forEachTag(BiConsumer<TagKey, TagResolution> action) {
+        store.forEachTag(action);
+    }
+
+    @Override
+    public void removeTag(String upstream, String repository, String tag) {
+        store.removeTag(upstream, repository, tag);
+        tags.asMap().keySet().removeIf(key -> key.upstream().equals(upstream) && key.repository().equals(repository)
+                && key.tag().equals(tag));
     }
 
     @Override

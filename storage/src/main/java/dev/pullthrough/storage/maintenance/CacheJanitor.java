@@ -7,6 +7,7 @@ import dev.pullthrough.storage.meta.MetadataStore;
 import java.io.IOException;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -242,18 +243,39 @@ public final class CacheJanitor {
      * re-indexes, never an entry that points at nothing.
      */
     private int evict(List<IndexEntry> chosen) {
-        for (IndexEntry entry : chosen) {
+        deleteFiles(chosen);
+        chosen.forEach(listener::evicted);
+        return chosen.size();
+    }
+
+    private void deleteFiles(List<IndexEntry> unindexed) {
+        for (IndexEntry entry : unindexed) {
             if (entry.kind() == IndexEntry.Kind.BLOB) {
                 try {
                     blobs.delete(entry.digest());
                 } catch (IOException e) {
-                    LOG.warn("deleting the file of evicted blob {} failed (fsck or the next start re-indexes it): {}",
+                    LOG.warn("deleting the file of removed blob {} failed (fsck or the next start re-indexes it): {}",
                             entry.digest(), e.toString());
                 }
             }
-            listener.evicted(entry);
         }
-        return chosen.size();
+    }
+
+    /**
+     * Removes these blobs and manifests now, whatever their age (purge), except those being served
+     * or downloaded; returns what went.
+     */
+    public List<IndexEntry> remove(Collection<Digest> digests) {
+        countOnce();
+        List<IndexEntry> candidates = new ArrayList<>();
+        for (Digest digest : digests) {
+            if (!inUse.test(digest)) {
+                metadata.entry(digest).ifPresent(candidates::add);
+            }
+        }
+        List<IndexEntry> removed = unindex(candidates, Long.MIN_VALUE, new long[1]);
+        deleteFiles(removed);
+        return removed;
     }
 
     /** The step's candidates in age order: enough to reach {@code target} if none went meanwhile. */

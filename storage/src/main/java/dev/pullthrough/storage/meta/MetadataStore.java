@@ -38,6 +38,21 @@ public interface MetadataStore extends AutoCloseable {
     /** Records that the upstream holds {@code digest} in {@code repository}. */
     void link(String upstream, String repository, Digest digest);
 
+    /** Forgets that {@code repository} holds {@code digest} (purge). */
+    void unlink(String upstream, String repository, Digest digest);
+
+    /** Every link, ordered by upstream, repository and digest. */
+    void forEachLink(Consumer<RepositoryLink> action);
+
+    /** The digests linked to one repository (one seek). */
+    void forEachLink(String upstream, String repository, Consumer<Digest> action);
+
+    /** Every tag resolution, ordered by upstream, repository and tag. */
+    void forEachTag(BiConsumer<TagKey, TagResolution> action);
+
+    /** Removes every resolution of one tag, for every accept set (purge). */
+    void removeTag(String upstream, String repository, String tag);
+
     /** Every repository something is linked to, once each, ordered by upstream then repository. */
     void forEachRepository(BiConsumer<String, String> upstreamAndRepository);
 

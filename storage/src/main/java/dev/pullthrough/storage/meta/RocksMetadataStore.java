@@ -157,6 +157,83 @@ public final class RocksMetadataStore implements MetadataStore {
         }
     }
 
+    @Override
+    public void unlink(String upstream, String repository, Digest digest) {
+        try {
+            db.delete(links, writeOptions, linkKey(upstream, repository, digest));
+        } catch (RocksDBException e) {
+            throw new MetadataException("unlinking " + digest + " from " + repository, e);
+        }
+    }
+
+    @Override
+    public void forEachLink(Consumer<RepositoryLink> action) {
+        forEachKey(links, new byte[0], key -> {
+            int first = indexOf(key, 0);
+            int second = first < 0 ? -1 : indexOf(key, first + 1);
+            if (second < 0) {
+                return; // not ours
+            }
+            try {
+                action.accept(new RepositoryLink(new String(key, 0, first, StandardCharsets.UTF_8),
+                        new String(key, first + 1, second - first - 1, StandardCharsets.UTF_8),
+                        Digest.parse(new String(key, second + 1, key.length - second - 1, StandardCharsets.UTF_8))));
+            } catch (IllegalArgumentException e) {
+                // not ours
+            }
+        });
+    }
+
+    @Override
+    public void forEachLink(String upstream, String repository, Consumer<Digest> action) {
+        byte[] prefix = (upstream + '\0' + repository + '\0').getBytes(StandardCharsets.UTF_8);
+        forEachKey(links, prefix, key -> {
+            try {
+                action.accept(Digest.parse(new String(key, prefix.length, key.length - prefix.length, StandardCharsets.UTF_8)));
+            } catch (IllegalArgumentException e) {
+                // not ours
+            }
+        });
+    }
+
+    @Override
+    public void forEachTag(BiConsumer<TagKey, TagResolution> action) {
+        try (RocksIterator it = db.newIterator(tags)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                String[] parts = new String(it.key(), StandardCharsets.UTF_8).split("\0", -1);
+                if (parts.length == 4) {
+                    action.accept(new TagKey(parts[0], parts[1], parts[2], parts[3]), decodeTag(it.value()));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void removeTag(String upstream, String repository, String tag) {
+        byte[] prefix = TagKey.prefix(upstream, repository, tag);
+        try (WriteBatch batch = new WriteBatch()) {
+            forEachKey(tags, prefix, key -> {
+                try {
+                    batch.delete(tags, key);
+                } catch (RocksDBException e) {
+                    throw new MetadataException("removing tag " + tag, e);
+                }
+            });
+            db.write(writeOptions, batch);
+        } catch (RocksDBException e) {
+            throw new MetadataException("removing tag " + tag + " of " + repository, e);
+        }
+    }
+
+    /** The keys of {@code family} that start with {@code prefix}, in order. */
+    private void forEachKey(ColumnFamilyHandle family, byte[] prefix, Consumer<byte[]> action) {
+        try (RocksIterator it = db.newIterator(family)) {
+            for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {
+                action.accept(it.key());
+            }
+        }
+    }
+
     /**
      * Skips from repository to repository: after reading one key, seeks past every digest of its
      * repository (digests are ASCII, so 0xFF after the separator sorts after all of them), so the

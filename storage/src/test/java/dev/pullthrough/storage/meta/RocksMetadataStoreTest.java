@@ -50,6 +50,47 @@ class RocksMetadataStoreTest {
     }
 
     @Test
+    void links_listedPerRepositoryAndAll_unlinkRemovesOne() throws IOException {
+        try (RocksMetadataStore store = new RocksMetadataStore(dir)) {
+            store.link("hub", "library/alpine", digest(1));
+            store.link("hub", "library/alpine", digest(2));
+            store.link("hub", "library/alpine-extra", digest(3)); // a prefix of it is another repository
+            store.link("ghcr", "org/app", digest(1));
+
+            store.unlink("hub", "library/alpine", digest(2));
+
+            List<Digest> alpine = new ArrayList<>();
+            store.forEachLink("hub", "library/alpine", alpine::add);
+            assertEquals(List.of(digest(1)), alpine);
+            List<RepositoryLink> all = new ArrayList<>();
+            store.forEachLink(all::add);
+            assertEquals(List.of(new RepositoryLink("ghcr", "org/app", digest(1)),
+                    new RepositoryLink("hub", "library/alpine", digest(1)),
+                    new RepositoryLink("hub", "library/alpine-extra", digest(3))), all);
+        }
+    }
+
+    @Test
+    void tags_listedWithTheirKeys_removeTagRemovesEveryAcceptSetOfThatTagOnly() throws IOException {
+        try (RocksMetadataStore store = new RocksMetadataStore(dir)) {
+            TagResolution list = new TagResolution(digest(1), "application/vnd.oci.image.index.v1+json", 5);
+            TagResolution child = new TagResolution(digest(2), "application/vnd.oci.image.manifest.v1+json", 6);
+            store.putTag(TagKey.own("hub", "library/alpine", "3.19"), list);
+            store.putTag(new TagKey("hub", "library/alpine", "3.19", "application/vnd.oci.image.manifest.v1+json"), child);
+            store.putTag(TagKey.own("hub", "library/alpine", "3.19.1"), list);
+
+            store.removeTag("hub", "library/alpine", "3.19");
+
+            List<TagKey> keys = new ArrayList<>();
+            store.forEachTag((key, resolution) -> {
+                keys.add(key);
+                assertEquals(list, resolution);
+            });
+            assertEquals(List.of(TagKey.own("hub", "library/alpine", "3.19.1")), keys);
+        }
+    }
+
+    @Test
     void byAge_stopsWhenTheActionSaysSo() throws IOException {
         try (RocksMetadataStore store = new RocksMetadataStore(dir)) {
             for (int i = 0; i < 10; i++) {
