@@ -16,6 +16,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The admin endpoints' answers, on the admin port or on a port shared with the registry: health for
@@ -23,6 +25,7 @@ import java.util.function.Predicate;
  * need. Answered off the event loop (metrics and prefetch read the disk).
  */
 final class AdminResponder {
+    private static final Logger LOG = LoggerFactory.getLogger(AdminResponder.class);
     private final AdminRoutes routes;
     private final Metrics metrics;
     private final Executor workers;
@@ -46,7 +49,8 @@ final class AdminResponder {
     /** Whether a connection to an admin path stays open after the answer (POST is an admin method). */
     static boolean keepAlive(HttpRequest request, boolean keepAliveAsked) {
         HttpMethod method = request.method();
-        return keepAliveAsked && (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD) || method.equals(HttpMethod.POST));
+        return keepAliveAsked && (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD) || method.equals(HttpMethod.POST)
+                || method.equals(HttpMethod.DELETE));
     }
 
     /** The answer to an admin path; a refusal (403) completes at once and closes the connection. */
@@ -61,9 +65,16 @@ final class AdminResponder {
         String uri = request.uri();
         Optional<String> credentials = Optional.ofNullable(request.headers().get(HttpHeaderNames.AUTHORIZATION));
         return CompletableFuture.supplyAsync(() -> {
-            AdminRoutes.Answer answer = AdminRoutes.isHealth(path) || adminCredentials.test(credentials)
-                    ? routes.answer(method, uri)
-                    : new AdminRoutes.Answer(401, "text/plain", "credentials needed\n".getBytes(StandardCharsets.UTF_8));
+            AdminRoutes.Answer answer;
+            try {
+                answer = AdminRoutes.isHealth(path) || adminCredentials.test(credentials)
+                        ? routes.answer(method, uri)
+                        : new AdminRoutes.Answer(401, "text/plain", "credentials needed\n".getBytes(StandardCharsets.UTF_8));
+            } catch (RuntimeException e) {
+                // A fault of ours: the client gets an answer (never a hung connection), the log the trace.
+                LOG.error("{} {} failed", method, path, e);
+                return ResponseWriter.error(new ApiError(ErrorCode.UNKNOWN, method + " " + path + " failed: " + e), head);
+            }
             FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.valueOf(answer.status()), answer.body(), head);
             out.headers().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
             if (answer.status() == 401) {
