@@ -41,7 +41,7 @@ final class AccessLog {
      * Records one request; on an event loop the line waits for the end of the loop's turn,
      * anywhere else it is logged at once.
      */
-    void record(Executor loop, String method, String uri, int status, long bytes, long millis, String cache,
+    void record(Executor loop, String client, String method, String uri, int status, long bytes, long millis, String cache,
                 String upstream, boolean aborted) {
         if (!LOG.isInfoEnabled()) {
             return;
@@ -52,7 +52,7 @@ final class AccessLog {
         if (!first) {
             out.append('\n');
         }
-        line(out, method, uri, status, bytes, millis, cache, upstream, aborted);
+        line(out, client, method, uri, status, bytes, millis, cache, upstream, aborted);
         if (!batched || out.length() > MAX_BATCH_CHARS) {
             flush(out);
         } else if (first) {
@@ -61,11 +61,12 @@ final class AccessLog {
     }
 
     /** Writes one line, without its newline. */
-    void line(StringBuilder out, String method, String uri, int status, long bytes, long millis, String cache,
+    void line(StringBuilder out, String client, String method, String uri, int status, long bytes, long millis, String cache,
               String upstream, boolean aborted) {
         String time = timestamps.get().format(clock.millis());
         if (json) {
-            out.append("{\"time\":\"").append(time).append("\",\"method\":\"").append(method)
+            out.append("{\"time\":\"").append(time).append("\",\"client\":\"").append(client)
+                    .append("\",\"method\":\"").append(method)
                     .append("\",\"path\":\"");
             escape(out, uri);
             out.append("\",\"status\":").append(status).append(",\"bytes\":").append(bytes).append(",\"ms\":").append(millis)
@@ -73,7 +74,7 @@ final class AccessLog {
             escape(out, upstream);
             out.append(aborted ? "\",\"aborted\":true}" : "\"}");
         } else {
-            out.append(time).append(' ').append(method).append(' ').append(printable(uri)).append(' ').append(status)
+            out.append(time).append(' ').append(client).append(' ').append(method).append(' ').append(printable(uri)).append(' ').append(status)
                     .append(' ').append(bytes).append("B ").append(millis).append("ms cache=").append(cache)
                     .append(" upstream=").append(upstream);
             if (aborted) {

@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
+import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -95,9 +96,15 @@ final class RegistryHandler extends HttpTurns {
                 metrics.bytesServed(cache == ProxyResponse.CacheResult.HIT ? "cache" : "upstream", bytes);
             }
             metrics.requestDuration(reply.route(), nanos);
-            accessLog.record(ctx.channel().eventLoop(), method, uri, status, bytes, nanos / 1_000_000, cache.label(), reply.upstream(),
+            accessLog.record(ctx.channel().eventLoop(), clientAddress(ctx), method, uri, status, bytes, nanos / 1_000_000, cache.label(), reply.upstream(),
                     !f.isSuccess());
         });
         finish(ctx, done, keep);
+    }
+
+    /** The client's IP address as the access log writes it. */
+    private static String clientAddress(ChannelHandlerContext ctx) {
+        return ctx.channel().remoteAddress() instanceof InetSocketAddress address && address.getAddress() != null
+                ? address.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
     }
 }
