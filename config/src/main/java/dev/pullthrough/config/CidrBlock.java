@@ -35,6 +35,16 @@ public record CidrBlock(byte[] network, int prefixLength) {
         return new CidrBlock(bytes, prefix);
     }
 
+    /** As written in the config: {@code 10.0.0.0/8}. */
+    @Override
+    public String toString() {
+        try {
+            return InetAddress.getByAddress(network).getHostAddress() + "/" + prefixLength;
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException("a parsed range has 4 or 16 bytes", e);
+        }
+    }
+
     /** Whether {@code address} lies in this range (IPv4-mapped IPv6 addresses match IPv4 ranges). */
     public boolean contains(InetAddress address) {
         byte[] candidate = address.getAddress();

@@ -24,4 +24,17 @@ public final class Durations {
             default: return Duration.ofDays(n);
         }
     }
+
+    /** As the config file writes it, in the largest unit that is exact: {@code 5m}, {@code 7d}, {@code 1500ms}. */
+    public static String format(Duration duration) {
+        long millis = duration.toMillis();
+        long[] units = {86_400_000L, 3_600_000L, 60_000L, 1_000L};
+        String[] names = {"d", "h", "m", "s"};
+        for (int i = 0; i < units.length; i++) {
+            if (millis != 0 && millis % units[i] == 0) {
+                return millis / units[i] + names[i];
+            }
+        }
+        return millis + "ms";
+    }
 }

@@ -28,4 +28,16 @@ public final class Sizes {
         }
         return n << shift;
     }
+
+    /** As the config file writes it, in the largest unit that is exact: {@code 50GiB}, {@code 1500B}. */
+    public static String format(long bytes) {
+        String[] names = {"TiB", "GiB", "MiB", "KiB"};
+        for (int i = 0; i < names.length; i++) {
+            int shift = 40 - 10 * i;
+            if (bytes != 0 && bytes % (1L << shift) == 0) {
+                return (bytes >> shift) + names[i];
+            }
+        }
+        return bytes + "B";
+    }
 }

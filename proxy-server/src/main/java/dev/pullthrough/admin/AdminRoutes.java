@@ -1,15 +1,26 @@
 package dev.pullthrough.admin;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pullthrough.config.ConfigException;
+import dev.pullthrough.config.Durations;
+import dev.pullthrough.inventory.CacheAdmin;
+import dev.pullthrough.inventory.CachedImage;
+import dev.pullthrough.inventory.PurgeResult;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.proxy.Prefetcher;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The admin endpoints as plain data: {@code GET /metrics}, {@code GET /healthz}, {@code GET /readyz},
@@ -23,10 +34,16 @@ public final class AdminRoutes {
     private final Metrics metrics;
     private final Path storageTmp;
     private final Prefetcher prefetcher;
+    private final CacheAdmin cache;
+    private final StatusReport status;
+    private static final String STATUS_PAGE = statusPage();
+    private static final ObjectMapper JSON = new ObjectMapper();
     /** Ready only with room for a typical layer: a proxy that cannot store what it fetches is not ready. */
     private static final long MIN_FREE_BYTES = 256L << 20;
 
-    public AdminRoutes(Metrics metrics, Path storageTmp, Prefetcher prefetcher) {
+    public AdminRoutes(Metrics metrics, Path storageTmp, Prefetcher prefetcher, CacheAdmin cache, StatusReport status) {
+        this.status = status;
+        this.cache = cache;
         this.metrics = metrics;
         this.storageTmp = storageTmp;
         this.prefetcher = prefetcher;
@@ -39,7 +56,8 @@ public final class AdminRoutes {
     }
 
     public boolean handles(String path) {
-        return path.equals("/metrics") || path.equals("/healthz") || path.equals("/readyz") || path.equals("/prefetch");
+        return path.equals("/metrics") || path.equals("/healthz") || path.equals("/readyz") || path.equals("/prefetch")
+                || path.equals("/cache/images") || path.equals("/") || path.equals("/status.json");
     }
 
     /** The answer for an admin request; {@code uri} with its query. */
@@ -50,7 +68,23 @@ public final class AdminRoutes {
             return method.equals("POST") ? prefetch(q < 0 ? "" : uri.substring(q + 1))
                     : text(405, "text/plain", "use POST /prefetch?image=IMAGE\n");
         }
+        if (path.equals("/cache/images")) {
+            String query = q < 0 ? "" : uri.substring(q + 1);
+            return switch (method) {
+                case "GET", "HEAD" -> images(query);
+                case "DELETE" -> purge(query);
+                default -> text(405, "text/plain", "use GET /cache/images[?repository=REPO] or DELETE /cache/images?image=IMAGE\n");
+            };
+        }
         switch (path) {
+            case "/":
+                // The report goes into the page, so its first render needs no request (and a browser
+                // dumping the page sees data); "</" inside a script element would end it.
+                return text(200, "text/html; charset=utf-8",
+                        STATUS_PAGE.replace("/*STATUS*/", new String(toJson(status.snapshot()), StandardCharsets.UTF_8)
+                                .replace("</", "<\\/")));
+            case "/status.json":
+                return json(200, status.snapshot());
             case "/metrics":
                 return text(200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
             case "/healthz":
@@ -69,13 +103,84 @@ public final class AdminRoutes {
         }
     }
 
-    private Answer prefetch(String query) {
-        List<String> images = new ArrayList<>();
+    /** {@code GET /cache/images[?repository=[UPSTREAM/]REPO]}: what the cache holds. */
+    private Answer images(String query) {
+        List<String> repository = parameters(query, "repository");
+        try {
+            List<Map<String, Object>> images = new ArrayList<>();
+            for (CachedImage image : cache.images(repository.stream().findFirst())) {
+                Map<String, Object> json = new LinkedHashMap<>();
+                json.put("upstream", image.upstream());
+                json.put("repository", image.repository());
+                json.put("name", image.name());
+                json.put("tags", image.tags());
+                json.put("digest", image.digest().toString());
+                json.put("mediaType", image.mediaType());
+                json.put("size", image.size());
+                json.put("lastPulled", image.lastPulledMillis() == 0 ? null : Instant.ofEpochMilli(image.lastPulledMillis()).toString());
+                json.put("pulls", image.pulls());
+                images.add(json);
+            }
+            return json(200, Map.of("images", images));
+        } catch (IllegalArgumentException e) {
+            return json(400, Map.of("error", e.getMessage()));
+        }
+    }
+
+    /** {@code DELETE /cache/images?image=IMAGE[&image=...]} or {@code ?unusedFor=30d}: purge. */
+    private Answer purge(String query) {
+        List<String> images = parameters(query, "image");
+        List<String> unusedFor = parameters(query, "unusedFor");
+        if (images.isEmpty() == unusedFor.isEmpty()) {
+            return json(400, Map.of("error", "name what to purge: DELETE /cache/images?image=[UPSTREAM/]REPO[:TAG|@DIGEST]"
+                    + " (a repository alone purges all of it), or ?unusedFor=30d"));
+        }
+        List<PurgeResult> results = new ArrayList<>();
+        try {
+            if (!unusedFor.isEmpty()) {
+                results.addAll(cache.purgeUnusedFor(Durations.parse("unusedFor", unusedFor.get(0))));
+            }
+            for (String image : images) {
+                results.add(cache.purge(image));
+            }
+        } catch (IllegalArgumentException | ConfigException e) {
+            return json(400, Map.of("error", e.getMessage()));
+        }
+        return json(200, Map.of("purged", results));
+    }
+
+    private static List<String> parameters(String query, String name) {
+        List<String> values = new ArrayList<>();
         for (String pair : query.split("&")) {
-            if (pair.startsWith("image=")) {
-                images.add(URLDecoder.decode(pair.substring("image=".length()), StandardCharsets.UTF_8));
+            if (pair.startsWith(name + "=")) {
+                values.add(URLDecoder.decode(pair.substring(name.length() + 1), StandardCharsets.UTF_8));
             }
         }
+        return values;
+    }
+
+    private static Answer json(int status, Object value) {
+        return new Answer(status, "application/json", toJson(value));
+    }
+
+    private static byte[] toJson(Object value) {
+        try {
+            return JSON.writeValueAsBytes(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("maps of plain values always serialise", e);
+        }
+    }
+
+    private static String statusPage() {
+        try (InputStream page = AdminRoutes.class.getResourceAsStream("status.html")) {
+            return new String(page.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException | NullPointerException e) {
+            throw new IllegalStateException("the status page is part of the jar", e);
+        }
+    }
+
+    private Answer prefetch(String query) {
+        List<String> images = parameters(query, "image");
         if (images.isEmpty()) {
             return text(400, "application/json", "{\"error\":\"name at least one image: POST /prefetch?image=library/alpine:3.19\"}\n");
         }

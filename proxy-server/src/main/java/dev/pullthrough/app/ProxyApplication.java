@@ -36,8 +36,10 @@ public final class ProxyApplication implements AutoCloseable {
         ProxyCore core = ProxyCore.open(config);
         core.metrics.nettyMemory(RegistryServer::nettyDirectMemory, RegistryServer::nettyHeapMemory);
         PullApi api = new PullApi(core.router, core.manifests, core.blobs, core.listings,
-                new CatalogService(core.metadata, core.router.defaultUpstreamName()), core.blocking, core.metrics, pullers);
-        AdminRoutes admin = new AdminRoutes(core.metrics, core.storage.paths.tmpDir(), core.prefetcher);
+                new CatalogService(core.metadata, core.router.defaultUpstreamName()), core.blocking, core.metrics, pullers,
+                core.pulls);
+        AdminRoutes admin = new AdminRoutes(core.metrics, core.storage.paths.tmpDir(), core.prefetcher, core.cacheAdmin,
+                core.statusReport());
         RegistryServer server = new RegistryServer();
         ClientPolicy adminClients = new ClientPolicy(Optional.of(config.admin().allowCidrs()));
         InetSocketAddress registryAddress;

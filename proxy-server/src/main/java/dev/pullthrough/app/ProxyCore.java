@@ -9,7 +9,12 @@ import dev.pullthrough.proxy.BlobService;
 import dev.pullthrough.proxy.ListingService;
 import dev.pullthrough.proxy.ManifestAdmission;
 import dev.pullthrough.proxy.ManifestService;
+import dev.pullthrough.admin.StatusReport;
+import dev.pullthrough.inventory.CacheAdmin;
+import dev.pullthrough.inventory.CacheInventory;
+import dev.pullthrough.inventory.CachePurge;
 import dev.pullthrough.proxy.Prefetcher;
+import dev.pullthrough.proxy.PullCounts;
 import dev.pullthrough.proxy.UpstreamRouter;
 import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.maintenance.StartupRecovery;
@@ -73,6 +78,8 @@ public final class ProxyCore implements AutoCloseable {
     final ManifestService manifests;
     final ListingService listings;
     final Prefetcher prefetcher;
+    final PullCounts pulls = new PullCounts();
+    final CacheAdmin cacheAdmin;
 
     private ProxyCore(PullthroughConfig config, Storage storage, Metrics metrics, ClientLoops upstreamLoops,
                       List<UpstreamClient> upstreams) {
@@ -94,6 +101,8 @@ public final class ProxyCore implements AutoCloseable {
         manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline(), blocking);
         listings = new ListingService(config.offline(), clock);
         prefetcher = new Prefetcher(router, blobs, metadata, admission, clock);
+        CacheInventory inventory = new CacheInventory(metadata, pulls, router.defaultUpstreamName());
+        cacheAdmin = new CacheAdmin(router, inventory, new CachePurge(metadata, janitor, inventory, pulls, clock));
     }
 
     /**
@@ -205,6 +214,18 @@ public final class ProxyCore implements AutoCloseable {
     /** {@code prefetch}: pulls an image through the cache, as a client would, reporting progress. */
     public Prefetcher.Summary prefetch(String image, Prefetcher.Progress progress) throws IOException {
         return prefetcher.prefetch(image, progress);
+    }
+
+    /** What the status page shows. */
+    StatusReport statusReport() {
+        return new StatusReport(metrics, config.upstreams().stream()
+                .map(u -> new StatusReport.UpstreamInfo(u.name(), u.url().toString())).toList(),
+                janitor::used, janitor.maxSize(), blobs::downloads, cacheAdmin, clock);
+    }
+
+    /** {@code list} and {@code purge}: what the cache holds, and its removal. */
+    public CacheAdmin cacheAdmin() {
+        return cacheAdmin;
     }
 
     /** {@code export}: cached images as an OCI image layout tar; returns how many blobs and manifests it wrote. */

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "pullthrough", mixinStandardHelpOptions = true, version = "pullthrough 0.1.0",
         description = "A caching pull-through proxy for container registries.",
         subcommands = {ServeCommand.class, FsckCommand.class, PrefetchCommand.class, ExportCommand.class,
-                ImportCommand.class})
+                ImportCommand.class, ListCommand.class, PurgeCommand.class, CheckCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         // The JDK HTTP client reads bodies in 16 KiB buffers by default; 256 KiB halves the time of a

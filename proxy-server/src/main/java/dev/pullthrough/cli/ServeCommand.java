@@ -8,7 +8,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
 /** {@code serve}: runs the proxy until it is stopped (SIGTERM/SIGINT shut it down gracefully). */
-@Command(name = "serve", mixinStandardHelpOptions = true, description = "Run the proxy.")
+@Command(name = "serve", mixinStandardHelpOptions = true, description = {
+        "Run the proxy: the registry API (/v2/) on server.port (default 5000); /metrics, /healthz, /readyz,",
+        "the status page (/), /status.json, /cache/images and /prefetch on admin.port (default 5001,",
+        "loopback clients only unless admin.allowCidrs says otherwise).",
+        "Without --config it runs on embedded defaults (./data, 50GiB, Docker Hub).",
+        "Every key can be set from the environment: PULLTHROUGH_ + the key path in upper case, joined with _,",
+        "list items by index: PULLTHROUGH_SERVER_PORT=5050, PULLTHROUGH_STORAGE_PATH=/var/lib/pullthrough,",
+        "PULLTHROUGH_STORAGE_MAXSIZE=200GiB, PULLTHROUGH_UPSTREAMS_0_URL=https://mirror.example,",
+        "PULLTHROUGH_UPSTREAMS_0_PASSWORD=... . 'pullthrough check' prints the resulting configuration."},
+        footer = "SIGTERM or SIGINT stops it: running downloads get two seconds to finish.")
 public final class ServeCommand implements Callable<Integer> {
     @Mixin
     Commands.ConfigOption config;

@@ -9,7 +9,12 @@ import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
@@ -70,6 +75,35 @@ public final class Metrics {
                     .description(description).tag("upstream", upstream).register(registry);
             return value;
         });
+    }
+
+    /** An upstream failure as the status page lists it: when, which upstream, what. */
+    public record UpstreamError(Instant at, String upstream, String what) {}
+
+    private static final int RECENT_ERRORS = 20;
+    private final Deque<UpstreamError> recentErrors = new ArrayDeque<>();
+
+    /** An upstream request that failed or was refused (5xx, 429, 403, no answer); the last 20 are kept. */
+    public void upstreamError(String upstream, String what) {
+        synchronized (recentErrors) {
+            if (recentErrors.size() == RECENT_ERRORS) {
+                recentErrors.removeLast();
+            }
+            recentErrors.addFirst(new UpstreamError(Instant.now(), upstream, what));
+        }
+    }
+
+    /** The latest upstream errors, newest first. */
+    public List<UpstreamError> recentUpstreamErrors() {
+        synchronized (recentErrors) {
+            return List.copyOf(recentErrors);
+        }
+    }
+
+    /** A gauge's value for one upstream, when it was ever set (rate limits). */
+    public OptionalLong upstreamGauge(String name, String upstream) {
+        AtomicLong value = gauges.get(name + " " + upstream);
+        return value == null || value.get() < 0 ? OptionalLong.empty() : OptionalLong.of(value.get());
     }
 
     /** A cache lookup for a manifest or blob, and whether it was served locally. */

@@ -88,6 +88,10 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         return digest;
     }
 
+    DownloadProgress progress() {
+        return new DownloadProgress(target.upstreamName(), target.repository().value(), digest, received, size, listeners.size());
+    }
+
     /** Whether this download was asked for by {@code other}'s upstream and repository (the upstream vouched for it there). */
     boolean fetchedFor(Target other) {
         return target.upstreamName().equals(other.upstreamName()) && target.repository().equals(other.repository());

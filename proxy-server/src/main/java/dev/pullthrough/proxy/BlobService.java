@@ -17,6 +17,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -171,6 +173,12 @@ public final class BlobService {
     /** How many upstream blob downloads run now. */
     public long downloadsInFlight() {
         return inFlight.size();
+    }
+
+    /** The downloads running now, largest first. */
+    public List<DownloadProgress> downloads() {
+        return inFlight.values().stream().map(BlobDownload::progress)
+                .sorted(Comparator.comparingLong(DownloadProgress::size).reversed()).toList();
     }
 
     /** Aborts downloads whose upstream sends slower than its {@code blobMinRate}; call periodically. */

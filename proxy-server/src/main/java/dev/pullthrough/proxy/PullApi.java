@@ -26,12 +26,14 @@ public final class PullApi {
     private final BlobService blobs;
     private final ListingService listings;
     private final CatalogService catalog;
+    private final PullCounts pulls;
     private final Executor workers;
     private final Metrics metrics;
     private final PullerAuthenticator pullers;
 
     public PullApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, ListingService listings,
-                   CatalogService catalog, Executor workers, Metrics metrics, PullerAuthenticator pullers) {
+                   CatalogService catalog, Executor workers, Metrics metrics, PullerAuthenticator pullers, PullCounts pulls) {
+        this.pulls = pulls;
         this.catalog = catalog;
         this.metrics = metrics;
         this.pullers = pullers;
@@ -93,19 +95,25 @@ public final class PullApi {
         if (route instanceof Route.Manifest) {
             Optional<ProxyResponse> hot = manifests.fromMemory(target, ((Route.Manifest) route).reference(), accept);
             if (hot.isPresent()) {
-                return done(countSaved(target, head, hot.get()), headers, "manifest", target.upstreamName());
+                return done(counted(target, head, hot.get()), headers, "manifest", target.upstreamName());
             }
         }
         return CompletableFuture.supplyAsync(() -> serve(target, route, head, accept, range), workers)
                 .thenCompose(answer -> answer)
                 .exceptionally(failure -> failedServing(route, target, failure))
-                .thenApply(answer -> new Reply(countSaved(target, head, answer), headers, kindOf(route), target.upstreamName()));
+                .thenApply(answer -> new Reply(counted(target, head, answer), headers, kindOf(route), target.upstreamName()));
     }
 
-    /** A manifest GET answered from the cache is a pull the upstream did not count (Docker Hub counts GETs, not HEADs). */
-    private ProxyResponse countSaved(Target target, boolean head, ProxyResponse response) {
-        if (!head && response instanceof ProxyResponse.Manifest manifest && manifest.fromCache()) {
-            metrics.upstreamPullSaved(target.upstreamName());
+    /**
+     * A manifest GET is a pull of that manifest (Docker Hub counts GETs, not HEADs); answered from
+     * the cache, it is a pull the upstream did not count.
+     */
+    private ProxyResponse counted(Target target, boolean head, ProxyResponse response) {
+        if (!head && response instanceof ProxyResponse.Manifest manifest) {
+            pulls.pulled(target.upstreamName(), target.repository().value(), manifest.digest());
+            if (manifest.fromCache()) {
+                metrics.upstreamPullSaved(target.upstreamName());
+            }
         }
         return response;
     }

@@ -366,8 +366,14 @@ public final class UpstreamClient implements Upstream {
             if (failure == null) {
                 metrics.upstreamRequest(config.name(), method, kind, response.status());
                 recordRateLimit(response);
+                if (response.status() >= 500 || response.status() == 429 || response.status() == 403) {
+                    metrics.upstreamError(config.name(), method + " " + uri.getPath() + ": HTTP " + response.status());
+                }
             } else {
                 metrics.upstreamRequest(config.name(), method, kind, 0);
+                Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
+                metrics.upstreamError(config.name(), method + " " + uri.getPath() + ": "
+                        + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage()));
             }
         });
     }

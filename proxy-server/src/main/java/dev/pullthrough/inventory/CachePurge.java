@@ -1,0 +1,136 @@
+package dev.pullthrough.inventory;
+
+import dev.pullthrough.inventory.CacheInventory.Repository;
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.proxy.PullCounts;
+import dev.pullthrough.oci.Reference;
+import dev.pullthrough.storage.maintenance.CacheJanitor;
+import dev.pullthrough.storage.meta.IndexEntry;
+import dev.pullthrough.storage.meta.MetadataStore;
+import dev.pullthrough.storage.meta.TagKey;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Removes images from the cache ({@code DELETE /cache/images}, {@code purge}): a tag, a digest or a
+ * whole repository. Its tags and links go, and of its manifests and blobs those that no other
+ * cached image needs (another tag, another repository's image, a manifest pulled by digest), never
+ * one that is being served or downloaded. One purge at a time, so two never decide on the same
+ * state twice.
+ */
+public final class CachePurge {
+    private final MetadataStore metadata;
+    private final CacheJanitor janitor;
+    private final CacheInventory inventory;
+    private final PullCounts pulls;
+    private final Clock clock;
+
+    public CachePurge(MetadataStore metadata, CacheJanitor janitor, CacheInventory inventory, PullCounts pulls, Clock clock) {
+        this.metadata = metadata;
+        this.janitor = janitor;
+        this.inventory = inventory;
+        this.pulls = pulls;
+        this.clock = clock;
+    }
+
+    /** Purges one repository ({@code reference} empty), one tag of it, or one digest. */
+    public synchronized PurgeResult purge(String image, Repository repository, Optional<Reference> reference) {
+        ManifestGraph graph = ManifestGraph.read(metadata);
+        Map<String, Set<Digest>> tags = new TreeMap<>(); // this repository's tags, every accept set's digest
+        Map<String, Digest> ownTargets = new TreeMap<>();
+        metadata.forEachTag((key, resolution) -> {
+            if (key.upstream().equals(repository.upstream()) && key.repository().equals(repository.repository())) {
+                tags.computeIfAbsent(key.tag(), t -> new HashSet<>()).add(resolution.digest());
+                if (key.acceptKey().equals(TagKey.OWN)) {
+                    ownTargets.put(key.tag(), resolution.digest());
+                }
+            }
+        });
+        Set<Digest> linked = new HashSet<>();
+        metadata.forEachLink(repository.upstream(), repository.repository(), linked::add);
+
+        Set<String> tagsGoing = new HashSet<>();
+        Set<Digest> roots = new HashSet<>();
+        if (reference.isEmpty()) {
+            tagsGoing.addAll(tags.keySet());
+            roots.addAll(linked);
+            tags.values().forEach(roots::addAll);
+        } else if (reference.get() instanceof Reference.Tag tag) {
+            if (tags.containsKey(tag.value())) {
+                tagsGoing.add(tag.value());
+                roots.addAll(tags.get(tag.value()));
+            }
+        } else {
+            Digest digest = ((Reference.ByDigest) reference.get()).value();
+            roots.add(digest);
+            ownTargets.forEach((tag, target) -> {
+                if (target.equals(digest)) {
+                    tagsGoing.add(tag);
+                }
+            });
+        }
+        if (roots.isEmpty()) {
+            return PurgeResult.nothing(image);
+        }
+        tagsGoing.forEach(tag -> metadata.removeTag(repository.upstream(), repository.repository(), tag));
+
+        Set<Digest> going = graph.closure(roots);
+        Set<Digest> staying = graph.closure(stillWanted(repository, going, graph));
+        List<Digest> removable = new ArrayList<>();
+        for (Digest digest : going) {
+            if (!staying.contains(digest)) {
+                removable.add(digest);
+            }
+            if (linked.contains(digest) && (reference.isEmpty() || !staying.contains(digest))) {
+                metadata.unlink(repository.upstream(), repository.repository(), digest);
+            }
+        }
+        roots.forEach(root -> pulls.forget(repository.upstream(), repository.repository(), root));
+
+        int indexed = 0;
+        for (Digest digest : removable) {
+            indexed += metadata.entry(digest).isPresent() ? 1 : 0;
+        }
+        List<IndexEntry> removed = janitor.remove(removable);
+        int manifests = (int) removed.stream().filter(e -> e.kind() == IndexEntry.Kind.MANIFEST).count();
+        long bytes = removed.stream().mapToLong(IndexEntry::size).sum();
+        return new PurgeResult(image, tagsGoing.size(), manifests, removed.size() - manifests, bytes,
+                indexed - removed.size());
+    }
+
+    /**
+     * The manifests other images still need: every remaining tag's, and every manifest linked to a
+     * repository except this repository's links to what is going.
+     */
+    private Set<Digest> stillWanted(Repository repository, Set<Digest> going, ManifestGraph graph) {
+        Set<Digest> wanted = new HashSet<>();
+        metadata.forEachTag((key, resolution) -> wanted.add(resolution.digest()));
+        metadata.forEachLink(link -> {
+            boolean ours = link.upstream().equals(repository.upstream()) && link.repository().equals(repository.repository());
+            if (graph.isManifest(link.digest()) && !(ours && going.contains(link.digest()))) {
+                wanted.add(link.digest());
+            }
+        });
+        return wanted;
+    }
+
+    /** Purges every image not pulled for {@code unused} (by the last access of its manifests). */
+    public List<PurgeResult> purgeUnusedFor(Duration unused) {
+        long before = clock.millis() - unused.toMillis();
+        List<PurgeResult> results = new ArrayList<>();
+        for (CachedImage image : inventory.list(Optional.empty())) {
+            if (image.lastPulledMillis() < before) {
+                results.add(purge(image.name() + "@" + image.digest(), new Repository(image.upstream(), image.repository()),
+                        Optional.of(new Reference.ByDigest(image.digest()))));
+            }
+        }
+        return results;
+    }
+}
