@@ -32,6 +32,7 @@ final class ConfigBinder {
     static final List<String> DEFAULT_ADMIN_CIDRS = List.of("127.0.0.0/8", "::1/128");
     static final String DEFAULT_STORAGE_PATH = "./data";
     static final String DEFAULT_MAX_SIZE = "50GiB";
+    static final Duration DEFAULT_WARM_INTERVAL = Duration.ofHours(1);
     static final String DEFAULT_TAG_TTL = "5m";
     static final String DEFAULT_MAX_STALE = "7d";
     /** The reference registry's limit. */
@@ -66,8 +67,11 @@ final class ConfigBinder {
         AuthConfig authConfig = new AuthConfig(
                 text(auth, "auth.htpasswd", "htpasswd").map(Path::of),
                 list(auth, "auth.allowCidrs", "allowCidrs").map(texts -> cidrs("auth.allowCidrs", texts)));
+        ObjectNode warm = object(root, "warm");
+        WarmConfig warmConfig = new WarmConfig(positive(warm, "warm", "interval", DEFAULT_WARM_INTERVAL),
+                list(warm, "warm.images", "images").orElse(List.of()));
         return new PullthroughConfig(serverConfig, admin, storageConfig,
-                bool(root, "offline", "offline", false), jsonLog(object(root, "log")), authConfig, upstreams(root));
+                bool(root, "offline", "offline", false), jsonLog(object(root, "log")), authConfig, upstreams(root), warmConfig);
     }
 
     private static boolean jsonLog(ObjectNode log) {

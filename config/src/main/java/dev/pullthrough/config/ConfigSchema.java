@@ -32,6 +32,7 @@ final class ConfigSchema {
             "storage", object("path", scalar(), "maxSize", scalar()),
             "offline", scalar(),
             "log", object("format", scalar()),
+            "warm", object("interval", scalar(), "images", scalarList()),
             "auth", object("htpasswd", scalar(), "allowCidrs", scalarList()),
             "upstreams", objectList(
                     "name", scalar(),

@@ -44,6 +44,9 @@ public final class EffectiveConfig {
             root.put("auth", auth);
         }
         root.put("upstreams", config.upstreams().stream().map(EffectiveConfig::upstream).toList());
+        if (!config.warm().images().isEmpty()) {
+            root.put("warm", map("interval", Durations.format(config.warm().interval()), "images", config.warm().images()));
+        }
         try {
             return YAML.writeValueAsString(root);
         } catch (JsonProcessingException e) {

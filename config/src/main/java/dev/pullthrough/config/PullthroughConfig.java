@@ -14,7 +14,8 @@ public record PullthroughConfig(
         boolean offline,
         boolean jsonAccessLog,
         AuthConfig auth,
-        List<UpstreamConfig> upstreams) {
+        List<UpstreamConfig> upstreams,
+        WarmConfig warm) {
 
     public PullthroughConfig {
         upstreams = List.copyOf(upstreams);

@@ -8,7 +8,6 @@ import dev.pullthrough.inventory.CacheAdmin;
 import dev.pullthrough.inventory.CachedImage;
 import dev.pullthrough.inventory.PurgeResult;
 import dev.pullthrough.metrics.Metrics;
-import dev.pullthrough.oci.Digest;
 import dev.pullthrough.proxy.Prefetcher;
 import java.io.IOException;
 import java.io.InputStream;
@@ -189,7 +188,7 @@ public final class AdminRoutes {
         for (int i = 0; i < images.size(); i++) {
             json.append(i == 0 ? "" : ",");
             try {
-                Prefetcher.Summary s = prefetcher.prefetch(images.get(i), QUIET);
+                Prefetcher.Summary s = prefetcher.prefetch(images.get(i), Prefetcher.QUIET);
                 json.append("{\"image\":\"").append(escape(s.image())).append("\",\"digest\":\"").append(s.digest())
                         .append("\",\"manifests\":").append(s.manifests()).append(",\"blobs\":").append(s.blobs())
                         .append(",\"blobBytes\":").append(s.blobBytes()).append('}');
@@ -202,16 +201,6 @@ public final class AdminRoutes {
         json.append("]}\n");
         return text(failed ? 502 : 200, "application/json", json.toString());
     }
-
-    private static final Prefetcher.Progress QUIET = new Prefetcher.Progress() {
-        @Override
-        public void manifest(Digest digest, String mediaType) {
-        }
-
-        @Override
-        public void blob(Digest digest, long size) {
-        }
-    };
 
     private long freeBytes() {
         try {

@@ -4,6 +4,7 @@ import dev.pullthrough.inventory.CacheAdmin;
 import dev.pullthrough.inventory.CachedImage;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.proxy.DownloadProgress;
+import dev.pullthrough.proxy.KeepWarm;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -38,13 +39,15 @@ public final class StatusReport {
     private final long boundBytes;
     private final Supplier<List<DownloadProgress>> downloads;
     private final CacheAdmin cache;
+    private final Optional<KeepWarm> keepWarm;
     private final Clock clock;
     private final Instant started;
     private List<CachedImage> images = List.of();
     private Instant imagesRead = Instant.MIN;
 
     public StatusReport(Metrics metrics, List<UpstreamInfo> upstreams, LongSupplier usedBytes, long boundBytes,
-                        Supplier<List<DownloadProgress>> downloads, CacheAdmin cache, Clock clock) {
+                        Supplier<List<DownloadProgress>> downloads, CacheAdmin cache, Optional<KeepWarm> keepWarm, Clock clock) {
+        this.keepWarm = keepWarm;
         this.metrics = metrics;
         this.upstreams = upstreams;
         this.usedBytes = usedBytes;
@@ -80,6 +83,7 @@ public final class StatusReport {
             errors.add(ordered("at", error.at().toString(), "upstream", error.upstream(), "what", error.what()));
         }
         report.put("recentErrors", errors);
+        report.put("warm", keepWarm.map(StatusReport::warm).orElse(null));
         return report;
     }
 
@@ -106,6 +110,19 @@ public final class StatusReport {
                 "pullsSaved", (long) metrics.sum("pullthrough_upstream_pulls_saved", "upstream", upstream.name()),
                 "rateLimitRemaining", remaining.isPresent() ? remaining.getAsLong() : null,
                 "rateLimit", limit.isPresent() ? limit.getAsLong() : null);
+    }
+
+    /** Keep-warm: its images, the last run (when, and what it did per image) and when the next starts. */
+    private static Map<String, Object> warm(KeepWarm warm) {
+        Optional<KeepWarm.Run> last = warm.lastRun();
+        List<Map<String, Object>> outcomes = new ArrayList<>();
+        last.ifPresent(run -> run.outcomes().forEach(outcome -> outcomes.add(ordered("image", outcome.image(),
+                "result", outcome.result(), "digest", outcome.digest().map(Object::toString).orElse(null)))));
+        return ordered("interval", warm.interval().toSeconds(), "images", warm.images(),
+                "runs", warm.runs(),
+                "lastRun", last.map(run -> run.startedAt().toString()).orElse(null),
+                "nextRun", last.map(run -> run.endedAt().plus(warm.interval()).toString()).orElse(null),
+                "outcomes", outcomes);
     }
 
     private static Map<String, Object> download(DownloadProgress download) {

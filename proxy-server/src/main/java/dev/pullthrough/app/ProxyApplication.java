@@ -62,6 +62,7 @@ public final class ProxyApplication implements AutoCloseable {
                     + " (set server.port / admin.port to free ports)", e);
         }
         core.startHousekeeping();
+        core.startKeepWarm();
         LOG.info("pullthrough serving {} upstream(s): {}; default {}; data in {}", config.upstreams().size(),
                 config.upstreams().stream().map(u -> u.name() + "=" + u.url()).collect(Collectors.joining(", ")),
                 config.defaultUpstream().name(), config.storage().path().toAbsolutePath());

@@ -1,11 +1,14 @@
 package dev.pullthrough.app;
 
 import dev.pullthrough.cache.CachedMetadataStore;
+import dev.pullthrough.config.ConfigException;
 import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.proxy.BlobLeases;
 import dev.pullthrough.proxy.BlobService;
+import dev.pullthrough.proxy.ImageReference;
+import dev.pullthrough.proxy.KeepWarm;
 import dev.pullthrough.proxy.ListingService;
 import dev.pullthrough.proxy.ManifestAdmission;
 import dev.pullthrough.proxy.ManifestService;
@@ -30,6 +33,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -80,9 +84,12 @@ public final class ProxyCore implements AutoCloseable {
     final Prefetcher prefetcher;
     final PullCounts pulls = new PullCounts();
     final CacheAdmin cacheAdmin;
+    /** Keep-warm runs, on a thread of their own: a run may download whole images. */
+    final ScheduledExecutorService warming = Executors.newSingleThreadScheduledExecutor(named("keep-warm"));
+    final Optional<KeepWarm> keepWarm;
 
     private ProxyCore(PullthroughConfig config, Storage storage, Metrics metrics, ClientLoops upstreamLoops,
-                      List<UpstreamClient> upstreams) {
+                      List<UpstreamClient> upstreams, List<ImageReference> warmImages) {
         this.upstreamLoops = upstreamLoops;
         this.config = config;
         this.storage = storage;
@@ -103,6 +110,8 @@ public final class ProxyCore implements AutoCloseable {
         prefetcher = new Prefetcher(router, blobs, metadata, admission, clock);
         CacheInventory inventory = new CacheInventory(metadata, pulls, router.defaultUpstreamName());
         cacheAdmin = new CacheAdmin(router, inventory, new CachePurge(metadata, janitor, inventory, pulls, clock));
+        keepWarm = warmImages.isEmpty() ? Optional.empty() : Optional.of(new KeepWarm(
+                warmImages, config.warm().interval(), router, metadata, prefetcher, clock));
     }
 
     /**
@@ -137,16 +146,18 @@ public final class ProxyCore implements AutoCloseable {
         Metrics metrics = new Metrics();
         ClientLoops loops = new ClientLoops();
         List<UpstreamClient> upstreams;
+        List<ImageReference> warmImages;
         Storage storage;
         try {
             upstreams = upstreamClients(config, metrics, loops);
+            warmImages = warmImages(config, new UpstreamRouter(upstreams));
             storage = opened(opening);
-        } catch (StartupException e) {
+        } catch (StartupException | ConfigException e) {
             loops.close();
             opening.thenAccept(Storage::close);
             throw e;
         }
-        return new ProxyCore(config, storage, metrics, loops, upstreams);
+        return new ProxyCore(config, storage, metrics, loops, upstreams, warmImages);
     }
 
     private static Storage openAndSweep(PullthroughConfig config) throws StartupException {
@@ -216,11 +227,44 @@ public final class ProxyCore implements AutoCloseable {
         return prefetcher.prefetch(image, progress);
     }
 
+    /** {@code warm.images}, each parsed and routed now, so that a typo stops the start naming it. */
+    private static List<ImageReference> warmImages(PullthroughConfig config, UpstreamRouter router) {
+        List<ImageReference> images = new ArrayList<>();
+        for (int i = 0; i < config.warm().images().size(); i++) {
+            String text = config.warm().images().get(i);
+            try {
+                ImageReference image = ImageReference.parse(text);
+                router.route(image.name(), Optional.empty()).error().ifPresent(error -> {
+                    throw new IllegalArgumentException(error.message());
+                });
+                images.add(image);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("warm.images[" + i + "]", "'" + text + "' is not an image this proxy can pull ("
+                        + e.getMessage() + ")", "write [UPSTREAM/]REPO[:TAG|@DIGEST], UPSTREAM a configured upstream's name");
+            }
+        }
+        return images;
+    }
+
+    /**
+     * Starts keep-warm ({@code warm.images}), when configured: the first run at once, then one every
+     * {@code warm.interval} after the previous one ended. {@code serve} alone calls this.
+     */
+    public void startKeepWarm() {
+        keepWarm.ifPresent(warm -> warming.scheduleWithFixedDelay(() -> {
+            try {
+                warm.runOnce();
+            } catch (RuntimeException e) {
+                LOG.warn("a keep-warm run failed: {}", e.toString());
+            }
+        }, 0, warm.interval().toMillis(), TimeUnit.MILLISECONDS));
+    }
+
     /** What the status page shows. */
     StatusReport statusReport() {
         return new StatusReport(metrics, config.upstreams().stream()
                 .map(u -> new StatusReport.UpstreamInfo(u.name(), u.url().toString())).toList(),
-                janitor::used, janitor.maxSize(), blobs::downloads, cacheAdmin, clock);
+                janitor::used, janitor.maxSize(), blobs::downloads, cacheAdmin, keepWarm, clock);
     }
 
     /** {@code list} and {@code purge}: what the cache holds, and its removal. */
@@ -246,6 +290,7 @@ public final class ProxyCore implements AutoCloseable {
     public void close() {
         // Eviction passes stop between steps when interrupted; a pass over the whole cache does not.
         housekeeping.shutdownNow();
+        warming.shutdownNow();
         evictions.shutdownNow();
         blocking.shutdown();
         boolean passesEnded = false;

@@ -36,6 +36,17 @@ public final class Prefetcher {
     /** What one prefetch fetched or found. */
     public record Summary(String image, Digest digest, int manifests, int blobs, long blobBytes) {}
 
+    /** Progress nobody watches (the admin endpoint, keep-warm). */
+    public static final Progress QUIET = new Progress() {
+        @Override
+        public void manifest(Digest digest, String mediaType) {
+        }
+
+        @Override
+        public void blob(Digest digest, long size) {
+        }
+    };
+
     private final UpstreamRouter router;
     private final BlobService blobs;
     private final MetadataStore metadata;
