@@ -1,0 +1,126 @@
+package dev.pullthrough.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pullthrough.e2e.TestImages.Format;
+import dev.pullthrough.e2e.TestImages.Pushed;
+import dev.pullthrough.oci.Digest;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Grafana dashboard (deploy/grafana/pullthrough.json) against a real Prometheus (Debian
+ * {@code prometheus}) scraping the proxy: after pulls, every panel's every query returns data.
+ */
+class DashboardQueriesTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path DASHBOARD = Path.of("..", "deploy", "grafana", "pullthrough.json");
+
+    @TempDir
+    Path temp;
+
+    @Test
+    void everyPanelQuery_returnsDataAfterPulls() throws Exception {
+        Path prometheusBinary = Processes.require("/usr/bin/prometheus", "prometheus");
+        List<String> queries = new ArrayList<>();
+        JSON.readTree(DASHBOARD.toFile()).get("panels").forEach(panel -> panel.get("targets").forEach(target ->
+                // Grafana's own variables, as it would fill them in for a short range
+                queries.add(target.get("expr").asText().replace("$__rate_interval", "1m").replace("$__range", "10m"))));
+        assertTrue(queries.size() >= 10, "the dashboard has its panels: " + queries);
+
+        try (ReferenceRegistry registry = ReferenceRegistry.start(temp.resolve("upstream"));
+             // An upstream that reports a rate limit, as Docker Hub does; the reference registry does not.
+             FaultyUpstream limited = new FaultyUpstream().route("GET /v2/team/limited/manifests/v1",
+                     FaultyUpstream.fixed(404, "application/json", "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}".getBytes(),
+                             Map.of("ratelimit-limit", "100;w=21600", "ratelimit-remaining", "98;w=21600")));
+             // A bound smaller than the two images together: the second pull evicts.
+             ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "storage:\n  maxSize: 120KiB\nupstreams:\n"
+                     + "  - name: docker.io\n    url: " + registry.url() + "\n    default: true\n"
+                     + "  - name: limited\n    url: " + limited.url() + "\n")) {
+            TestImages images = new TestImages(registry.url(), 81);
+            Pushed first = images.pushImage("team/one", "v1", Format.OCI, 1, 64 * 1024);
+            Pushed second = images.pushImage("team/two", "v1", Format.OCI, 1, 64 * 1024);
+            for (Pushed image : List.of(first, first, second)) { // cold, warm, then one that needs room
+                assertEquals(200, RegistryHttp.manifest(proxy.url(), image.repository(), image.tag()).statusCode());
+                for (Digest blob : image.blobs()) {
+                    assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/" + image.repository() + "/blobs/" + blob).statusCode());
+                }
+            }
+            RegistryHttp.manifest(proxy.url(), "limited/team/limited", "v1");
+
+            try (Prometheus prometheus = Prometheus.start(prometheusBinary, temp.resolve("prometheus"), proxy.url())) {
+                Await.until(() -> prometheus.value("count_over_time(pullthrough_downloads_in_flight[1m])") >= 3,
+                        Duration.ofSeconds(60), "Prometheus scraped the proxy three times");
+                for (String query : queries) {
+                    JsonNode answer = prometheus.query(query);
+                    assertEquals("success", answer.get("status").asText(), query + ": " + answer);
+                    assertTrue(answer.get("data").get("result").size() > 0, "no data for " + query);
+                }
+            }
+        }
+    }
+
+    /** A real Prometheus scraping {@code target} every second, on a free loopback port. */
+    private static final class Prometheus implements AutoCloseable {
+        private final Process process;
+        private final URI url;
+
+        private Prometheus(Process process, URI url) {
+            this.process = process;
+            this.url = url;
+        }
+
+        static Prometheus start(Path binary, Path dir, URI target) throws Exception {
+            Files.createDirectories(dir);
+            Path config = dir.resolve("prometheus.yml");
+            Files.writeString(config, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
+                    + "  - job_name: pullthrough\n    static_configs:\n      - targets: [\"" + target.getAuthority() + "\"]\n");
+            int port = FreePorts.next();
+            Process process = new ProcessBuilder(binary.toString(), "--config.file=" + config,
+                    "--storage.tsdb.path=" + dir.resolve("data"), "--web.listen-address=127.0.0.1:" + port)
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.log").toFile()).start();
+            Prometheus prometheus = new Prometheus(process, URI.create("http://127.0.0.1:" + port));
+            Await.until(prometheus::ready, Duration.ofSeconds(30), "Prometheus is ready");
+            return prometheus;
+        }
+
+        private boolean ready() {
+            if (!process.isAlive()) {
+                throw new AssertionError("Prometheus exited: see its log");
+            }
+            try {
+                return RegistryHttp.get(url, "/-/ready").statusCode() == 200;
+            } catch (AssertionError notListeningYet) {
+                return false;
+            }
+        }
+
+        JsonNode query(String promql) throws IOException {
+            return JSON.readTree(RegistryHttp.get(url, "/api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8)).body());
+        }
+
+        double value(String promql) throws IOException {
+            JsonNode result = query(promql).path("data").path("result");
+            return result.size() == 0 ? 0 : result.get(0).get("value").get(1).asDouble();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            process.waitFor();
+        }
+    }
+}
