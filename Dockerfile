@@ -1,25 +1,47 @@
-# Build: the whole reactor with Maven, tests skipped (they need a registry, skopeo and dockerd).
-FROM maven:3.9-eclipse-temurin-17 AS build
+# Pullthrough's image. The base images are build arguments (defaults: the public ones), so a site
+# that cannot pull them names its own:
+#   docker build -t pullthrough .
+#   docker build --build-arg RUNTIME_IMAGE=local/java17 --build-arg JAR_FROM=context -t pullthrough .
+# JAR_FROM=context copies proxy-server/target/pullthrough.jar, built outside (mvn -B -DskipTests
+# package), instead of building it in the image (BuildKit then skips the Maven stage).
+ARG BUILD_IMAGE=maven:3.9-eclipse-temurin-17
+ARG RUNTIME_IMAGE=eclipse-temurin:17-jre
+ARG JAR_FROM=build
+
+# ---- build: dependencies first (a layer that changes only with the POMs), then the sources
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY pom.xml .
+COPY config/pom.xml config/pom.xml
+COPY storage/pom.xml storage/pom.xml
+COPY proxy-server/pom.xml proxy-server/pom.xml
+RUN mvn -B -q dependency:go-offline -DexcludeArtifactIds=config,storage || true
 COPY config config
 COPY storage storage
 COPY proxy-server proxy-server
-RUN mvn -B -q -DskipTests package
+RUN mvn -B -q -DskipTests package && cp proxy-server/target/pullthrough.jar /pullthrough.jar
 
-# Run: a slim Java runtime with only the jar.
-FROM eclipse-temurin:17-jre
-RUN useradd --system --uid 10001 pullthrough \
+FROM scratch AS context
+COPY proxy-server/target/pullthrough.jar /pullthrough.jar
+
+FROM ${JAR_FROM} AS jar
+
+# ---- run: a Java 17 runtime, the jar, the JVM options of the README's run command, a default config
+FROM ${RUNTIME_IMAGE}
+RUN (useradd --system --uid 10001 --user-group --no-create-home pullthrough 2>/dev/null \
+      || adduser -S -u 10001 pullthrough) \
  && mkdir -p /var/lib/pullthrough /etc/pullthrough \
  && chown pullthrough /var/lib/pullthrough
-COPY --from=build /src/proxy-server/target/pullthrough.jar /opt/pullthrough/pullthrough.jar
+COPY --from=jar /pullthrough.jar /opt/pullthrough/pullthrough.jar
 COPY jvm.options /opt/pullthrough/jvm.options
-USER pullthrough
+COPY deploy/image-config.yml /etc/pullthrough/config.yml
+USER 10001
 ENV PULLTHROUGH_STORAGE_PATH=/var/lib/pullthrough
-VOLUME ["/var/lib/pullthrough", "/etc/pullthrough"]
+VOLUME ["/var/lib/pullthrough"]
 EXPOSE 5000 5001
-# serve by default; with a config: docker run ... -v ./pullthrough.yml:/etc/pullthrough/config.yml:ro IMAGE serve --config /etc/pullthrough/config.yml
-# the maintenance commands run the same way (fsck, prefetch, export, import) against the data volume.
-# the JVM options are the ones the README's run command uses (jvm.options at the repository's root)
+# jvm.options: heap 128 MiB, direct memory 256 MiB, -XX:+ExitOnOutOfMemoryError (the orchestrator restarts it).
+# SIGTERM stops it within a few seconds (java is PID 1 and gets the signal). Another config:
+#   docker run -v ./my.yml:/etc/pullthrough/config.yml:ro ...; the maintenance commands run the same way:
+#   docker run --rm -v cache:/var/lib/pullthrough pullthrough list
 ENTRYPOINT ["java", "@/opt/pullthrough/jvm.options", "-jar", "/opt/pullthrough/pullthrough.jar"]
-CMD ["serve"]
+CMD ["serve", "--config", "/etc/pullthrough/config.yml"]

@@ -20,6 +20,7 @@ final class ReferenceRegistry implements AutoCloseable {
     static final String BINARY = "/usr/bin/docker-registry";
 
     private final Path dir;
+    private final String host;
     private final int port;
     private List<String> extraConfig;
     /** The certificate and key it serves HTTPS with, or null for plain HTTP. */
@@ -30,8 +31,9 @@ final class ReferenceRegistry implements AutoCloseable {
     private int markers;
     private final HttpClient markerClient = HttpClient.newHttpClient();
 
-    private ReferenceRegistry(Path dir, int port, List<String> extraConfig) {
+    private ReferenceRegistry(Path dir, String host, int port, List<String> extraConfig) {
         this.dir = dir;
+        this.host = host;
         this.port = port;
         this.extraConfig = extraConfig;
     }
@@ -43,7 +45,16 @@ final class ReferenceRegistry implements AutoCloseable {
     /** Starts a registry; {@code extraConfig} lines are appended to its YAML (e.g. a proxy section). */
     static ReferenceRegistry start(Path dir, List<String> extraConfig) {
         Processes.require(BINARY, "docker-registry");
-        ReferenceRegistry registry = new ReferenceRegistry(dir, FreePorts.next(), extraConfig);
+        return startOn(dir, "127.0.0.1", extraConfig);
+    }
+
+    /**
+     * A registry listening on {@code host}: loopback, or a private bridge's own address so that
+     * containers on that bridge reach it (the container image test).
+     */
+    static ReferenceRegistry startOn(Path dir, String host, List<String> extraConfig) {
+        Processes.require(BINARY, "docker-registry");
+        ReferenceRegistry registry = new ReferenceRegistry(dir, host, FreePorts.next(), extraConfig);
         registry.start();
         return registry;
     }
@@ -63,7 +74,7 @@ final class ReferenceRegistry implements AutoCloseable {
                     "  delete:",
                     "    enabled: true",
                     "http:",
-                    "  addr: 127.0.0.1:" + port));
+                    "  addr: " + host + ":" + port));
             if (tlsCertificate != null) {
                 config.addAll(List.of("  tls:", "    certificate: " + tlsCertificate, "    key: " + tlsKey));
             }
@@ -125,7 +136,7 @@ final class ReferenceRegistry implements AutoCloseable {
             if (!process.isAlive()) {
                 throw new AssertionError("docker-registry exited with " + process.exitValue() + "; see " + dir.resolve("registry.log"));
             }
-            try (java.net.Socket ignored = new java.net.Socket("127.0.0.1", port)) {
+            try (java.net.Socket ignored = new java.net.Socket(host, port)) {
                 return;
             } catch (IOException e) {
                 sleep(50);
@@ -147,11 +158,11 @@ final class ReferenceRegistry implements AutoCloseable {
     }
 
     URI url() {
-        return URI.create((tlsCertificate == null ? "http" : "https") + "://127.0.0.1:" + port);
+        return URI.create((tlsCertificate == null ? "http" : "https") + "://" + host + ":" + port);
     }
 
     String hostPort() {
-        return "127.0.0.1:" + port;
+        return host + ":" + port;
     }
 
     /** The access log lines of the registry, to count what the upstream really served. */
