@@ -154,7 +154,9 @@ public final class ProxyCore implements AutoCloseable {
             storage = opened(opening);
         } catch (StartupException | ConfigException e) {
             loops.close();
-            opening.thenAccept(Storage::close);
+            // Closed before the failure is reported: the caller (a test's temp directory, a retry
+            // with a fixed config) may reuse the data directory at once.
+            opening.thenAccept(Storage::close).exceptionally(failedToOpen -> null).join();
             throw e;
         }
         return new ProxyCore(config, storage, metrics, loops, upstreams, warmImages);
