@@ -157,4 +157,24 @@ class OperationsTest {
             assertNotEquals(0, foreign.exitCode(), "a certificate from another CA is refused: " + foreign.output());
         }
     }
+
+    @Test
+    void check_printsTheEffectiveConfigWithSecretsMasked_andNamesTheKeyOfAMistake() throws Exception {
+        Path config = temp.resolve("check.yml");
+        Files.writeString(config, "upstreams:\n  - name: docker.io\n    url: https://registry-1.docker.io\n    default: true\n"
+                + "    username: someone\n    password: very-secret-token\n");
+        Processes.Result check = ProxyProcess.command(temp.resolve("data"), java.net.URI.create("http://127.0.0.1:9"),
+                temp.resolve("check.log"), "check", "--config", config.toString());
+        assertEquals(0, check.exitCode(), check.output());
+        assertTrue(check.output().contains("password: (masked)") && !check.output().contains("very-secret-token"), check.output());
+        assertTrue(check.output().contains("maxSize: 50GiB"), "defaults shown: " + check.output());
+        // the harness's environment overrides (PULLTHROUGH_UPSTREAMS_0_URL) are part of the effective config
+        assertTrue(check.output().contains("url: http://127.0.0.1:9"), check.output());
+
+        Files.writeString(config, "storage:\n  maxSize: lots\n");
+        Processes.Result mistake = ProxyProcess.command(temp.resolve("data"), java.net.URI.create("http://127.0.0.1:9"),
+                temp.resolve("mistake.log"), "check", "--config", config.toString());
+        assertEquals(2, mistake.exitCode(), mistake.output());
+        assertTrue(mistake.output().contains("storage.maxSize"), mistake.output());
+    }
 }
