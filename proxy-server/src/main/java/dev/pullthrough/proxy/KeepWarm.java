@@ -1,8 +1,12 @@
 package dev.pullthrough.proxy;
 
+import dev.pullthrough.oci.Descriptor;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.oci.InvalidManifestException;
+import dev.pullthrough.oci.ManifestContent;
 import dev.pullthrough.oci.Reference;
 import dev.pullthrough.storage.meta.MetadataStore;
+import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
 import dev.pullthrough.upstream.ManifestHead;
@@ -20,9 +24,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Keeps a list of images current ({@code warm}): every interval, one HEAD per tag upstream (free on
- * Docker Hub); a tag that moved, or is not cached whole, is fetched with every platform (one GET). So
- * an air-gapped site or an upstream outage finds them current. An image by digest never moves: it is
- * fetched once.
+ * Docker Hub); a tag that moved, or is not cached whole (a layer evicted), is fetched with every
+ * platform (one GET). So an air-gapped site or an upstream outage finds them current. An image by
+ * digest never moves: it is fetched when it is not cached whole.
  */
 public final class KeepWarm {
     private static final Logger LOG = LoggerFactory.getLogger(KeepWarm.class);
@@ -97,7 +101,7 @@ public final class KeepWarm {
         Target target = router.route(image.name(), Optional.empty()).target()
                 .orElseThrow(() -> new IOException("no upstream for " + image.name()));
         if (image.reference() instanceof Reference.ByDigest byDigest) {
-            return metadata.manifest(byDigest.value()).isPresent()
+            return cachedWhole(byDigest.value())
                     ? new Outcome(image.toString(), "unchanged", Optional.of(byDigest.value()))
                     : fetch(image);
         }
@@ -110,13 +114,35 @@ public final class KeepWarm {
             return new Outcome(image.toString(), "failed: the upstream answered " + refused.refusal(), cached.map(TagResolution::digest));
         }
         Optional<Digest> upstream = ((UpstreamResult.Ok<ManifestHead>) head).value().declaredDigest().flatMap(KeepWarm::digest);
-        if (cached.isPresent() && upstream.equals(Optional.of(cached.get().digest()))
-                && metadata.manifest(cached.get().digest()).isPresent()) {
+        if (cached.isPresent() && upstream.equals(Optional.of(cached.get().digest())) && cachedWhole(cached.get().digest())) {
             // Checked just now: clients within the tag's TTL need not ask the upstream again.
             metadata.putTag(key, new TagResolution(cached.get().digest(), cached.get().mediaType(), clock.millis()));
             return new Outcome(image.toString(), "unchanged", upstream);
         }
         return fetch(image);
+    }
+
+    /**
+     * Whether the manifest, its platform images and all their blobs are cached: an image whose layers
+     * were evicted is not current for a site that loses its upstream, so it is fetched again.
+     */
+    private boolean cachedWhole(Digest digest) {
+        Optional<StoredManifest> manifest = metadata.manifest(digest);
+        if (manifest.isEmpty()) {
+            return false;
+        }
+        ManifestContent content;
+        try {
+            content = ManifestContent.parse(manifest.get().bytes());
+        } catch (InvalidManifestException e) {
+            return false;
+        }
+        for (Descriptor child : content.manifests()) {
+            if (!cachedWhole(child.digest())) {
+                return false;
+            }
+        }
+        return content.blobs().stream().allMatch(blob -> metadata.entry(blob.digest()).isPresent());
     }
 
     private Outcome fetch(ImageReference image) throws IOException {

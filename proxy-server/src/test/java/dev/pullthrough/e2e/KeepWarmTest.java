@@ -70,6 +70,31 @@ class KeepWarmTest {
     }
 
     @Test
+    void listedImageWithALayerEvicted_fetchedAgainThoughTheTagDidNotMove() throws Exception {
+        try (ReferenceRegistry upstream = ReferenceRegistry.start(temp.resolve("upstream"))) {
+            TestImages images = new TestImages(upstream.url(), 43);
+            images.pushImage("team/warm", "v1", Format.OCI, 2, 32 * 1024);
+            Pushed other = images.pushImage("team/other", "v1", Format.OCI, 2, 48 * 1024);
+            String manifestPath = "/v2/team/warm/manifests/v1";
+            // Room for one of the two images, not both.
+            try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "storage:\n  maxSize: 128KiB\n"
+                    + "warm:\n  interval: 1s\n  images: [\"team/warm:v1\"]\n"
+                    + "upstreams:\n  - name: docker.io\n    url: " + upstream.url() + "\n    default: true\n")) {
+                Await.until(() -> warm(proxy).get("runs").asLong() >= 1, Duration.ofSeconds(30), "the first keep-warm run");
+                assertEquals(1, upstream.requests("GET", manifestPath));
+
+                assertEquals(200, RegistryHttp.manifest(proxy.url(), "team/other", "v1").statusCode());
+                for (Digest blob : other.blobs()) {
+                    assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/team/other/blobs/" + blob).statusCode());
+                }
+
+                Await.until(() -> upstream.requests("GET", manifestPath) >= 2, Duration.ofSeconds(30),
+                        "the kept-warm image, its layers evicted, fetched again");
+            }
+        }
+    }
+
+    @Test
     void unparseableImage_stopsTheStartNamingTheKey() {
         AssertionError refused = org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class, () ->
                 ProxyUnderTest.start(temp.resolve("proxy"), "warm:\n  images: [\"team/app:v1\", \"Bad Name\"]\n"));
