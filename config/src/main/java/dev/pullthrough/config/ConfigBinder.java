@@ -33,6 +33,7 @@ final class ConfigBinder {
     static final String DEFAULT_STORAGE_PATH = "./data";
     static final String DEFAULT_MAX_SIZE = "50GiB";
     static final Duration DEFAULT_WARM_INTERVAL = Duration.ofHours(1);
+    static final String DEFAULT_S3_REGION = "us-east-1";
     static final String DEFAULT_TAG_TTL = "5m";
     static final String DEFAULT_MAX_STALE = "7d";
     /** The reference registry's limit. */
@@ -63,7 +64,8 @@ final class ConfigBinder {
                 cidrs("admin.allowCidrs", list(adminNode, "admin.allowCidrs", "allowCidrs").orElse(DEFAULT_ADMIN_CIDRS)));
         StorageConfig storageConfig = new StorageConfig(
                 Path.of(text(storage, "storage.path", "path").orElse(DEFAULT_STORAGE_PATH)),
-                Sizes.parse("storage.maxSize", text(storage, "storage.maxSize", "maxSize").orElse(DEFAULT_MAX_SIZE)));
+                Sizes.parse("storage.maxSize", text(storage, "storage.maxSize", "maxSize").orElse(DEFAULT_MAX_SIZE)),
+                s3(storage));
         AuthConfig authConfig = new AuthConfig(
                 text(auth, "auth.htpasswd", "htpasswd").map(Path::of),
                 list(auth, "auth.allowCidrs", "allowCidrs").map(texts -> cidrs("auth.allowCidrs", texts)));
@@ -216,10 +218,15 @@ final class ConfigBinder {
     }
 
     private static Optional<String> password(ObjectNode node, String path) {
-        Optional<String> inline = text(node, path + ".password", "password");
-        Optional<String> file = text(node, path + ".passwordFile", "passwordFile");
+        return secret(node, path, "password");
+    }
+
+    /** A secret given inline ({@code key}) or in a file ({@code key + "File"}), never both. */
+    private static Optional<String> secret(ObjectNode node, String path, String key) {
+        Optional<String> inline = text(node, path + "." + key, key);
+        Optional<String> file = text(node, path + "." + key + "File", key + "File");
         if (inline.isPresent() && file.isPresent()) {
-            throw new ConfigException(path + ".password", "is set together with passwordFile", "keep only one of them");
+            throw new ConfigException(path + "." + key, "is set together with " + key + "File", "keep only one of them");
         }
         if (file.isEmpty()) {
             return inline;
@@ -227,9 +234,34 @@ final class ConfigBinder {
         try {
             return Optional.of(Files.readString(Path.of(file.get())).strip());
         } catch (IOException e) {
-            throw new ConfigException(path + ".passwordFile", "cannot read " + file.get() + " (" + e.getMessage() + ")",
-                    "give a readable file holding only the password");
+            throw new ConfigException(path + "." + key + "File", "cannot read " + file.get() + " (" + e.getMessage() + ")",
+                    "give a readable file holding only the " + key);
         }
+    }
+
+    /** {@code storage.s3}: absent means local disk only. */
+    private static Optional<S3Config> s3(ObjectNode storage) {
+        if (!(storage.get("s3") instanceof ObjectNode s3)) {
+            return Optional.empty();
+        }
+        String path = "storage.s3";
+        String bucket = text(s3, path + ".bucket", "bucket").orElseThrow(() -> new ConfigException(path + ".bucket",
+                "is missing", "name the bucket the replicas share, e.g. bucket: pullthrough"));
+        Optional<URI> endpoint = text(s3, path + ".endpoint", "endpoint").map(text -> url(path + ".endpoint", text));
+        Optional<String> accessKey = text(s3, path + ".accessKey", "accessKey");
+        Optional<String> secretKey = secret(s3, path, "secretKey");
+        if (accessKey.isPresent() != secretKey.isPresent()) {
+            throw new ConfigException(path + (accessKey.isPresent() ? ".secretKey" : ".accessKey"), "is missing",
+                    "give accessKey with secretKey (or secretKeyFile, or PULLTHROUGH_STORAGE_S3_SECRETKEY), or neither"
+                            + " for the SDK's default credentials");
+        }
+        String prefix = text(s3, path + ".prefix", "prefix").orElse("");
+        if (!prefix.isEmpty() && !prefix.endsWith("/")) {
+            throw new ConfigException(path + ".prefix", "'" + prefix + "' does not end with /", "write it as a folder, e.g. cache/");
+        }
+        return Optional.of(new S3Config(bucket, endpoint, text(s3, path + ".region", "region").orElse(DEFAULT_S3_REGION),
+                bool(s3, path + ".pathStyle", "pathStyle", false), accessKey, secretKey, prefix,
+                bool(s3, path + ".redirect", "redirect", false)));
     }
 
     private static URI url(String key, String text) {

@@ -34,7 +34,21 @@ public final class EffectiveConfig {
         });
         root.put("server", serverKeys);
         root.put("admin", map("port", config.admin().port(), "allowCidrs", strings(config.admin().allowCidrs())));
-        root.put("storage", map("path", config.storage().path().toString(), "maxSize", Sizes.format(config.storage().maxSize())));
+        Map<String, Object> storage = map("path", config.storage().path().toString(), "maxSize", Sizes.format(config.storage().maxSize()));
+        config.storage().s3().ifPresent(s3 -> {
+            Map<String, Object> keys = map("bucket", s3.bucket());
+            s3.endpoint().ifPresent(endpoint -> keys.put("endpoint", endpoint.toString()));
+            keys.put("region", s3.region());
+            keys.put("pathStyle", s3.pathStyle());
+            s3.accessKey().ifPresent(key -> keys.put("accessKey", key));
+            s3.secretKey().ifPresent(secret -> keys.put("secretKey", MASK));
+            if (!s3.prefix().isEmpty()) {
+                keys.put("prefix", s3.prefix());
+            }
+            keys.put("redirect", s3.redirect());
+            storage.put("s3", keys);
+        });
+        root.put("storage", storage);
         root.put("offline", config.offline());
         root.put("log", map("format", config.jsonAccessLog() ? "json" : "text"));
         Map<String, Object> auth = new LinkedHashMap<>();

@@ -133,6 +133,11 @@ public final class ProxyCore implements AutoCloseable {
      * class loading, and start-up to the first answer is what a restarted node's clients wait for.
      */
     public static ProxyCore open(PullthroughConfig config) throws StartupException {
+        if (config.storage().s3().isPresent()) {
+            // Read and validated, not used yet: refusing it beats a replica that silently shares nothing.
+            throw new ConfigException("storage.s3", "is not supported by this version yet",
+                    "remove storage.s3: this version keeps the cache on local disk only");
+        }
         CompletableFuture<Storage> opening = new CompletableFuture<>();
         Thread opener = new Thread(() -> {
             try {

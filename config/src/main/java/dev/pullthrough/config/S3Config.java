@@ -1,0 +1,15 @@
+package dev.pullthrough.config;
+
+import java.net.URI;
+import java.util.Optional;
+
+/**
+ * The S3-compatible bucket that replicas share ({@code storage.s3}): blobs and manifests under
+ * content-addressed keys below {@code prefix}. {@code endpoint} absent means the AWS endpoint of
+ * {@code region}; {@code pathStyle} addresses the bucket in the path (S3Proxy, MinIO) rather than the
+ * host name; without {@code accessKey} the SDK's default credentials apply (environment, instance
+ * role); {@code secretKey} is already resolved from the file or environment; {@code redirect} answers
+ * cached blob GETs with a 307 to a presigned URL.
+ */
+public record S3Config(String bucket, Optional<URI> endpoint, String region, boolean pathStyle, Optional<String> accessKey,
+                       Optional<String> secretKey, String prefix, boolean redirect) {}

@@ -1,0 +1,153 @@
+package dev.pullthrough.storage.s3;
+
+import dev.pullthrough.config.S3Config;
+import dev.pullthrough.oci.Digest;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.async.AsyncRequestBody;
+import software.amazon.awssdk.core.async.AsyncResponseTransformer;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.http.async.SdkAsyncHttpClient;
+import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3AsyncClient;
+import software.amazon.awssdk.services.s3.S3Configuration;
+import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.presigner.S3Presigner;
+
+/**
+ * One bucket, as the cache uses it: objects under content-addressed keys
+ * ({@code PREFIX blobs/sha256/HEX}, {@code PREFIX manifests/sha256/HEX}), read, written whole and
+ * presigned. Every call is asynchronous (the SDK's Netty client); none blocks the caller's thread.
+ */
+public final class S3Bucket implements AutoCloseable {
+    /** What a key names: blob bytes, or a manifest's exact bytes with its media type as Content-Type. */
+    public enum Kind {
+        BLOBS("blobs"), MANIFESTS("manifests");
+
+        private final String folder;
+
+        Kind(String folder) {
+            this.folder = folder;
+        }
+    }
+
+    private final S3AsyncClient client;
+    private final S3Presigner presigner;
+    private final SdkAsyncHttpClient http;
+    private final String bucket;
+    private final String prefix;
+
+    private S3Bucket(S3AsyncClient client, S3Presigner presigner, SdkAsyncHttpClient http, String bucket, String prefix) {
+        this.client = client;
+        this.presigner = presigner;
+        this.http = http;
+        this.bucket = bucket;
+        this.prefix = prefix;
+    }
+
+    /** A client for {@code config}'s bucket; nothing is sent until the first call. */
+    public static S3Bucket open(S3Config config) {
+        AwsCredentialsProvider credentials = config.accessKey().isPresent()
+                ? StaticCredentialsProvider.create(AwsBasicCredentials.create(config.accessKey().get(), config.secretKey().orElseThrow()))
+                : DefaultCredentialsProvider.builder().build();
+        S3Configuration addressing = S3Configuration.builder().pathStyleAccessEnabled(config.pathStyle()).build();
+        SdkAsyncHttpClient http = NettyNioAsyncHttpClient.builder().maxConcurrency(64).build();
+        // Checksums only where S3 requires them: the SDK's default (a CRC trailer on every upload,
+        // aws-chunked) is not understood by every S3-compatible store (S3Proxy refuses it), and every
+        // digest is verified by the cache itself anyway.
+        var clientBuilder = S3AsyncClient.builder().httpClient(http).region(Region.of(config.region()))
+                .credentialsProvider(credentials).serviceConfiguration(addressing)
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
+        var presignerBuilder = S3Presigner.builder().region(Region.of(config.region())).credentialsProvider(credentials)
+                .serviceConfiguration(addressing);
+        config.endpoint().ifPresent(endpoint -> {
+            clientBuilder.endpointOverride(endpoint);
+            presignerBuilder.endpointOverride(endpoint);
+        });
+        return new S3Bucket(clientBuilder.build(), presignerBuilder.build(), http, config.bucket(), config.prefix());
+    }
+
+    /** Creates the bucket unless it exists (tests; operators usually create theirs). */
+    public CompletableFuture<Void> createIfMissing() {
+        return client.headBucket(b -> b.bucket(bucket)).thenApply(exists -> (Void) null)
+                .exceptionallyCompose(failure -> isMissing(failure)
+                        ? client.createBucket(b -> b.bucket(bucket)).thenApply(created -> null)
+                        : CompletableFuture.failedFuture(unwrap(failure)));
+    }
+
+    /** The object key of a blob or manifest. */
+    public String key(Kind kind, Digest digest) {
+        return prefix + kind.folder + "/" + digest.algorithm() + "/" + digest.hex();
+    }
+
+    /** The object's size, or empty when there is no such object. */
+    public CompletableFuture<Optional<Long>> size(String key) {
+        return client.headObject(b -> b.bucket(bucket).key(key))
+                .thenApply(head -> Optional.of(head.contentLength()))
+                .exceptionally(failure -> {
+                    if (isMissing(failure)) {
+                        return Optional.empty();
+                    }
+                    throw new CompletionException(unwrap(failure));
+                });
+    }
+
+    /** Writes {@code file} under {@code key} in one request; the object appears whole or not at all. */
+    public CompletableFuture<Void> putFile(String key, Path file, String contentType) {
+        return client.putObject(b -> b.bucket(bucket).key(key).contentType(contentType), AsyncRequestBody.fromFile(file))
+                .thenApply(done -> null);
+    }
+
+    public CompletableFuture<Void> putBytes(String key, byte[] bytes, String contentType) {
+        return client.putObject(b -> b.bucket(bucket).key(key).contentType(contentType), AsyncRequestBody.fromBytes(bytes))
+                .thenApply(done -> null);
+    }
+
+    /** The object's bytes (for manifests: small), or empty when there is none. */
+    public CompletableFuture<Optional<byte[]>> bytes(String key) {
+        return client.getObject(b -> b.bucket(bucket).key(key), AsyncResponseTransformer.toBytes())
+                .thenApply(response -> Optional.of(response.asByteArray()))
+                .exceptionally(failure -> {
+                    if (isMissing(failure)) {
+                        return Optional.empty();
+                    }
+                    throw new CompletionException(unwrap(failure));
+                });
+    }
+
+    /** A URL that lets its holder GET the object for {@code ttl}, without credentials of their own. */
+    public URI presignedGet(String key, Duration ttl) {
+        return URI.create(presigner.presignGetObject(b -> b.signatureDuration(ttl)
+                .getObjectRequest(get -> get.bucket(bucket).key(key))).url().toString());
+    }
+
+    private static boolean isMissing(Throwable failure) {
+        Throwable cause = unwrap(failure);
+        return cause instanceof NoSuchKeyException || cause instanceof NoSuchBucketException
+                || cause instanceof S3Exception s3 && s3.statusCode() == 404;
+    }
+
+    private static Throwable unwrap(Throwable failure) {
+        return failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    }
+
+    @Override
+    public void close() {
+        presigner.close();
+        client.close();
+        http.close();
+    }
+}
