@@ -30,6 +30,11 @@ public final class ProxyApplication implements AutoCloseable {
         this.registryAddress = registryAddress;
     }
 
+    /** Writes to the shared bucket still under way (storage.s3; 0 without it). */
+    public long pendingBucketWrites() {
+        return core.pendingBucketWrites();
+    }
+
     public static ProxyApplication start(PullthroughConfig config) throws StartupException {
         PullerAuthenticator pullers = new PullerAuthenticator(config.auth().htpasswd().map(HtpasswdUsers::load));
         TlsContexts.ServerTls tls = TlsContexts.forServer(config.server().tls());

@@ -19,9 +19,13 @@ import dev.pullthrough.inventory.CachePurge;
 import dev.pullthrough.proxy.Prefetcher;
 import dev.pullthrough.proxy.PullCounts;
 import dev.pullthrough.proxy.UpstreamRouter;
+import dev.pullthrough.shared.BucketFirstUpstream;
+import dev.pullthrough.shared.BucketMirror;
 import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.maintenance.StartupRecovery;
 import dev.pullthrough.storage.meta.MetadataStore;
+import dev.pullthrough.storage.s3.S3Bucket;
+import dev.pullthrough.upstream.Upstream;
 import dev.pullthrough.upstream.UpstreamClient;
 import dev.pullthrough.upstream.auth.TokenCache;
 import dev.pullthrough.upstream.http.ClientLoops;
@@ -87,6 +91,8 @@ public final class ProxyCore implements AutoCloseable {
     /** Keep-warm runs, on a thread of their own: a run may download whole images. */
     final ScheduledExecutorService warming = Executors.newSingleThreadScheduledExecutor(named("keep-warm"));
     final Optional<KeepWarm> keepWarm;
+    final Optional<S3Bucket> bucket;
+    final Optional<BucketMirror> mirror;
 
     private ProxyCore(PullthroughConfig config, Storage storage, Metrics metrics, ClientLoops upstreamLoops,
                       List<UpstreamClient> upstreams, List<ImageReference> warmImages) {
@@ -94,8 +100,14 @@ public final class ProxyCore implements AutoCloseable {
         this.config = config;
         this.storage = storage;
         this.metrics = metrics;
-        router = new UpstreamRouter(upstreams);
-        CachedMetadataStore cached = new CachedMetadataStore(storage.metadata, HOT_MANIFEST_BYTES, HOT_TAGS);
+        // storage.s3: what this replica stores goes to the bucket too, and what it lacks by digest is
+        // read from there before the upstream is asked.
+        bucket = config.storage().s3().map(S3Bucket::open);
+        mirror = bucket.map(b -> new BucketMirror(storage.metadata, b, storage.paths));
+        router = new UpstreamRouter(bucket.<List<Upstream>>map(b -> upstreams.stream()
+                .map(client -> (Upstream) new BucketFirstUpstream(client, b)).toList()).orElse(List.copyOf(upstreams)));
+        CachedMetadataStore cached = new CachedMetadataStore(mirror.<MetadataStore>map(m -> m).orElse(storage.metadata),
+                HOT_MANIFEST_BYTES, HOT_TAGS);
         metadata = cached;
         BlobLeases leases = new BlobLeases();
         janitor = new CacheJanitor(metadata, storage.blobs, config.storage().maxSize(), leases::inUse,
@@ -133,11 +145,6 @@ public final class ProxyCore implements AutoCloseable {
      * class loading, and start-up to the first answer is what a restarted node's clients wait for.
      */
     public static ProxyCore open(PullthroughConfig config) throws StartupException {
-        if (config.storage().s3().isPresent()) {
-            // Read and validated, not used yet: refusing it beats a replica that silently shares nothing.
-            throw new ConfigException("storage.s3", "is not supported by this version yet",
-                    "remove storage.s3: this version keeps the cache on local disk only");
-        }
         CompletableFuture<Storage> opening = new CompletableFuture<>();
         Thread opener = new Thread(() -> {
             try {
@@ -325,12 +332,35 @@ public final class ProxyCore implements AutoCloseable {
             LOG.warn("recording last accesses failed: {}", e.toString());
         }
         upstreamLoops.close();
+        bucket.ifPresent(this::closeBucket);
         if (passesEnded) {
             metadata.close();
         } else {
             // Closing RocksDB under a running pass could crash the process; its log recovers what was written.
             LOG.warn("a pass over the cache is still running: leaving the index to recover from its log at the next start");
         }
+    }
+
+    /** Lets the writes to the bucket that are under way finish (briefly), then closes its client. */
+    private void closeBucket(S3Bucket shared) {
+        long ends = System.nanoTime() + DOWNLOAD_DRAIN.toNanos();
+        try {
+            while (mirror.map(BucketMirror::pendingWrites).orElse(0L) > 0 && System.nanoTime() < ends) {
+                Thread.sleep(10);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        long unfinished = mirror.map(BucketMirror::pendingWrites).orElse(0L);
+        if (unfinished > 0) {
+            LOG.warn("{} writes to the bucket did not finish; other replicas fetch those objects themselves", unfinished);
+        }
+        shared.close();
+    }
+
+    /** Writes to the bucket under way (0 without storage.s3). */
+    public long pendingBucketWrites() {
+        return mirror.map(BucketMirror::pendingWrites).orElse(0L);
     }
 
     static ThreadFactory named(String prefix) {

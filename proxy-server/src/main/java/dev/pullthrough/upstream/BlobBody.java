@@ -12,11 +12,26 @@ import java.util.concurrent.LinkedBlockingQueue;
  */
 public final class BlobBody {
     private final long size;
-    private final UpstreamResponse response;
+    private final BodySource source;
 
     BlobBody(long size, UpstreamResponse response) {
+        this(size, new BodySource() {
+            @Override
+            public void stream(BodySink sink) {
+                response.stream(sink);
+            }
+
+            @Override
+            public void cancel(String why) {
+                response.cancel(why);
+            }
+        });
+    }
+
+    /** A body from another source than an upstream response (the shared bucket). */
+    public BlobBody(long size, BodySource source) {
         this.size = size;
-        this.response = response;
+        this.source = source;
     }
 
     public long size() {
@@ -25,12 +40,12 @@ public final class BlobBody {
 
     /** Streams the body to {@code sink}, read from the upstream only as fast as the sink consumes it. */
     public void stream(BodySink sink) {
-        response.stream(sink);
+        source.stream(sink);
     }
 
     /** Abandons the transfer: the connection is closed; a sink is told through {@code onError}. */
     public void cancel(String why) {
-        response.cancel(why);
+        source.cancel(why);
     }
 
     /**
@@ -39,7 +54,7 @@ public final class BlobBody {
      */
     public InputStream asInputStream() {
         BlockingBody body = new BlockingBody();
-        response.stream(body);
+        source.stream(body);
         return body;
     }
 
@@ -106,7 +121,7 @@ public final class BlobBody {
         public void close() {
             if (!closed) {
                 closed = true;
-                response.cancel("the reader closed the stream");
+                source.cancel("the reader closed the stream");
                 if (current != null && current.consumed() != null) {
                     current.consumed().run();
                 }

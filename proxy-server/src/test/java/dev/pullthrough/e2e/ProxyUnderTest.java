@@ -59,6 +59,10 @@ final class ProxyUnderTest implements AutoCloseable {
     }
 
     /** Requests this proxy sent upstream, of a kind (manifest, blob) and method. */
+    long pendingBucketWrites() {
+        return app.pendingBucketWrites();
+    }
+
     long upstreamRequests(String kind, String method) {
         return (long) app.metrics().sum("pullthrough_upstream_requests", "kind", kind, "method", method);
     }

@@ -3,11 +3,13 @@ package dev.pullthrough.storage.s3;
 import dev.pullthrough.config.S3Config;
 import dev.pullthrough.oci.Digest;
 import java.net.URI;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import org.reactivestreams.Publisher;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
@@ -116,16 +118,47 @@ public final class S3Bucket implements AutoCloseable {
                 .thenApply(done -> null);
     }
 
+    /** A small object's bytes and Content-Type (a manifest's media type). */
+    public record Content(byte[] bytes, String contentType) {}
+
+    /** An object being read: its size and its bytes as they arrive, at the pace the subscriber asks. */
+    public record Stream(long size, Publisher<ByteBuffer> bytes) {}
+
     /** The object's bytes (for manifests: small), or empty when there is none. */
     public CompletableFuture<Optional<byte[]>> bytes(String key) {
+        return content(key).thenApply(content -> content.map(Content::bytes));
+    }
+
+    /** The object's bytes and Content-Type, or empty when there is none. */
+    public CompletableFuture<Optional<Content>> content(String key) {
         return client.getObject(b -> b.bucket(bucket).key(key), AsyncResponseTransformer.toBytes())
-                .thenApply(response -> Optional.of(response.asByteArray()))
+                .thenApply(response -> Optional.of(new Content(response.asByteArray(), response.response().contentType())))
                 .exceptionally(failure -> {
                     if (isMissing(failure)) {
                         return Optional.empty();
                     }
                     throw new CompletionException(unwrap(failure));
                 });
+    }
+
+    /** The object streamed (a blob), or empty when there is none. */
+    public CompletableFuture<Optional<Stream>> stream(String key) {
+        return client.getObject(b -> b.bucket(bucket).key(key), AsyncResponseTransformer.toPublisher())
+                .thenApply(response -> Optional.of(new Stream(response.response().contentLength(), response)))
+                .exceptionally(failure -> {
+                    if (isMissing(failure)) {
+                        return Optional.empty();
+                    }
+                    throw new CompletionException(unwrap(failure));
+                });
+    }
+
+    /**
+     * The key that records that {@code upstream} holds {@code digest} in {@code repository}: what
+     * lets a replica serve another's copy to that repository without asking the upstream.
+     */
+    public String linkKey(String upstream, String repository, Digest digest) {
+        return prefix + "links/" + upstream + "/" + repository + "/" + digest.algorithm() + "/" + digest.hex();
     }
 
     /** A URL that lets its holder GET the object for {@code ttl}, without credentials of their own. */

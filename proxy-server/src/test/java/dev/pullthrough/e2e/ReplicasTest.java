@@ -1,0 +1,73 @@
+package dev.pullthrough.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.pullthrough.e2e.TestImages.Format;
+import dev.pullthrough.e2e.TestImages.Pushed;
+import dev.pullthrough.oci.Descriptor;
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.oci.ManifestContent;
+import dev.pullthrough.storage.s3.S3Bucket;
+import dev.pullthrough.storage.s3.S3ProxyServer;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Replicas on one bucket (the real S3Proxy), each with its own empty data directory: what one fetched
+ * from the upstream, the others serve from the bucket; the real registry counts what it served.
+ */
+class ReplicasTest {
+    @TempDir
+    Path temp;
+
+    @Test
+    void pulledThroughA_thenThroughBAndC_noMoreBlobOrManifestByDigestFromTheUpstream() throws Exception {
+        try (S3ProxyServer s3 = S3ProxyServer.start(temp.resolve("s3proxy"));
+             ReferenceRegistry upstream = ReferenceRegistry.start(temp.resolve("upstream"));
+             ReferenceRegistry destination = ReferenceRegistry.start(temp.resolve("destination"))) {
+            try (S3Bucket bucket = S3Bucket.open(s3.config("shared", ""))) {
+                bucket.createIfMissing().join();
+            }
+            Pushed index = new TestImages(upstream.url(), 31).pushIndex("team/multi", "v1", Format.OCI, 2, 32 * 1024);
+            List<Digest> children = ManifestContent.parse(index.bytes()).manifests().stream().map(Descriptor::digest).toList();
+            String yaml = "storage:\n" + String.join("\n", s3.yaml("shared")) + "\n"
+                    + "upstreams:\n  - name: docker.io\n    url: " + upstream.url() + "\n    default: true\n";
+
+            try (ProxyUnderTest a = ProxyUnderTest.start(temp.resolve("a"), yaml)) {
+                Skopeo.copyAll(a.hostPort() + "/team/multi:v1", destination.hostPort() + "/via-a/team/multi:v1");
+                Await.until(() -> a.pendingBucketWrites() == 0, Duration.ofSeconds(30), "A wrote what it stored to the bucket");
+            }
+            List<Long> before = counts(upstream, index, children);
+
+            for (String replica : List.of("b", "c")) {
+                try (ProxyUnderTest other = ProxyUnderTest.start(temp.resolve(replica), yaml)) {
+                    Skopeo.copyAll(other.hostPort() + "/team/multi:v1", destination.hostPort() + "/via-" + replica + "/team/multi:v1");
+                    HttpResponse<byte[]> copied = RegistryHttp.manifest(destination.url(), "via-" + replica + "/team/multi", "v1");
+                    assertArrayEquals(index.bytes(), copied.body(), "the same index through " + replica);
+                    assertEquals(0, other.upstreamRequests("blob", "GET"), replica + " fetched no blob upstream");
+                    Await.until(() -> other.pendingBucketWrites() == 0, Duration.ofSeconds(30), replica + " done writing");
+                }
+            }
+            assertEquals(before, counts(upstream, index, children),
+                    "the upstream served no blob and no manifest by digest to B and C");
+        }
+    }
+
+    /** The upstream's GETs of every blob and of every child manifest by digest. */
+    private static List<Long> counts(ReferenceRegistry upstream, Pushed index, List<Digest> children) {
+        List<Long> counts = new ArrayList<>();
+        for (Digest blob : index.blobs()) {
+            counts.add(upstream.requests("GET", "/v2/team/multi/blobs/" + blob));
+        }
+        for (Digest child : children) {
+            counts.add(upstream.requests("GET", "/v2/team/multi/manifests/" + child));
+        }
+        return counts;
+    }
+}
