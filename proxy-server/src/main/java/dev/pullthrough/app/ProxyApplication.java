@@ -42,7 +42,7 @@ public final class ProxyApplication implements AutoCloseable {
         core.metrics.nettyMemory(RegistryServer::nettyDirectMemory, RegistryServer::nettyHeapMemory);
         PullApi api = new PullApi(core.router, core.manifests, core.blobs, core.listings,
                 new CatalogService(core.metadata, core.router.defaultUpstreamName()), core.blocking, core.metrics, pullers,
-                core.pulls);
+                core.pulls, core.redirects());
         AdminRoutes admin = new AdminRoutes(core.metrics, core.storage.paths.tmpDir(), core.prefetcher, core.cacheAdmin,
                 core.statusReport());
         RegistryServer server = new RegistryServer();

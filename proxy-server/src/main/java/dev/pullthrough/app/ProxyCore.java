@@ -19,8 +19,10 @@ import dev.pullthrough.inventory.CachePurge;
 import dev.pullthrough.proxy.Prefetcher;
 import dev.pullthrough.proxy.PullCounts;
 import dev.pullthrough.proxy.UpstreamRouter;
+import dev.pullthrough.proxy.BlobRedirects;
 import dev.pullthrough.shared.BucketFirstUpstream;
 import dev.pullthrough.shared.BucketMirror;
+import dev.pullthrough.shared.BucketRedirects;
 import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.maintenance.StartupRecovery;
 import dev.pullthrough.storage.meta.MetadataStore;
@@ -356,6 +358,12 @@ public final class ProxyCore implements AutoCloseable {
             LOG.warn("{} writes to the bucket did not finish; other replicas fetch those objects themselves", unfinished);
         }
         shared.close();
+    }
+
+    /** Blob GETs answered with a presigned URL of the bucket (storage.s3.redirect), or none. */
+    BlobRedirects redirects() {
+        return bucket.filter(b -> config.storage().s3().orElseThrow().redirect())
+                .<BlobRedirects>map(BucketRedirects::new).orElse(BlobRedirects.NONE);
     }
 
     /** Writes to the bucket under way (0 without storage.s3). */

@@ -7,6 +7,7 @@ import dev.pullthrough.storage.blob.StoredBlob;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.channels.FileChannel;
 import java.util.Map;
 import java.util.Optional;
@@ -141,6 +142,27 @@ public sealed interface ProxyResponse {
 
     /** The headers of a blob without its body ({@code HEAD}). */
     record BlobHead(Digest digest, long size) implements ProxyResponse {
+        @Override
+        public long bodyBytes() {
+            return 0;
+        }
+    }
+
+    /**
+     * A blob that the client fetches elsewhere: {@code 307} to {@code location} (a presigned URL of
+     * the shared bucket), no body from here.
+     */
+    record Redirect(Digest digest, URI location) implements ProxyResponse {
+        @Override
+        public int status() {
+            return 307;
+        }
+
+        @Override
+        public CacheResult cacheResult() {
+            return CacheResult.HIT;
+        }
+
         @Override
         public long bodyBytes() {
             return 0;

@@ -6,6 +6,7 @@ import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.registry.api.Route;
 import dev.pullthrough.registry.api.RouteParser;
+import java.net.URI;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -27,12 +28,14 @@ public final class PullApi {
     private final ListingService listings;
     private final CatalogService catalog;
     private final PullCounts pulls;
+    private final BlobRedirects redirects;
     private final Executor workers;
     private final Metrics metrics;
     private final PullerAuthenticator pullers;
 
     public PullApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, ListingService listings,
-                   CatalogService catalog, Executor workers, Metrics metrics, PullerAuthenticator pullers, PullCounts pulls) {
+                   CatalogService catalog, Executor workers, Metrics metrics, PullerAuthenticator pullers, PullCounts pulls, BlobRedirects redirects) {
+        this.redirects = redirects;
         this.pulls = pulls;
         this.catalog = catalog;
         this.metrics = metrics;
@@ -125,8 +128,12 @@ public final class PullApi {
             if (route instanceof Route.Manifest) {
                 return manifests.get(target, ((Route.Manifest) route).reference(), accept);
             }
-            if (route instanceof Route.Blob) {
-                return blobs.get(target, ((Route.Blob) route).digest(), head, range);
+            if (route instanceof Route.Blob blob) {
+                Optional<URI> elsewhere = head ? Optional.empty() : redirects.locate(target, blob.digest());
+                if (elsewhere.isPresent()) {
+                    return CompletableFuture.completedFuture(new ProxyResponse.Redirect(blob.digest(), elsewhere.get()));
+                }
+                return blobs.get(target, blob.digest(), head, range);
             }
             if (route instanceof Route.Tags) {
                 return listings.tags(target, (Route.Tags) route);

@@ -72,6 +72,12 @@ final class ResponseWriter {
         if (response instanceof ProxyResponse.BlobPassThrough b) {
             return blobPassThrough(ctx, b, head, extra, blocking);
         }
+        if (response instanceof ProxyResponse.Redirect r) {
+            FullHttpResponse out = full(HttpResponseStatus.TEMPORARY_REDIRECT, new byte[0], true);
+            out.headers().set(HttpHeaderNames.LOCATION, r.location().toString());
+            out.headers().set("Docker-Content-Digest", r.digest().toString());
+            return send(ctx, out, extra);
+        }
         ProxyResponse.Error e = (ProxyResponse.Error) response;
         FullHttpResponse out = error(e.error(), head);
         e.headers().forEach(out.headers()::set);

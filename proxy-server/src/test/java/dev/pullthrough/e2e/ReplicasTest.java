@@ -11,6 +11,7 @@ import dev.pullthrough.oci.ManifestContent;
 import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.storage.s3.S3ProxyServer;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -56,6 +57,46 @@ class ReplicasTest {
             }
             assertEquals(before, counts(upstream, index, children),
                     "the upstream served no blob and no manifest by digest to B and C");
+        }
+    }
+
+    @Test
+    void redirect_theClientFetchesBlobsFromTheBucket_theReplicaServesNone() throws Exception {
+        try (S3ProxyServer s3 = S3ProxyServer.start(temp.resolve("s3proxy"));
+             ReferenceRegistry upstream = ReferenceRegistry.start(temp.resolve("upstream"));
+             ReferenceRegistry destination = ReferenceRegistry.start(temp.resolve("destination"))) {
+            try (S3Bucket bucket = S3Bucket.open(s3.config("shared", ""))) {
+                bucket.createIfMissing().join();
+            }
+            Pushed image = new TestImages(upstream.url(), 32).pushImage("team/app", "v1", Format.DOCKER, 2, 64 * 1024);
+            String upstreams = "upstreams:\n  - name: docker.io\n    url: " + upstream.url() + "\n    default: true\n";
+            String shared = "storage:\n" + String.join("\n", s3.yaml("shared")) + "\n";
+            try (ProxyUnderTest a = ProxyUnderTest.start(temp.resolve("a"), shared + upstreams)) {
+                Skopeo.copyAll(a.hostPort() + "/team/app:v1", destination.hostPort() + "/via-a/team/app:v1");
+                Await.until(() -> a.pendingBucketWrites() == 0, Duration.ofSeconds(30), "A wrote what it stored to the bucket");
+            }
+
+            try (ProxyUnderTest b = ProxyUnderTest.start(temp.resolve("b"), shared + "    redirect: true\n" + upstreams)) {
+                // To a directory: a registry destination that holds the layers already would skip them.
+                Path copied = temp.resolve("via-b");
+                Processes.runOk(180, Skopeo.BINARY, "--insecure-policy", "copy", "--retry-times", "0", "--src-tls-verify=false",
+                        "docker://" + b.hostPort() + "/team/app:v1", "dir:" + copied);
+
+                assertArrayEquals(image.bytes(), Files.readAllBytes(copied.resolve("manifest.json")));
+                for (Digest blob : image.blobs()) {
+                    assertEquals(blob, Digest.sha256Of(Files.readAllBytes(copied.resolve(blob.hex()))));
+                }
+                assertEquals(image.blobs().size(), (long) b.metrics().sum("pullthrough_requests", "route", "blob", "status", "307"));
+                assertEquals(0, (long) b.metrics().sum("pullthrough_requests", "route", "blob", "status", "200"),
+                        "no blob byte served by the replica");
+                assertEquals(0, b.upstreamRequests("blob", "GET"));
+                HttpResponse<byte[]> redirect = RegistryHttp.get(b.url(), "/v2/team/app/blobs/" + image.blobs().get(0));
+                assertEquals(307, redirect.statusCode());
+                assertEquals(image.blobs().get(0).toString(), redirect.headers().firstValue("Docker-Content-Digest").orElseThrow());
+                HttpResponse<byte[]> fromBucket = RegistryHttp.get(java.net.URI.create(redirect.headers().firstValue("Location")
+                        .orElseThrow()), "");
+                assertEquals(image.blobs().get(0), Digest.sha256Of(fromBucket.body()), "the presigned URL serves the blob");
+            }
         }
     }
 
