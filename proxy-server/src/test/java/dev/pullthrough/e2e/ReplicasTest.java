@@ -2,6 +2,7 @@ package dev.pullthrough.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.e2e.TestImages.Format;
 import dev.pullthrough.e2e.TestImages.Pushed;
@@ -57,6 +58,14 @@ class ReplicasTest {
             }
             assertEquals(before, counts(upstream, index, children),
                     "the upstream served no blob and no manifest by digest to B and C");
+
+            Path config = temp.resolve("replica.yml");
+            Files.writeString(config, yaml);
+            Processes.Result fsck = ProxyProcess.command(temp.resolve("a"), upstream.url(), temp.resolve("fsck.log"),
+                    "fsck", "--config", config.toString());
+            assertEquals(0, fsck.exitCode(), fsck.output());
+            int objects = index.blobs().size() + children.size() + 1;
+            assertTrue(fsck.output().contains("fsck bucket shared: " + objects + " objects"), fsck.output());
         }
     }
 

@@ -2,6 +2,7 @@ package dev.pullthrough.storage.s3;
 
 import dev.pullthrough.config.S3Config;
 import dev.pullthrough.oci.Digest;
+import java.io.InputStream;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -9,6 +10,7 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
 import org.reactivestreams.Publisher;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -159,6 +161,45 @@ public final class S3Bucket implements AutoCloseable {
      */
     public String linkKey(String upstream, String repository, Digest digest) {
         return prefix + "links/" + upstream + "/" + repository + "/" + digest.algorithm() + "/" + digest.hex();
+    }
+
+    /** The keys under {@code prefix + folder} of this kind, in key order, page by page (blocking). */
+    public void forEachKey(Kind kind, Consumer<String> action) {
+        client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix + kind.folder + "/"))
+                .contents().subscribe(object -> action.accept(object.key())).join();
+    }
+
+    /** The object's bytes as a blocking stream (fsck reads whole blobs without holding them in memory). */
+    public Optional<InputStream> read(String key) {
+        try {
+            return Optional.of(client.getObject(b -> b.bucket(bucket).key(key), AsyncResponseTransformer.toBlockingInputStream()).join());
+        } catch (CompletionException e) {
+            if (isMissing(e)) {
+                return Optional.empty();
+            }
+            throw e;
+        }
+    }
+
+    public CompletableFuture<Void> delete(String key) {
+        return client.deleteObject(b -> b.bucket(bucket).key(key)).thenApply(done -> null);
+    }
+
+    /** The digest a blob or manifest key names, or empty for a key that is not one. */
+    public Optional<Digest> digestOf(Kind kind, String key) {
+        String folder = prefix + kind.folder + "/";
+        if (!key.startsWith(folder)) {
+            return Optional.empty();
+        }
+        String[] parts = key.substring(folder.length()).split("/");
+        if (parts.length != 2) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Digest.parse(parts[0] + ":" + parts[1]));
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
     }
 
     /** A URL that lets its holder GET the object for {@code ttl}, without credentials of their own. */

@@ -2,6 +2,7 @@ package dev.pullthrough.storage.s3;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.oci.Digest;
 import java.net.http.HttpClient;
@@ -72,5 +73,29 @@ class S3BucketTest {
 
         assertEquals(200, fetched.statusCode());
         assertArrayEquals(manifest, fetched.body());
+    }
+
+    @Test
+    void fsck_removesTheObjectWhoseBytesDoNotMatchItsKey_keepsTheRest_thenClean() throws Exception {
+        try (S3Bucket checked = S3Bucket.open(server.config("pullthrough", "fsck/"))) {
+            byte[] good = "good blob".getBytes(StandardCharsets.UTF_8);
+            byte[] manifest = "{\"schemaVersion\":2}".getBytes(StandardCharsets.UTF_8);
+            Digest claimed = Digest.sha256Of("what the key says".getBytes(StandardCharsets.UTF_8));
+            String goodKey = checked.key(S3Bucket.Kind.BLOBS, Digest.sha256Of(good));
+            String badKey = checked.key(S3Bucket.Kind.BLOBS, claimed);
+            String manifestKey = checked.key(S3Bucket.Kind.MANIFESTS, Digest.sha256Of(manifest));
+            checked.putBytes(goodKey, good, "application/octet-stream").join();
+            checked.putBytes(badKey, "other bytes".getBytes(StandardCharsets.UTF_8), "application/octet-stream").join();
+            checked.putBytes(manifestKey, manifest, "application/vnd.oci.image.manifest.v1+json").join();
+
+            BucketFsck.Report first = BucketFsck.check(checked);
+
+            assertEquals(3, first.objectsChecked());
+            assertEquals(1, first.bad().size(), first.bad().toString());
+            assertTrue(first.bad().get(0).startsWith(badKey), first.bad().toString());
+            assertEquals(Optional.empty(), checked.size(badKey).join());
+            assertEquals(Optional.of((long) good.length), checked.size(goodKey).join());
+            assertTrue(BucketFsck.check(checked).clean());
+        }
     }
 }
