@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -36,7 +37,14 @@ final class ProxyProcess implements AutoCloseable {
 
     /** Starts {@code serve} and waits until it answers {@code /v2/}; returns how long that took. */
     static ProxyProcess serve(Path data, URI upstream, int port, Path log) {
-        Process process = start(List.of("serve"), environment(data, upstream, port), log);
+        return serve(data, upstream, port, log, Map.of());
+    }
+
+    /** {@code serve} with more configuration from the environment ({@code PULLTHROUGH_*}). */
+    static ProxyProcess serve(Path data, URI upstream, int port, Path log, Map<String, String> more) {
+        Map<String, String> env = new HashMap<>(environment(data, upstream, port));
+        env.putAll(more);
+        Process process = start(List.of("serve"), env, log);
         ProxyProcess proxy = new ProxyProcess(process, port);
         proxy.awaitReady(log);
         return proxy;

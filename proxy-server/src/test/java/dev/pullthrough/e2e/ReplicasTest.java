@@ -9,14 +9,23 @@ import dev.pullthrough.e2e.TestImages.Pushed;
 import dev.pullthrough.oci.Descriptor;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.ManifestContent;
+import dev.pullthrough.storage.s3.BucketFsck;
 import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.storage.s3.S3ProxyServer;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -102,10 +111,62 @@ class ReplicasTest {
                 HttpResponse<byte[]> redirect = RegistryHttp.get(b.url(), "/v2/team/app/blobs/" + image.blobs().get(0));
                 assertEquals(307, redirect.statusCode());
                 assertEquals(image.blobs().get(0).toString(), redirect.headers().firstValue("Docker-Content-Digest").orElseThrow());
-                HttpResponse<byte[]> fromBucket = RegistryHttp.get(java.net.URI.create(redirect.headers().firstValue("Location")
+                HttpResponse<byte[]> fromBucket = RegistryHttp.get(URI.create(redirect.headers().firstValue("Location")
                         .orElseThrow()), "");
                 assertEquals(image.blobs().get(0), Digest.sha256Of(fromBucket.body()), "the presigned URL serves the blob");
             }
+        }
+    }
+
+    @Test
+    void replicaKilledMidBlob_nothingInTheBucket_anotherFetchesItOnceAndRight_fsckClean() throws Exception {
+        byte[] blob = new byte[4 << 20];
+        new Random(17).nextBytes(blob);
+        Digest digest = Digest.sha256Of(blob);
+        String blobPath = "/v2/team/big/blobs/" + digest;
+        try (S3ProxyServer s3 = S3ProxyServer.start(temp.resolve("s3proxy"));
+             S3Bucket bucket = S3Bucket.open(s3.config("shared", ""));
+             // 64 KiB every 40 ms: about 2.6 s for the whole blob, so the kill lands in the middle.
+             FaultyUpstream slow = new FaultyUpstream().route("GET " + blobPath,
+                     FaultyUpstream.trickle(blob, 64 * 1024, 40, Long.MAX_VALUE))) {
+            bucket.createIfMissing().join();
+            Map<String, String> shared = Map.of("PULLTHROUGH_STORAGE_S3_BUCKET", "shared",
+                    "PULLTHROUGH_STORAGE_S3_ENDPOINT", s3.endpoint().toString(), "PULLTHROUGH_STORAGE_S3_PATHSTYLE", "true",
+                    "PULLTHROUGH_STORAGE_S3_ACCESSKEY", S3ProxyServer.ACCESS_KEY, "PULLTHROUGH_STORAGE_S3_SECRETKEY",
+                    S3ProxyServer.SECRET_KEY);
+            ProxyProcess a = ProxyProcess.serve(temp.resolve("a"), slow.url(), FreePorts.next(), temp.resolve("a.log"), shared);
+            AtomicLong received = new AtomicLong();
+            Thread client = new Thread(() -> {
+                try (InputStream body = HttpClient.newHttpClient().send(
+                        HttpRequest.newBuilder(a.url().resolve(blobPath)).build(),
+                        HttpResponse.BodyHandlers.ofInputStream()).body()) {
+                    byte[] buffer = new byte[8192];
+                    for (int n; (n = body.read(buffer)) > 0; ) {
+                        received.addAndGet(n);
+                    }
+                } catch (Exception cutOff) {
+                    // the replica dies under it
+                }
+            });
+            client.start();
+            Await.until(() -> received.get() > (1 << 20), Duration.ofSeconds(30), "the client got a part of the blob");
+            a.kill();
+            client.join();
+
+            assertTrue(received.get() < blob.length, "killed in the middle: " + received.get());
+            assertEquals(Optional.empty(), bucket.size(bucket.key(S3Bucket.Kind.BLOBS, digest)).join(),
+                    "no object under the blob's key");
+
+            try (ProxyUnderTest b = ProxyUnderTest.start(temp.resolve("b"), "storage:\n" + String.join("\n", s3.yaml("shared"))
+                    + "\nupstreams:\n  - name: docker.io\n    url: " + slow.url() + "\n    default: true\n")) {
+                HttpResponse<byte[]> served = RegistryHttp.get(b.url(), blobPath);
+                assertEquals(200, served.statusCode());
+                assertArrayEquals(blob, served.body());
+                assertEquals(2, slow.count("GET " + blobPath), "one fresh fetch by B");
+                Await.until(() -> b.pendingBucketWrites() == 0, Duration.ofSeconds(30), "B wrote the blob to the bucket");
+            }
+            assertEquals(Optional.of((long) blob.length), bucket.size(bucket.key(S3Bucket.Kind.BLOBS, digest)).join());
+            assertTrue(BucketFsck.check(bucket).clean());
         }
     }
 

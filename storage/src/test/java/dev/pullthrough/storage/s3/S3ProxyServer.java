@@ -17,8 +17,8 @@ import java.util.concurrent.TimeUnit;
  * of its own with the classpath that test-tools/s3proxy wrote. A test makes one per bucket store.
  */
 public final class S3ProxyServer implements AutoCloseable {
-    static final String ACCESS_KEY = "pullthrough-test";
-    static final String SECRET_KEY = "pullthrough-test-secret";
+    public static final String ACCESS_KEY = "pullthrough-test";
+    public static final String SECRET_KEY = "pullthrough-test-secret";
     private static final Path CLASSPATH = Path.of("..", "test-tools", "s3proxy", "target", "s3proxy.classpath");
 
     private final Process process;
