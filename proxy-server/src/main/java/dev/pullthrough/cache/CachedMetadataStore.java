@@ -3,19 +3,15 @@ package dev.pullthrough.cache;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.storage.meta.ForwardingMetadataStore;
 import dev.pullthrough.storage.meta.HotMetadata;
 import dev.pullthrough.storage.meta.IndexEntry;
 import dev.pullthrough.storage.meta.MetadataStore;
-import dev.pullthrough.storage.meta.RepositoryLink;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.function.BiConsumer;
-import java.util.function.Consumer;
-import java.util.function.Predicate;
 
 /**
  * Hot manifests (weighed by their bytes) and tag resolutions in memory, in front of the persistent
@@ -23,14 +19,13 @@ import java.util.function.Predicate;
  * key's lock in memory, and a write or removal changes the store before memory: so a read racing a
  * removal can never put back what the store no longer holds, nor a read racing a write an older value.
  */
-public final class CachedMetadataStore implements MetadataStore, HotMetadata {
-    private final MetadataStore store;
+public final class CachedMetadataStore extends ForwardingMetadataStore implements HotMetadata {
     private final Cache<Digest, StoredManifest> manifests;
     private final Cache<TagKey, TagResolution> tags;
     private final Cache<String, Boolean> links;
 
     public CachedMetadataStore(MetadataStore store, long manifestBytes, long tagEntries) {
-        this.store = store;
+        super(store);
         // Upkeep (draining the access buffers, evicting) runs on the thread that read or wrote, a few
         // microseconds now and then: on the default executor every busy stretch of cache hits woke a
         // pool thread from the event loop.
@@ -103,11 +98,6 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     }
 
     @Override
-    public Optional<TagResolution> anyTag(String upstream, String repository, String tag) {
-        return store.anyTag(upstream, repository, tag);
-    }
-
-    @Override
     public void putTag(TagKey key, TagResolution resolution) {
         store.putTag(key, resolution);
         tags.put(key, resolution);
@@ -120,50 +110,10 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
     }
 
     @Override
-    public void forEachLink(Consumer<RepositoryLink> action) {
-        store.forEachLink(action);
-    }
-
-    @Override
-    public void forEachLink(String upstream, String repository, Consumer<Digest> action) {
-        store.forEachLink(upstream, repository, action);
-    }
-
-    @Override
-    public void forEachTag(BiConsumer<TagKey, TagResolution> action) {
-        store.forEachTag(action);
-    }
-
-    @Override
     public void removeTag(String upstream, String repository, String tag) {
         store.removeTag(upstream, repository, tag);
         tags.asMap().keySet().removeIf(key -> key.upstream().equals(upstream) && key.repository().equals(repository)
                 && key.tag().equals(tag));
-    }
-
-    @Override
-    public void forEachRepository(BiConsumer<String, String> upstreamAndRepository) {
-        store.forEachRepository(upstreamAndRepository);
-    }
-
-    @Override
-    public void putBlob(Digest digest, long size, long accessMillis) {
-        store.putBlob(digest, size, accessMillis);
-    }
-
-    @Override
-    public void removeBlob(Digest digest) {
-        store.removeBlob(digest);
-    }
-
-    @Override
-    public void touch(Map<Digest, Long> accessMillis) {
-        store.touch(accessMillis);
-    }
-
-    @Override
-    public void forEachEntry(Consumer<IndexEntry> action) {
-        store.forEachEntry(action);
     }
 
     @Override
@@ -176,23 +126,4 @@ public final class CachedMetadataStore implements MetadataStore, HotMetadata {
         }
     }
 
-    @Override
-    public Optional<IndexEntry> entry(Digest digest) {
-        return store.entry(digest);
-    }
-
-    @Override
-    public void forEachByAge(long fromMillis, Predicate<IndexEntry> action) {
-        store.forEachByAge(fromMillis, action);
-    }
-
-    @Override
-    public void forEachManifest(Consumer<StoredManifest> action) {
-        store.forEachManifest(action);
-    }
-
-    @Override
-    public void close() {
-        store.close();
-    }
 }
