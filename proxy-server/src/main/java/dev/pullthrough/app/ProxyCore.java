@@ -105,7 +105,7 @@ public final class ProxyCore implements AutoCloseable {
         // storage.s3: what this replica stores goes to the bucket too, and what it lacks by digest is
         // read from there before the upstream is asked.
         bucket = config.storage().s3().map(S3Bucket::open);
-        mirror = bucket.map(b -> new BucketMirror(storage.metadata, b, storage.paths));
+        mirror = bucket.map(b -> new BucketMirror(storage.metadata, b, storage.paths, blocking));
         router = new UpstreamRouter(bucket.<List<Upstream>>map(b -> upstreams.stream()
                 .map(client -> (Upstream) new BucketFirstUpstream(client, b)).toList()).orElse(List.copyOf(upstreams)));
         CachedMetadataStore cached = new CachedMetadataStore(mirror.<MetadataStore>map(m -> m).orElse(storage.metadata),
@@ -118,6 +118,7 @@ public final class ProxyCore implements AutoCloseable {
         blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, MAX_DOWNLOADS, blocking, clock,
                 config.offline());
         metrics.inFlightDownloads(blobs::downloadsInFlight);
+        mirror.ifPresent(m -> blobs.observeDownloads(m.uploads()::follow));
         admission = new ManifestAdmission(metadata, janitor);
         manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline(), blocking);
         listings = new ListingService(config.offline(), clock);

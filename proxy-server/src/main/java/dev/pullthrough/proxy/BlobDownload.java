@@ -15,6 +15,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArraySet;
@@ -86,6 +87,24 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     @Override
     public Digest digest() {
         return digest;
+    }
+
+    /** The blob's size once the upstream answered (or, without a declared length, once committed). */
+    public CompletableFuture<Long> sizeKnown() {
+        return started;
+    }
+
+    /** Completes once the blob is verified and committed; fails when the download did. */
+    public CompletableFuture<Void> finished() {
+        return done.thenApply(blob -> null);
+    }
+
+    /**
+     * The file being written, while the download runs: what a copy that follows the download reads
+     * (through a hard link of its own, which the commit's rename and a later eviction leave alone).
+     */
+    public synchronized Optional<Path> fileBeingWritten() {
+        return writer == null || committed || failure != null ? Optional.empty() : Optional.of(writer.tempFile());
     }
 
     DownloadProgress progress() {

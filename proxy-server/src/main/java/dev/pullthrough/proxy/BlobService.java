@@ -26,6 +26,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 
 /**
  * Blobs through the cache: from disk when committed, otherwise through the one {@link BlobDownload}
@@ -44,6 +45,7 @@ public final class BlobService {
     private final Clock clock;
     private final boolean offline;
     private final Map<Digest, BlobDownload> inFlight = new ConcurrentHashMap<>();
+    private volatile Consumer<BlobDownload> downloadStarted = download -> { };
     private final DownloadSlots slots;
 
     public BlobService(BlobStore store, MetadataStore metadata, CacheJanitor janitor, BlobLeases leases, Metrics metrics,
@@ -171,6 +173,11 @@ public final class BlobService {
     }
 
     /** How many upstream blob downloads run now. */
+    /** Tells {@code observer} of every download as it starts (the shared bucket follows large ones). */
+    public void observeDownloads(Consumer<BlobDownload> observer) {
+        downloadStarted = observer;
+    }
+
     public long downloadsInFlight() {
         return inFlight.size();
     }
@@ -217,6 +224,7 @@ public final class BlobService {
             // commit, so a crash between the file's rename and the index write cannot leave a cached
             // blob that its own repository must ask the upstream about again.
             created[0].started().thenRun(() -> metadata.link(target.upstreamName(), target.repository().value(), digest));
+            downloadStarted.accept(created[0]);
             slots.whenFree(created[0]::start);
         }
         return Optional.ofNullable(download);

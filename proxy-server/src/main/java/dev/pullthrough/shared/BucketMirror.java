@@ -7,6 +7,7 @@ import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.s3.S3Bucket;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,11 +25,19 @@ public final class BucketMirror extends ForwardingMetadataStore {
     private final S3Bucket bucket;
     private final BlobPaths paths;
     private final AtomicLong pending = new AtomicLong();
+    private final BucketUploads uploads;
 
-    public BucketMirror(MetadataStore store, S3Bucket bucket, BlobPaths paths) {
+    /** {@code reads} reads the parts of the multipart uploads from disk. */
+    public BucketMirror(MetadataStore store, S3Bucket bucket, BlobPaths paths, ExecutorService reads) {
         super(store);
+        this.uploads = new BucketUploads(bucket, paths.tmpDir(), paths, pending, reads);
         this.bucket = bucket;
         this.paths = paths;
+    }
+
+    /** The multipart uploads that follow large downloads into the bucket. */
+    public BucketUploads uploads() {
+        return uploads;
     }
 
     /** Writes to the bucket not finished yet (tests wait for 0; shutdown reports them). */
@@ -49,6 +58,9 @@ public final class BucketMirror extends ForwardingMetadataStore {
     @Override
     public void putBlob(Digest digest, long size, long accessMillis) {
         store.putBlob(digest, size, accessMillis);
+        if (uploads.following(digest)) {
+            return; // a multipart upload follows its download and completes now that it is committed
+        }
         String key = bucket.key(S3Bucket.Kind.BLOBS, digest);
         track("blob " + digest, bucket.size(key).thenCompose(held -> held.isPresent() && held.get() == size
                 ? CompletableFuture.completedFuture(null)

@@ -129,15 +129,17 @@ class ReplicasTest {
 
     @Test
     void replicaKilledMidBlob_nothingInTheBucket_anotherFetchesItOnceAndRight_fsckClean() throws Exception {
-        byte[] blob = new byte[4 << 20];
+        // The bucket's object is B's multipart upload, completed after B verified the blob; fsck re-hashes it.
+        // Large enough that a multipart upload follows the download (parts of 16 MiB).
+        byte[] blob = new byte[40 << 20];
         new Random(17).nextBytes(blob);
         Digest digest = Digest.sha256Of(blob);
         String blobPath = "/v2/team/big/blobs/" + digest;
         try (S3ProxyServer s3 = S3ProxyServer.start(temp.resolve("s3proxy"));
              S3Bucket bucket = S3Bucket.open(s3.config("shared", ""));
-             // 64 KiB every 40 ms: about 2.6 s for the whole blob, so the kill lands in the middle.
+             // 256 KiB every 15 ms: about 2.5 s for the whole blob, so the kill lands in the middle.
              FaultyUpstream slow = new FaultyUpstream().route("GET " + blobPath,
-                     FaultyUpstream.trickle(blob, 64 * 1024, 40, Long.MAX_VALUE))) {
+                     FaultyUpstream.trickle(blob, 256 * 1024, 15, Long.MAX_VALUE))) {
             bucket.createIfMissing().join();
             Map<String, String> shared = Map.of("PULLTHROUGH_STORAGE_S3_BUCKET", "shared",
                     "PULLTHROUGH_STORAGE_S3_ENDPOINT", s3.endpoint().toString(), "PULLTHROUGH_STORAGE_S3_PATHSTYLE", "true",
@@ -158,13 +160,14 @@ class ReplicasTest {
                 }
             });
             client.start();
-            Await.until(() -> received.get() > (1 << 20), Duration.ofSeconds(30), "the client got a part of the blob");
+            // Past the first 16 MiB part: the upload has parts in the bucket when the replica dies.
+            Await.until(() -> received.get() > (24 << 20), Duration.ofSeconds(60), "the client got a part of the blob");
             a.kill();
             client.join();
 
             assertTrue(received.get() < blob.length, "killed in the middle: " + received.get());
             assertEquals(Optional.empty(), bucket.size(bucket.key(S3Bucket.Kind.BLOBS, digest)).join(),
-                    "no object under the blob's key");
+                    "no object under the blob's key: the upload never completed");
 
             try (ProxyUnderTest b = ProxyUnderTest.start(temp.resolve("b"), "storage:\n" + String.join("\n", s3.yaml("shared"))
                     + "\nupstreams:\n  - name: docker.io\n    url: " + slow.url() + "\n    default: true\n")) {

@@ -2,14 +2,20 @@ package dev.pullthrough.storage.s3;
 
 import dev.pullthrough.config.S3Config;
 import dev.pullthrough.oci.Digest;
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
 import java.util.function.Consumer;
 import org.reactivestreams.Publisher;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -25,6 +31,7 @@ import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
 import software.amazon.awssdk.services.s3.S3Configuration;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -200,6 +207,82 @@ public final class S3Bucket implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return Optional.empty();
         }
+    }
+
+    /** A part of a multipart upload, as S3 acknowledged it. */
+    public record Part(int number, String etag) {}
+
+    /** Starts a multipart upload of {@code key}; nothing is visible under the key until it completes. */
+    public CompletableFuture<String> startUpload(String key, String contentType) {
+        return client.createMultipartUpload(b -> b.bucket(bucket).key(key).contentType(contentType))
+                .thenApply(created -> created.uploadId());
+    }
+
+    /**
+     * Uploads {@code length} bytes of {@code file} from {@code position} as part {@code number}
+     * (1-based), read on {@code reads} in small pieces: the file may still be growing (the SDK's own
+     * file body refuses a file whose size changes while it reads).
+     */
+    public CompletableFuture<Part> uploadPart(String key, String uploadId, int number, Path file, long position, long length,
+                                              ExecutorService reads) {
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(file, StandardOpenOption.READ).position(position);
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        AsyncRequestBody body = AsyncRequestBody.fromInputStream(new RangeInputStream(channel, length), length, reads);
+        return client.uploadPart(b -> b.bucket(bucket).key(key).uploadId(uploadId).partNumber(number).contentLength(length), body)
+                .thenApply(uploaded -> new Part(number, uploaded.eTag()))
+                .whenComplete((part, failure) -> {
+                    try {
+                        channel.close();
+                    } catch (IOException ignored) {
+                        // a read-only channel: nothing was left unwritten
+                    }
+                });
+    }
+
+    /** {@code length} bytes of a channel from its position on. */
+    private static final class RangeInputStream extends InputStream {
+        private final InputStream in;
+        private long left;
+
+        RangeInputStream(FileChannel channel, long length) {
+            this.in = Channels.newInputStream(channel);
+            this.left = length;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] into, int offset, int length) throws IOException {
+            if (left <= 0) {
+                return -1;
+            }
+            int n = in.read(into, offset, (int) Math.min(length, left));
+            if (n > 0) {
+                left -= n;
+            }
+            return n;
+        }
+    }
+
+    /** Makes the uploaded parts, in order, the object under {@code key}. */
+    public CompletableFuture<Void> completeUpload(String key, String uploadId, List<Part> parts) {
+        List<CompletedPart> completed = parts.stream()
+                .map(part -> CompletedPart.builder().partNumber(part.number()).eTag(part.etag()).build()).toList();
+        return client.completeMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId)
+                .multipartUpload(m -> m.parts(completed))).thenApply(done -> null);
+    }
+
+    /** Drops an upload and its parts: nothing appears under the key. */
+    public CompletableFuture<Void> abortUpload(String key, String uploadId) {
+        return client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId)).thenApply(done -> null);
     }
 
     /** A URL that lets its holder GET the object for {@code ttl}, without credentials of their own. */
