@@ -40,11 +40,10 @@ class ReplicasTest {
     @Test
     void pulledThroughA_thenThroughBAndC_noMoreBlobOrManifestByDigestFromTheUpstream() throws Exception {
         try (S3ProxyServer s3 = S3ProxyServer.start(temp.resolve("s3proxy"));
+             S3Bucket bucket = S3Bucket.open(s3.config("shared", ""));
              ReferenceRegistry upstream = ReferenceRegistry.start(temp.resolve("upstream"));
              ReferenceRegistry destination = ReferenceRegistry.start(temp.resolve("destination"))) {
-            try (S3Bucket bucket = S3Bucket.open(s3.config("shared", ""))) {
-                bucket.createIfMissing().join();
-            }
+            bucket.createIfMissing().join();
             // All four kinds: Docker schema 2, Docker manifest list, OCI manifest, OCI index.
             TestImages images = new TestImages(upstream.url(), 31);
             List<Pushed> pushed = List.of(
@@ -52,39 +51,58 @@ class ReplicasTest {
                     images.pushIndex("team/list", "v1", Format.DOCKER, 1, 16 * 1024),
                     images.pushImage("team/oci", "v1", Format.OCI, 2, 16 * 1024),
                     images.pushIndex("team/index", "v1", Format.OCI, 2, 16 * 1024));
-            String yaml = "storage:\n" + String.join("\n", s3.yaml("shared")) + "\n"
-                    + "upstreams:\n  - name: docker.io\n    url: " + upstream.url() + "\n    default: true\n";
+            Map<String, String> shared = Map.of("PULLTHROUGH_STORAGE_S3_BUCKET", "shared",
+                    "PULLTHROUGH_STORAGE_S3_ENDPOINT", s3.endpoint().toString(), "PULLTHROUGH_STORAGE_S3_PATHSTYLE", "true",
+                    "PULLTHROUGH_STORAGE_S3_ACCESSKEY", S3ProxyServer.ACCESS_KEY, "PULLTHROUGH_STORAGE_S3_SECRETKEY",
+                    S3ProxyServer.SECRET_KEY);
 
-            try (ProxyUnderTest a = ProxyUnderTest.start(temp.resolve("a"), yaml)) {
+            // Three processes, each with its own empty data directory.
+            try (ProxyProcess a = ProxyProcess.serve(temp.resolve("a"), upstream.url(), FreePorts.next(), temp.resolve("a.log"), shared)) {
                 for (Pushed image : pushed) {
-                    Skopeo.copyAll(a.hostPort() + "/" + image.repository() + ":v1", destination.hostPort() + "/via-a/" + image.repository() + ":v1");
+                    Skopeo.copyAll(a.url().getAuthority() + "/" + image.repository() + ":v1",
+                            destination.hostPort() + "/via-a/" + image.repository() + ":v1");
                 }
-                Await.until(() -> a.pendingBucketWrites() == 0, Duration.ofSeconds(30), "A wrote what it stored to the bucket");
+                Await.until(() -> inBucket(bucket, pushed), Duration.ofSeconds(30), "A wrote what it stored to the bucket");
             }
             List<Long> before = counts(upstream, pushed);
 
             for (String replica : List.of("b", "c")) {
-                try (ProxyUnderTest other = ProxyUnderTest.start(temp.resolve(replica), yaml)) {
+                try (ProxyProcess other = ProxyProcess.serve(temp.resolve(replica), upstream.url(), FreePorts.next(),
+                        temp.resolve(replica + ".log"), shared)) {
                     for (Pushed image : pushed) {
                         String to = "via-" + replica + "/" + image.repository();
-                        Skopeo.copyAll(other.hostPort() + "/" + image.repository() + ":v1", destination.hostPort() + "/" + to + ":v1");
+                        Skopeo.copyAll(other.url().getAuthority() + "/" + image.repository() + ":v1", destination.hostPort() + "/" + to + ":v1");
                         assertArrayEquals(image.bytes(), RegistryHttp.manifest(destination.url(), to, "v1").body(),
                                 image.repository() + " through " + replica);
                     }
-                    assertEquals(0, other.upstreamRequests("blob", "GET"), replica + " fetched no blob upstream");
-                    Await.until(() -> other.pendingBucketWrites() == 0, Duration.ofSeconds(30), replica + " done writing");
                 }
             }
             assertEquals(before, counts(upstream, pushed), "the upstream served no blob and no manifest by digest to B and C");
 
             Path config = temp.resolve("replica.yml");
-            Files.writeString(config, yaml);
+            Files.writeString(config, "storage:\n" + String.join("\n", s3.yaml("shared")) + "\n");
             Processes.Result fsck = ProxyProcess.command(temp.resolve("a"), upstream.url(), temp.resolve("fsck.log"),
                     "fsck", "--config", config.toString());
             assertEquals(0, fsck.exitCode(), fsck.output());
             assertTrue(fsck.output().contains("fsck bucket shared: ") && fsck.output().contains("0 bad objects removed"),
                     fsck.output());
         }
+    }
+
+    /** Whether the bucket holds every blob and manifest of these images. */
+    private static boolean inBucket(S3Bucket bucket, List<Pushed> images) {
+        for (Pushed image : images) {
+            List<String> keys = new ArrayList<>();
+            image.blobs().forEach(blob -> keys.add(bucket.key(S3Bucket.Kind.BLOBS, blob)));
+            ManifestContent.parse(image.bytes()).manifests().forEach(child -> keys.add(bucket.key(S3Bucket.Kind.MANIFESTS, child.digest())));
+            keys.add(bucket.key(S3Bucket.Kind.MANIFESTS, image.digest()));
+            for (String key : keys) {
+                if (bucket.size(key).join().isEmpty()) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     @Test
