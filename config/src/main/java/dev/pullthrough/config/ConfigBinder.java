@@ -73,7 +73,8 @@ final class ConfigBinder {
         WarmConfig warmConfig = new WarmConfig(positive(warm, "warm", "interval", DEFAULT_WARM_INTERVAL),
                 list(warm, "warm.images", "images").orElse(List.of()));
         return new PullthroughConfig(serverConfig, admin, storageConfig,
-                bool(root, "offline", "offline", false), jsonLog(object(root, "log")), authConfig, upstreams(root), warmConfig);
+                bool(root, "offline", "offline", false), jsonLog(object(root, "log")), authConfig, upstreams(root), warmConfig,
+                cluster(root, storageConfig));
     }
 
     private static boolean jsonLog(ObjectNode log) {
@@ -237,6 +238,52 @@ final class ConfigBinder {
             throw new ConfigException(path + "." + key + "File", "cannot read " + file.get() + " (" + e.getMessage() + ")",
                     "give a readable file holding only the " + key);
         }
+    }
+
+    /** {@code cluster}: absent means a replica on its own. */
+    private static Optional<ClusterConfig> cluster(ObjectNode root, StorageConfig storage) {
+        if (!(root.get("cluster") instanceof ObjectNode cluster)) {
+            return Optional.empty();
+        }
+        if (storage.s3().isEmpty()) {
+            throw new ConfigException("cluster", "needs storage.s3", "give the replicas a shared bucket (storage.s3), or remove cluster");
+        }
+        String redisText = text(cluster, "cluster.redis", "redis").orElseThrow(() -> new ConfigException("cluster.redis",
+                "is missing", "give the Redis server, e.g. redis://10.0.0.2:6379 (rediss:// for TLS)"));
+        URI redis;
+        try {
+            redis = new URI(redisText);
+        } catch (java.net.URISyntaxException e) {
+            redis = null;
+        }
+        if (redis == null || !("redis".equals(redis.getScheme()) || "rediss".equals(redis.getScheme())) || redis.getHost() == null) {
+            throw new ConfigException("cluster.redis", "'" + redisText + "' is not a redis:// or rediss:// URL with a host",
+                    "use e.g. redis://10.0.0.2:6379");
+        }
+        URI advertise = url("cluster.advertise", text(cluster, "cluster.advertise", "advertise").orElseThrow(() ->
+                new ConfigException("cluster.advertise", "is missing", "say how the other replicas reach this one, e.g. http://10.0.0.5:5001")));
+        String secretFile = text(cluster, "cluster.secretFile", "secretFile").orElseThrow(() -> new ConfigException(
+                "cluster.secretFile", "is missing", "give a file with the secret every replica shares (e.g. /run/secrets/cluster)"));
+        String secret;
+        try {
+            secret = Files.readString(Path.of(secretFile)).strip();
+        } catch (IOException e) {
+            throw new ConfigException("cluster.secretFile", "cannot read " + secretFile + " (" + e.getMessage() + ")",
+                    "give a readable file holding only the shared secret");
+        }
+        if (secret.length() < 16) {
+            throw new ConfigException("cluster.secretFile", "holds a secret of " + secret.length() + " characters",
+                    "use at least 16 random characters, e.g. openssl rand -hex 32");
+        }
+        Optional<String> password = text(cluster, "cluster.passwordFile", "passwordFile").map(file -> {
+            try {
+                return Files.readString(Path.of(file)).strip();
+            } catch (IOException e) {
+                throw new ConfigException("cluster.passwordFile", "cannot read " + file + " (" + e.getMessage() + ")",
+                        "give a readable file holding only the Redis password");
+            }
+        });
+        return Optional.of(new ClusterConfig(redis, password, advertise, Path.of(secretFile), secret));
     }
 
     /** {@code storage.s3}: absent means local disk only. */

@@ -43,6 +43,7 @@ final class ConfigSchema {
             "offline", scalar(),
             "log", object("format", scalar()),
             "warm", object("interval", scalar(), "images", scalarList()),
+            "cluster", object("redis", scalar(), "passwordFile", scalar(), "advertise", scalar(), "secretFile", scalar()),
             "auth", object("htpasswd", scalar(), "allowCidrs", scalarList()),
             "upstreams", objectList(
                     "name", scalar(),

@@ -58,6 +58,9 @@ public final class EffectiveConfig {
             root.put("auth", auth);
         }
         root.put("upstreams", config.upstreams().stream().map(EffectiveConfig::upstream).toList());
+        config.cluster().ifPresent(cluster -> root.put("cluster", map("redis", cluster.redis().getScheme() + "://"
+                + cluster.redis().getHost() + (cluster.redis().getPort() < 0 ? "" : ":" + cluster.redis().getPort()),
+                "advertise", cluster.advertise().toString(), "secretFile", cluster.secretFile().toString())));
         if (!config.warm().images().isEmpty()) {
             root.put("warm", map("interval", Durations.format(config.warm().interval()), "images", config.warm().images()));
         }

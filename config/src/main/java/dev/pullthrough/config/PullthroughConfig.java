@@ -15,7 +15,8 @@ public record PullthroughConfig(
         boolean jsonAccessLog,
         AuthConfig auth,
         List<UpstreamConfig> upstreams,
-        WarmConfig warm) {
+        WarmConfig warm,
+        Optional<ClusterConfig> cluster) {
 
     public PullthroughConfig {
         upstreams = List.copyOf(upstreams);

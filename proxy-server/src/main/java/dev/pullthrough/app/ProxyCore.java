@@ -148,6 +148,11 @@ public final class ProxyCore implements AutoCloseable {
      * class loading, and start-up to the first answer is what a restarted node's clients wait for.
      */
     public static ProxyCore open(PullthroughConfig config) throws StartupException {
+        if (config.cluster().isPresent()) {
+            // Read and validated, not used yet: refusing it beats replicas that believe they coordinate.
+            throw new ConfigException("cluster", "is not supported by this version yet",
+                    "remove cluster: replicas on one bucket share what they stored, each fetches for itself");
+        }
         CompletableFuture<Storage> opening = new CompletableFuture<>();
         Thread opener = new Thread(() -> {
             try {
