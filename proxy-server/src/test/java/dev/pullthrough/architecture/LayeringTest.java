@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Keeps the layout honest by reading imports: Netty only in the server and upstream.http packages, RocksDB only in
- * storage.meta, the AWS SDK only in storage.s3, Micrometer only in metrics, the HTTP client only in upstream. Fully qualified
+ * storage.meta, the AWS SDK only in storage.s3, Lettuce only in cluster, Micrometer only in metrics, the HTTP client only in upstream. Fully qualified
  * names count as much as imports.
  */
 class LayeringTest {
@@ -49,6 +49,12 @@ class LayeringTest {
     @Test
     void awsSdk_onlyInStorageS3() throws IOException {
         assertEquals(List.of(), offenders("software.amazon.awssdk", "storage.s3"));
+    }
+
+    /** Redis only where the replicas coordinate. */
+    @Test
+    void lettuce_onlyInCluster() throws IOException {
+        assertEquals(List.of(), offenders("io.lettuce", "cluster"));
     }
 
     @Test
