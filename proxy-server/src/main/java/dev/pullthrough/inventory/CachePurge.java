@@ -42,7 +42,14 @@ public final class CachePurge {
 
     /** Purges one repository ({@code reference} empty), one tag of it, or one digest. */
     public synchronized PurgeResult purge(String image, Repository repository, Optional<Reference> reference) {
-        ManifestGraph graph = ManifestGraph.read(metadata);
+        return purge(image, repository, reference, ManifestGraph.read(metadata));
+    }
+
+    /**
+     * With the manifests as read before: one read serves a series of purges, since a manifest purged
+     * meanwhile is neither linked nor tagged any more, and what is no longer indexed is not removed twice.
+     */
+    private PurgeResult purge(String image, Repository repository, Optional<Reference> reference, ManifestGraph graph) {
         Map<String, Set<Digest>> tags = new TreeMap<>(); // this repository's tags, every accept set's digest
         Map<String, Digest> ownTargets = new TreeMap<>();
         metadata.forEachTag((key, resolution) -> {
@@ -94,15 +101,11 @@ public final class CachePurge {
         }
         roots.forEach(root -> pulls.forget(repository.upstream(), repository.repository(), root));
 
-        int indexed = 0;
-        for (Digest digest : removable) {
-            indexed += metadata.entry(digest).isPresent() ? 1 : 0;
-        }
-        List<IndexEntry> removed = janitor.remove(removable);
+        CacheJanitor.Removal removal = janitor.remove(removable);
+        List<IndexEntry> removed = removal.removed();
         int manifests = (int) removed.stream().filter(e -> e.kind() == IndexEntry.Kind.MANIFEST).count();
         long bytes = removed.stream().mapToLong(IndexEntry::size).sum();
-        return new PurgeResult(image, tagsGoing.size(), manifests, removed.size() - manifests, bytes,
-                indexed - removed.size());
+        return new PurgeResult(image, tagsGoing.size(), manifests, removed.size() - manifests, bytes, removal.keptInUse());
     }
 
     /**
@@ -122,13 +125,14 @@ public final class CachePurge {
     }
 
     /** Purges every image not pulled for {@code unused} (by the last access of its manifests). */
-    public List<PurgeResult> purgeUnusedFor(Duration unused) {
+    public synchronized List<PurgeResult> purgeUnusedFor(Duration unused) {
         long before = clock.millis() - unused.toMillis();
         List<PurgeResult> results = new ArrayList<>();
+        ManifestGraph graph = ManifestGraph.read(metadata); // once, not once per image
         for (CachedImage image : inventory.list(Optional.empty())) {
             if (image.lastPulledMillis() < before) {
                 results.add(purge(image.name() + "@" + image.digest(), new Repository(image.upstream(), image.repository()),
-                        Optional.of(new Reference.ByDigest(image.digest()))));
+                        Optional.of(new Reference.ByDigest(image.digest())), graph));
             }
         }
         return results;

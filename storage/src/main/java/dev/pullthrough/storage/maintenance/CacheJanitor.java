@@ -261,21 +261,28 @@ public final class CacheJanitor {
         }
     }
 
+    /** What {@link #remove} took out, and how many indexed entries it kept because they were in use. */
+    public record Removal(List<IndexEntry> removed, int keptInUse) {}
+
     /**
      * Removes these blobs and manifests now, whatever their age (purge), except those being served
-     * or downloaded; returns what went.
+     * or downloaded.
      */
-    public List<IndexEntry> remove(Collection<Digest> digests) {
+    public Removal remove(Collection<Digest> digests) {
         countOnce();
         List<IndexEntry> candidates = new ArrayList<>();
+        int busy = 0;
         for (Digest digest : digests) {
-            if (!inUse.test(digest)) {
-                metadata.entry(digest).ifPresent(candidates::add);
+            Optional<IndexEntry> entry = metadata.entry(digest);
+            if (entry.isPresent() && inUse.test(digest)) {
+                busy++;
+            } else {
+                entry.ifPresent(candidates::add);
             }
         }
         List<IndexEntry> removed = unindex(candidates, Long.MIN_VALUE, new long[1]);
         deleteFiles(removed);
-        return removed;
+        return new Removal(removed, busy + candidates.size() - removed.size());
     }
 
     /** The step's candidates in age order: enough to reach {@code target} if none went meanwhile. */
