@@ -3,6 +3,8 @@ package dev.pullthrough.app;
 import dev.pullthrough.access.HtpasswdUsers;
 import dev.pullthrough.access.PullerAuthenticator;
 import dev.pullthrough.admin.AdminRoutes;
+import dev.pullthrough.cluster.PeerApi;
+import dev.pullthrough.config.ClusterConfig;
 import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.proxy.CatalogService;
@@ -45,18 +47,19 @@ public final class ProxyApplication implements AutoCloseable {
                 core.pulls, core.redirects());
         AdminRoutes admin = new AdminRoutes(core.metrics, core.storage.paths.tmpDir(), core.prefetcher, core.cacheAdmin,
                 core.statusReport());
+        PeerApi peers = new PeerApi(config.cluster().map(ClusterConfig::secret), core.router, core.blobs, core.blocking);
         RegistryServer server = new RegistryServer();
         ClientPolicy adminClients = new ClientPolicy(Optional.of(config.admin().allowCidrs()));
         InetSocketAddress registryAddress;
         try {
             boolean sharedPort = config.admin().port() == config.server().port();
             registryAddress = server.bindRegistry(config.server().host(), config.server().port(), tls, api,
-                    sharedPort ? Optional.of(admin) : Optional.empty(), core.metrics, core.blocking,
+                    sharedPort ? Optional.of(admin) : Optional.empty(), peers, core.metrics, core.blocking,
                     new ClientPolicy(config.auth().allowCidrs()), adminClients, config.jsonAccessLog(),
                     config.server().maxConnectionsPerClient(), config.server().headerTimeout());
             if (!sharedPort) {
                 // htpasswd users apply on the admin port too (the Docker daemon never sends credentials: keep it private).
-                server.bindAdmin(config.server().host(), config.admin().port(), admin, core.metrics, core.blocking, adminClients,
+                server.bindAdmin(config.server().host(), config.admin().port(), admin, peers, core.metrics, core.blocking, adminClients,
                         pullers::allows, config.server().maxConnectionsPerClient(), config.server().headerTimeout());
             }
         } catch (Exception e) {

@@ -53,6 +53,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     private volatile long received;
     private volatile boolean verified;
     private volatile boolean committed;
+    private volatile boolean fromShared;
     private volatile Throwable failure;
     private volatile BlobBody body;
     private volatile long windowStartNanos = System.nanoTime();
@@ -87,6 +88,14 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     @Override
     public Digest digest() {
         return digest;
+    }
+
+    /**
+     * Whether the body came from where the cluster shares blobs (the bucket, or another replica
+     * that writes it there): known once {@link #sizeKnown} completed.
+     */
+    public boolean fromShared() {
+        return fromShared;
     }
 
     /** The blob's size once the upstream answered (or, without a declared length, once committed). */
@@ -205,6 +214,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
                 answered.cancel("the cache cannot store it");
                 throw e;
             }
+            fromShared = answered.shared();
             if (answered.size() >= 0) {
                 size = answered.size();
                 started.complete(answered.size());

@@ -127,6 +127,28 @@ public final class BlobService {
         }
     }
 
+    /**
+     * A blob for another replica of the cluster: from disk, or from the download in flight (its
+     * growing file, as a client of it), never from a download started for it, and only when this
+     * repository holds it as far as this replica knows (fetched or linked for it). Otherwise 404:
+     * the asking replica goes elsewhere. Blocks on the disk.
+     */
+    public CompletableFuture<ProxyResponse> forPeer(Target target, Digest digest) throws IOException {
+        String what = "blob " + digest + " of " + target.repository();
+        BlobDownload running = inFlight.get(digest);
+        if (running != null && (running.fetchedFor(target)
+                || metadata.linked(target.upstreamName(), target.repository().value(), digest))) {
+            return running.started().handle((size, failure) -> failure == null
+                    ? streaming(target, running, size, false, Optional.empty())
+                    : UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, what + " failed here: " + failure.getMessage()));
+        }
+        if (!metadata.linked(target.upstreamName(), target.repository().value(), digest)) {
+            return done(UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, what + " is not known here"));
+        }
+        return done(fromDisk(digest, false, Optional.empty())
+                .orElseGet(() -> UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, what + " is not cached here")));
+    }
+
     /** The download could not start: the upstream's refusal, or the disk's (then this client gets a pass-through). */
     private CompletableFuture<ProxyResponse> failed(Target target, Digest digest, boolean head, Throwable failure) {
         Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;

@@ -1,5 +1,6 @@
 package dev.pullthrough.server;
 
+import dev.pullthrough.cluster.PeerApi;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ErrorCode;
@@ -9,18 +10,24 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 
-/** A connection to the admin port of its own: the admin endpoints, and 404 for every other path. */
+/** A connection to the admin port of its own: the admin endpoints, the peer endpoint, and 404 for every other path. */
 final class AdminHandler extends HttpTurns {
     private final AdminResponder admin;
+    private final PeerResponder peers;
 
-    AdminHandler(AdminResponder admin, Metrics metrics) {
+    AdminHandler(AdminResponder admin, PeerResponder peers, Metrics metrics) {
         super(metrics);
         this.admin = admin;
+        this.peers = peers;
     }
 
     @Override
     protected void answer(ChannelHandlerContext ctx, HttpRequest request) {
         String path = pathOf(request.uri());
+        if (PeerApi.handles(path)) {
+            peers.answer(ctx, request, path, (done, keepAlive) -> finish(ctx, done, keepAlive));
+            return;
+        }
         if (!admin.handles(path)) {
             boolean keepAlive = AdminResponder.keepAlive(request, HttpUtil.isKeepAlive(request));
             FullHttpResponse out = ResponseWriter.error(new ApiError(ErrorCode.NOT_FOUND,

@@ -1,5 +1,6 @@
 package dev.pullthrough.server;
 
+import dev.pullthrough.cluster.PeerApi;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.proxy.ProxyResponse;
 import dev.pullthrough.proxy.PullApi;
@@ -24,13 +25,15 @@ import java.util.concurrent.Executor;
 final class RegistryHandler extends HttpTurns {
     private final PullApi api;
     private final Optional<AdminResponder> admin;
+    private final Optional<PeerResponder> peers;
     private final Executor workers;
     private final ClientPolicy clients;
     private final AccessLog accessLog;
 
-    RegistryHandler(PullApi api, Optional<AdminResponder> admin, Metrics metrics, Executor workers, ClientPolicy clients,
-                    AccessLog accessLog) {
+    RegistryHandler(PullApi api, Optional<AdminResponder> admin, Optional<PeerResponder> peers, Metrics metrics,
+                    Executor workers, ClientPolicy clients, AccessLog accessLog) {
         super(metrics);
+        this.peers = peers;
         this.accessLog = accessLog;
         this.api = api;
         this.admin = admin;
@@ -44,6 +47,11 @@ final class RegistryHandler extends HttpTurns {
         String method = request.method().name();
         boolean head = request.method().equals(HttpMethod.HEAD);
         String path = pathOf(request.uri());
+        if (peers.isPresent() && PeerApi.handles(path)) {
+            // Other replicas, on a port shared with the admin endpoints: the shared secret decides, not the address.
+            peers.get().answer(ctx, request, path, (done, keepAlive) -> finish(ctx, done, keepAlive));
+            return;
+        }
         if (!clients.allows(ctx.channel().remoteAddress())) {
             metrics.request("denied", method, 403);
             finish(ctx, ResponseWriter.error(new ApiError(ErrorCode.DENIED, "this client address may not pull from this proxy"),

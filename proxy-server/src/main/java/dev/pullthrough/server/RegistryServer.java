@@ -1,6 +1,7 @@
 package dev.pullthrough.server;
 
 import dev.pullthrough.admin.AdminRoutes;
+import dev.pullthrough.cluster.PeerApi;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.proxy.PullApi;
 import io.netty.bootstrap.ServerBootstrap;
@@ -68,22 +69,24 @@ public final class RegistryServer implements AutoCloseable {
 
     /** Binds the registry API; with {@code admin} present, the admin paths answer on this port too. */
     public InetSocketAddress bindRegistry(String host, int port, TlsContexts.ServerTls tls, PullApi api,
-                                          Optional<AdminRoutes> admin, Metrics metrics, Executor blocking,
+                                          Optional<AdminRoutes> admin, PeerApi peerApi, Metrics metrics, Executor blocking,
                                           ClientPolicy clients, ClientPolicy adminClients, boolean jsonAccessLog,
                                           int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AccessLog accessLog = new AccessLog(jsonAccessLog);
         Optional<AdminResponder> shared = admin.map(routes -> new AdminResponder(routes, metrics, blocking, adminClients, api::allows));
+        Optional<PeerResponder> peers = admin.map(routes -> new PeerResponder(peerApi, metrics, blocking));
         return bind(host, port, new RegistryInitializer(tls.context,
-                () -> new RegistryHandler(api, shared, metrics, blocking, clients, accessLog),
+                () -> new RegistryHandler(api, shared, peers, metrics, blocking, clients, accessLog),
                 connectionsPerClient, headerTimeout));
     }
 
     /** Binds an admin-only listener: every non-admin path is 404. */
-    public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, Metrics metrics, Executor blocking,
+    public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, PeerApi peerApi, Metrics metrics, Executor blocking,
                                        ClientPolicy adminClients, Predicate<Optional<String>> adminCredentials,
                                        int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AdminResponder responder = new AdminResponder(admin, metrics, blocking, adminClients, adminCredentials);
-        return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new AdminHandler(responder, metrics),
+        PeerResponder peers = new PeerResponder(peerApi, metrics, blocking);
+        return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new AdminHandler(responder, peers, metrics),
                 connectionsPerClient, headerTimeout));
     }
 

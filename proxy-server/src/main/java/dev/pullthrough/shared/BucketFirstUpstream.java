@@ -69,7 +69,7 @@ public final class BucketFirstUpstream implements Upstream {
     public CompletableFuture<UpstreamResult<BlobBody>> blob(RepositoryName name, Digest digest) {
         return fromBucket(name, digest, () -> bucket.stream(bucket.key(S3Bucket.Kind.BLOBS, digest))
                         .thenApply(stream -> stream.map(s -> (UpstreamResult<BlobBody>) new UpstreamResult.Ok<>(
-                                new BlobBody(s.size(), new BucketBodySource(s.bytes()))))),
+                                new BlobBody(s.size(), new BucketBodySource(s.bytes()), true)))),
                 () -> upstream.blob(name, digest));
     }
 

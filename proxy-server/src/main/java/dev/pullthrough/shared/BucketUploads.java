@@ -50,7 +50,10 @@ public final class BucketUploads {
         this.pending = pending;
     }
 
-    /** Whether a multipart upload follows this blob's download (the mirror then leaves it alone). */
+    /**
+     * Whether a multipart upload follows this blob's download, or the blob came from the bucket or a
+     * replica that writes it there: the mirror then leaves it alone.
+     */
     public boolean following(Digest digest) {
         return following.contains(digest);
     }
@@ -58,6 +61,13 @@ public final class BucketUploads {
     /** Follows {@code download} into the bucket when it is large enough. */
     public void follow(BlobDownload download) {
         download.sizeKnown().thenAccept(size -> {
+            if (download.fromShared()) {
+                // Read from the bucket, or from the replica that writes it there: the mirror leaves it alone too.
+                if (following.add(download.digest())) {
+                    download.finished().whenComplete((done, failed) -> following.remove(download.digest()));
+                }
+                return;
+            }
             if (size >= MULTIPART_FROM) {
                 new Upload(download, size).begin();
             }

@@ -13,6 +13,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 public final class BlobBody {
     private final long size;
     private final BodySource source;
+    private final boolean shared;
 
     BlobBody(long size, UpstreamResponse response) {
         this(size, new BodySource() {
@@ -28,14 +29,28 @@ public final class BlobBody {
         });
     }
 
-    /** A body from another source than an upstream response (the shared bucket). */
+    /** A body from an upstream response's source. */
     public BlobBody(long size, BodySource source) {
+        this(size, source, false);
+    }
+
+    /**
+     * A body from another source than an upstream response; {@code shared}: the blob is in the
+     * shared bucket already, or another replica puts it there (it came from the bucket or a peer).
+     */
+    public BlobBody(long size, BodySource source, boolean shared) {
         this.size = size;
         this.source = source;
+        this.shared = shared;
     }
 
     public long size() {
         return size;
+    }
+
+    /** Whether the bucket holds the blob already, or another replica writes it there: this replica need not. */
+    public boolean shared() {
+        return shared;
     }
 
     /** Streams the body to {@code sink}, read from the upstream only as fast as the sink consumes it. */

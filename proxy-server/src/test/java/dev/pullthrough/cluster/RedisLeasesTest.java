@@ -2,14 +2,13 @@ package dev.pullthrough.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.URI;
-import java.nio.file.Files;
+import dev.pullthrough.e2e.RedisServer;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -24,57 +23,57 @@ class RedisLeasesTest {
 
     @Test
     void oneOwnerAtATime_renewedAndReleasedOnlyByIt_expiredWhenNotRenewed() throws Exception {
-        Path binary = Path.of("/usr/bin/redis-server");
-        if (!Files.isExecutable(binary)) {
-            throw new AssertionError("/usr/bin/redis-server is missing: apt-get install -y redis-server (bash .ci/run does this)");
-        }
-        int port;
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            port = socket.getLocalPort();
-        }
-        Process server = new ProcessBuilder(binary.toString(), "--port", Integer.toString(port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", dir.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("redis.log").toFile()).start();
-        try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!listening(port)) {
-                if (!server.isAlive() || System.nanoTime() > deadline) {
-                    throw new AssertionError("redis-server did not start: " + Files.readString(dir.resolve("redis.log")));
-                }
+        try (RedisServer server = RedisServer.start(dir);
+             RedisLink link = RedisLink.open(server.uri(), Optional.empty(), up -> { })) {
+            assertTrue(link.up(), "connected at open");
+            RedisLeases leases = new RedisLeases(link);
+            String key = "pullthrough:lease:blob:sha256:abc";
+            assertTrue(leases.take(key, "replica-a", Duration.ofSeconds(30)).join());
+            assertFalse(leases.take(key, "replica-b", Duration.ofSeconds(30)).join(), "one owner at a time");
+            assertEquals(Optional.of("replica-a"), leases.holder(key).join());
+            assertFalse(leases.renew(key, "replica-b", Duration.ofSeconds(30)).join());
+            assertFalse(leases.release(key, "replica-b").join(), "only the owner releases");
+            assertTrue(leases.release(key, "replica-a").join());
+            assertTrue(leases.take(key, "replica-b", Duration.ofMillis(200)).join(), "free again");
+
+            // Not renewed: it expires, and another takes it; the late owner can no longer renew it.
+            long expires = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (leases.holder(key).join().isPresent()) {
+                assertTrue(System.nanoTime() < expires, "the lease did not expire");
                 Thread.sleep(20);
             }
-            try (RedisLeases leases = RedisLeases.connect(URI.create("redis://127.0.0.1:" + port), Optional.empty())) {
-                String key = "pullthrough:lease:blob:sha256:abc";
-                assertTrue(leases.take(key, "replica-a", Duration.ofSeconds(30)).join());
-                assertFalse(leases.take(key, "replica-b", Duration.ofSeconds(30)).join(), "one owner at a time");
-                assertEquals(Optional.of("replica-a"), leases.holder(key).join());
-                assertFalse(leases.renew(key, "replica-b", Duration.ofSeconds(30)).join());
-                assertFalse(leases.release(key, "replica-b").join(), "only the owner releases");
-                assertTrue(leases.release(key, "replica-a").join());
-                assertTrue(leases.take(key, "replica-b", Duration.ofMillis(200)).join(), "free again");
-
-                // Not renewed: it expires, and another takes it; the late owner can no longer renew it.
-                long expires = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                while (leases.holder(key).join().isPresent()) {
-                    assertTrue(System.nanoTime() < expires, "the lease did not expire");
-                    Thread.sleep(20);
-                }
-                assertTrue(leases.take(key, "replica-c", Duration.ofSeconds(30)).join());
-                assertFalse(leases.renew(key, "replica-b", Duration.ofSeconds(30)).join());
-                assertTrue(leases.renew(key, "replica-c", Duration.ofSeconds(30)).join());
-            }
-        } finally {
-            server.destroy();
-            server.waitFor(10, TimeUnit.SECONDS);
+            assertTrue(leases.take(key, "replica-c", Duration.ofSeconds(30)).join());
+            assertFalse(leases.renew(key, "replica-b", Duration.ofSeconds(30)).join());
+            assertTrue(leases.renew(key, "replica-c", Duration.ofSeconds(30)).join());
         }
     }
 
-    private static boolean listening(int port) {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-            return true;
-        } catch (IOException e) {
-            return false;
+    /** Redis stopped: calls fail at once and the link says so; started again: the link comes back by itself. */
+    @Test
+    void redisStopped_callsFailFast_restarted_linkReconnects() throws Exception {
+        List<Boolean> changes = new CopyOnWriteArrayList<>();
+        try (RedisServer server = RedisServer.start(dir);
+             RedisLink link = RedisLink.open(server.uri(), Optional.empty(), changes::add)) {
+            RedisLeases leases = new RedisLeases(link);
+            assertTrue(leases.take("k", "a", Duration.ofSeconds(30)).join());
+            server.stop();
+            waitFor(() -> !link.up(), "the link notices the stop");
+            long started = System.nanoTime();
+            CompletionException failed = assertThrows(CompletionException.class,
+                    () -> leases.take("k2", "a", Duration.ofSeconds(30)).join());
+            assertTrue(System.nanoTime() - started < TimeUnit.MILLISECONDS.toNanos(500), "failed fast: " + failed);
+            server.start();
+            waitFor(link::up, "the link reconnects");
+            assertTrue(leases.take("k", "b", Duration.ofSeconds(30)).join(), "a restarted Redis without persistence is empty");
+            assertEquals(List.of(true, false, true), changes);
+        }
+    }
+
+    private static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            Thread.sleep(20);
         }
     }
 }

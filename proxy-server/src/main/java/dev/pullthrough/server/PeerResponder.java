@@ -1,0 +1,57 @@
+package dev.pullthrough.server;
+
+import dev.pullthrough.cluster.PeerApi;
+import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.proxy.ProxyResponse;
+import dev.pullthrough.registry.api.ApiError;
+import dev.pullthrough.registry.api.ErrorCode;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+
+/**
+ * Requests of the other replicas ({@link PeerApi}) on the admin port: blobs written back as the
+ * registry writes them (zero-copy from disk, or following the growing file of a download).
+ */
+final class PeerResponder {
+    private final PeerApi peers;
+    private final Metrics metrics;
+    private final Executor workers;
+
+    PeerResponder(PeerApi peers, Metrics metrics, Executor workers) {
+        this.peers = peers;
+        this.metrics = metrics;
+        this.workers = workers;
+    }
+
+    /** Answers a peer path; the returned future completes when the answer is written. */
+    void answer(ChannelHandlerContext ctx, HttpRequest request, String path, Answered answered) {
+        boolean keepAlive = HttpUtil.isKeepAlive(request) && request.method().equals(HttpMethod.GET);
+        String method = request.method().name();
+        peers.answer(method, path, Optional.ofNullable(request.headers().get(HttpHeaderNames.AUTHORIZATION)))
+                .exceptionally(failure -> new ProxyResponse.Error(new ApiError(ErrorCode.UNKNOWN,
+                        "the proxy failed serving this peer request: " + failure), Map.of()))
+                .thenAccept(response -> ctx.executor().execute(() -> {
+                    if (!ctx.channel().isActive()) {
+                        response.release();
+                        return;
+                    }
+                    metrics.request("peer", method, response.status());
+                    boolean keep = keepAlive && response.status() < 400;
+                    ChannelFuture done = ResponseWriter.write(ctx, response, request.method().equals(HttpMethod.HEAD),
+                            keep ? Map.of() : Map.of("Connection", "close"), workers);
+                    answered.written(done, keep);
+                }));
+    }
+
+    /** How the connection goes on once the answer is written. */
+    interface Answered {
+        void written(ChannelFuture done, boolean keepAlive);
+    }
+}

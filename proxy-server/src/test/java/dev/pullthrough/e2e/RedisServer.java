@@ -1,0 +1,85 @@
+package dev.pullthrough.e2e;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real redis-server (Debian's package) on a free loopback port, without persistence: stopped and
+ * started again on the same port (a restart forgets every key, as a Redis without persistence does).
+ */
+public final class RedisServer implements AutoCloseable {
+    private static final Path BINARY = Path.of("/usr/bin/redis-server");
+    private final Path dir;
+    private final int port;
+    private Process process;
+
+    private RedisServer(Path dir, int port) {
+        this.dir = dir;
+        this.port = port;
+    }
+
+    public static RedisServer start(Path dir) throws IOException, InterruptedException {
+        if (!Files.isExecutable(BINARY)) {
+            throw new AssertionError(BINARY + " is missing: apt-get install -y redis-server (bash .ci/run does this)");
+        }
+        Files.createDirectories(dir);
+        int port;
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = socket.getLocalPort();
+        }
+        RedisServer server = new RedisServer(dir, port);
+        server.start();
+        return server;
+    }
+
+    public URI uri() {
+        return URI.create("redis://127.0.0.1:" + port);
+    }
+
+    /** Starts it (again), waiting until it accepts connections. */
+    public synchronized void start() throws IOException, InterruptedException {
+        Path log = dir.resolve("redis.log");
+        process = new ProcessBuilder(BINARY.toString(), "--port", Integer.toString(port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", dir.toString())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!listening()) {
+            if (!process.isAlive() || System.nanoTime() > deadline) {
+                throw new AssertionError("redis-server did not start: " + Files.readString(log));
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    /** Stops it (SIGTERM), waiting until the port is closed. */
+    public synchronized void stop() throws InterruptedException {
+        if (process != null) {
+            process.destroy();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            process = null;
+        }
+    }
+
+    private boolean listening() {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        stop();
+    }
+}
