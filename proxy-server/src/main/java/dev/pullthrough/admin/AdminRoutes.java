@@ -20,6 +20,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * The admin endpoints as plain data: {@code GET /metrics}, {@code GET /healthz}, {@code GET /readyz},
@@ -35,12 +37,23 @@ public final class AdminRoutes {
     private final Prefetcher prefetcher;
     private final CacheAdmin cache;
     private final StatusReport status;
+    private final Supplier<Optional<String>> degradation;
     private static final String STATUS_PAGE = statusPage();
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Ready only with room for a typical layer: a proxy that cannot store what it fetches is not ready. */
     private static final long MIN_FREE_BYTES = 256L << 20;
 
     public AdminRoutes(Metrics metrics, Path storageTmp, Prefetcher prefetcher, CacheAdmin cache, StatusReport status) {
+        this(metrics, storageTmp, prefetcher, cache, status, Optional::empty);
+    }
+
+    /**
+     * {@code degradation}: why this replica of a cluster works alone now; {@code /readyz} reports it
+     * and stays ready (a replica alone still serves every pull).
+     */
+    public AdminRoutes(Metrics metrics, Path storageTmp, Prefetcher prefetcher, CacheAdmin cache, StatusReport status,
+                       Supplier<Optional<String>> degradation) {
+        this.degradation = degradation;
         this.status = status;
         this.cache = cache;
         this.metrics = metrics;
@@ -96,7 +109,8 @@ public final class AdminRoutes {
                 return free < MIN_FREE_BYTES
                         ? text(503, "text/plain", "only " + free + " bytes free in " + storageTmp
                                 + ": not room for a typical layer (" + MIN_FREE_BYTES + " bytes)\n")
-                        : text(200, "text/plain", "ready\n");
+                        : text(200, "text/plain", degradation.get().map(why -> "ready; cluster degraded: " + why + "\n")
+                                .orElse("ready\n"));
             default:
                 return text(404, "text/plain", "not an admin endpoint\n");
         }

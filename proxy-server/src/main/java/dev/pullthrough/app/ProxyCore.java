@@ -1,6 +1,7 @@
 package dev.pullthrough.app;
 
 import dev.pullthrough.cache.CachedMetadataStore;
+import dev.pullthrough.cluster.Cluster;
 import dev.pullthrough.config.ConfigException;
 import dev.pullthrough.config.PullthroughConfig;
 import dev.pullthrough.config.UpstreamConfig;
@@ -18,6 +19,7 @@ import dev.pullthrough.inventory.CacheInventory;
 import dev.pullthrough.inventory.CachePurge;
 import dev.pullthrough.proxy.Prefetcher;
 import dev.pullthrough.proxy.PullCounts;
+import dev.pullthrough.proxy.SharedTags;
 import dev.pullthrough.proxy.UpstreamRouter;
 import dev.pullthrough.proxy.BlobRedirects;
 import dev.pullthrough.shared.BucketFirstUpstream;
@@ -34,6 +36,7 @@ import dev.pullthrough.upstream.http.ClientLoops;
 import dev.pullthrough.layout.OciLayoutExporter;
 import dev.pullthrough.layout.OciLayoutImporter;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -95,6 +98,8 @@ public final class ProxyCore implements AutoCloseable {
     final Optional<KeepWarm> keepWarm;
     final Optional<S3Bucket> bucket;
     final Optional<BucketMirror> mirror;
+    /** {@code cluster}: the replicas fetch each blob and resolve each tag once between them. */
+    final Optional<Cluster> cluster;
 
     private ProxyCore(PullthroughConfig config, Storage storage, Metrics metrics, ClientLoops upstreamLoops,
                       List<UpstreamClient> upstreams, List<ImageReference> warmImages) {
@@ -106,8 +111,23 @@ public final class ProxyCore implements AutoCloseable {
         // read from there before the upstream is asked.
         bucket = config.storage().s3().map(S3Bucket::open);
         mirror = bucket.map(b -> new BucketMirror(storage.metadata, b, storage.paths, blocking));
-        router = new UpstreamRouter(bucket.<List<Upstream>>map(b -> upstreams.stream()
-                .map(client -> (Upstream) new BucketFirstUpstream(client, b)).toList()).orElse(List.copyOf(upstreams)));
+        cluster = config.cluster().map(c -> {
+            try {
+                return Cluster.join(c, upstreamLoops, metrics);
+            } catch (IOException e) {
+                throw new UncheckedIOException("joining the cluster failed: " + e.getMessage(), e);
+            }
+        });
+        router = new UpstreamRouter(upstreams.stream().map(client -> {
+            Upstream upstream = client;
+            if (bucket.isPresent()) {
+                upstream = new BucketFirstUpstream(upstream, bucket.get());
+            }
+            if (cluster.isPresent()) {
+                upstream = cluster.get().coordinated(upstream);
+            }
+            return upstream;
+        }).toList());
         CachedMetadataStore cached = new CachedMetadataStore(mirror.<MetadataStore>map(m -> m).orElse(storage.metadata),
                 HOT_MANIFEST_BYTES, HOT_TAGS);
         metadata = cached;
@@ -120,7 +140,8 @@ public final class ProxyCore implements AutoCloseable {
         metrics.inFlightDownloads(blobs::downloadsInFlight);
         mirror.ifPresent(m -> blobs.observeDownloads(m.uploads()::follow));
         admission = new ManifestAdmission(metadata, janitor);
-        manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline(), blocking);
+        manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline(), blocking,
+                cluster.map(Cluster::tags).orElse(SharedTags.NONE));
         listings = new ListingService(config.offline(), clock);
         prefetcher = new Prefetcher(router, blobs, metadata, admission, clock);
         CacheInventory inventory = new CacheInventory(metadata, pulls, router.defaultUpstreamName());
@@ -148,11 +169,6 @@ public final class ProxyCore implements AutoCloseable {
      * class loading, and start-up to the first answer is what a restarted node's clients wait for.
      */
     public static ProxyCore open(PullthroughConfig config) throws StartupException {
-        if (config.cluster().isPresent()) {
-            // Read and validated, not used yet: refusing it beats replicas that believe they coordinate.
-            throw new ConfigException("cluster", "is not supported by this version yet",
-                    "remove cluster: replicas on one bucket share what they stored, each fetches for itself");
-        }
         CompletableFuture<Storage> opening = new CompletableFuture<>();
         Thread opener = new Thread(() -> {
             try {
@@ -339,6 +355,7 @@ public final class ProxyCore implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("recording last accesses failed: {}", e.toString());
         }
+        cluster.ifPresent(Cluster::close);
         upstreamLoops.close();
         bucket.ifPresent(this::closeBucket);
         if (passesEnded) {
@@ -370,6 +387,11 @@ public final class ProxyCore implements AutoCloseable {
     BlobRedirects redirects() {
         return bucket.filter(b -> config.storage().s3().orElseThrow().redirect())
                 .<BlobRedirects>map(BucketRedirects::new).orElse(BlobRedirects.NONE);
+    }
+
+    /** Why this replica of a cluster works alone now (Redis unreachable); empty when it coordinates, or is no replica. */
+    Optional<String> clusterDegradation() {
+        return cluster.flatMap(Cluster::degradation);
     }
 
     /** Writes to the bucket under way (0 without storage.s3). */

@@ -150,6 +150,28 @@ public final class Metrics {
                 .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
+    /** 1 while this replica cannot reach the cluster's Redis and goes on alone, 0 while it coordinates. */
+    public void clusterDegraded(java.util.function.BooleanSupplier degraded) {
+        Gauge.builder("pullthrough_cluster_degraded", () -> degraded.getAsBoolean() ? 1 : 0)
+                .description("1 while Redis is unreachable and this replica fetches for itself").register(registry);
+    }
+
+    /**
+     * Where a blob this replica lacked came from in a cluster: {@code lease} (this replica fetched it
+     * for the cluster), {@code peer} (streamed from the replica fetching it), {@code alone} (Redis
+     * unreachable, or no peer could serve it: fetched without coordinating).
+     */
+    public void clusterBlobSource(String source) {
+        counter("pullthrough_cluster_blob_fetches", "Blob fetches in a cluster by how they were coordinated", "source", source)
+                .increment();
+    }
+
+    /** A tag resolution taken from another replica (through Redis) instead of asking the upstream. */
+    public void clusterTagShared() {
+        counter("pullthrough_cluster_tags_shared", "Tag resolutions another replica made, used instead of asking the upstream")
+                .increment();
+    }
+
     /** Upstream blob downloads in flight, read when scraped. */
     public void inFlightDownloads(LongSupplier count) {
         Gauge.builder("pullthrough_downloads_in_flight", count::getAsLong).description("Upstream blob downloads running")

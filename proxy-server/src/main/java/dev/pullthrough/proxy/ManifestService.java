@@ -66,6 +66,7 @@ public final class ManifestService {
     private final Clock clock;
     private final boolean offline;
     private final Executor blocking;
+    private final SharedTags shared;
     private final SingleFlight tagFlights = new SingleFlight();
     /**
      * Tags whose upstream conversation just ended in an outage (down, silent, limiting us): clients
@@ -77,6 +78,13 @@ public final class ManifestService {
 
     public ManifestService(MetadataStore metadata, HotMetadata hot, ManifestAdmission admission, CacheJanitor janitor,
                            Metrics metrics, Clock clock, boolean offline, Executor blocking) {
+        this(metadata, hot, admission, janitor, metrics, clock, offline, blocking, SharedTags.NONE);
+    }
+
+    /** {@code shared}: the tag resolutions of the other replicas of a cluster. */
+    public ManifestService(MetadataStore metadata, HotMetadata hot, ManifestAdmission admission, CacheJanitor janitor,
+                           Metrics metrics, Clock clock, boolean offline, Executor blocking, SharedTags shared) {
+        this.shared = shared;
         this.blocking = blocking;
         this.metadata = metadata;
         this.hot = hot;
@@ -201,7 +209,58 @@ public final class ManifestService {
             if (outage != null) {
                 return done(staleOr(target, tag, accept, now, outage));
             }
-            return askUpstream(target, tag, accept, now);
+            return fromOtherReplicas(target, tag, accept, now).thenCompose(theirs -> {
+                if (theirs.isPresent() && theirs.get().ageMillis() < ttl) {
+                    metrics.cacheLookup("manifest", true);
+                    metrics.clusterTagShared();
+                    return done(served(theirs.get().manifest(), true, Map.of()));
+                }
+                // Past its TTL, another replica's answer still spares a GET: the HEAD revalidates it.
+                return askUpstream(target, tag, accept, theirs.isPresent() ? theirs : now);
+            });
+        }, blocking);
+    }
+
+    /**
+     * What another replica of the cluster learnt about the tag more recently than this one: taken
+     * over (its manifest read by digest, from the shared bucket when there, and admitted like any
+     * upstream answer: its digest is checked) and kept here with the time of that replica's check.
+     * Empty when nothing newer fits this client.
+     */
+    private CompletableFuture<Optional<Cached>> fromOtherReplicas(Target target, String tag, List<String> accept,
+                                                                 Optional<Cached> mine) {
+        TagKey own = TagKey.own(target.upstreamName(), target.repository().value(), tag);
+        TagKey forAccept = acceptKey(target, tag, accept);
+        Map<TagKey, TagResolution> theirs = shared.get(List.of(own, forAccept));
+        Optional<TagResolution> fits = TagAnswers.choose(Optional.ofNullable(theirs.get(own)),
+                Optional.ofNullable(theirs.get(forAccept)), AcceptHeader.types(accept));
+        long now = clock.millis();
+        if (fits.isEmpty() || mine.isPresent() && now - mine.get().ageMillis() >= fits.get().checkedAtMillis()) {
+            return CompletableFuture.completedFuture(Optional.empty());
+        }
+        TagResolution resolution = fits.get();
+        Runnable keep = () -> theirs.forEach((key, r) -> {
+            if (metadata.tag(key).map(local -> local.checkedAtMillis() < r.checkedAtMillis()).orElse(true)) {
+                metadata.putTag(key, r);
+            }
+        });
+        Optional<StoredManifest> cached = metadata.manifest(resolution.digest());
+        if (cached.isPresent()) {
+            keep.run();
+            return CompletableFuture.completedFuture(Optional.of(new Cached(cached.get(), now - resolution.checkedAtMillis())));
+        }
+        return target.upstream().manifest(target.repository(), resolution.digest().toString(), accept).thenApplyAsync(answer -> {
+            if (!(answer instanceof UpstreamResult.Ok<ManifestBody> ok) || isSignedSchema1(ok.value().mediaType())) {
+                return Optional.<Cached>empty();
+            }
+            try {
+                StoredManifest manifest = admission.admit(target.upstreamName(), target.repository().value(),
+                        resolution.digest(), ok.value().mediaType(), ok.value().bytes(), AcceptHeader.types(accept));
+                keep.run();
+                return Optional.of(new Cached(manifest, clock.millis() - resolution.checkedAtMillis()));
+            } catch (ManifestAdmission.Refused e) {
+                return Optional.<Cached>empty();
+            }
         }, blocking);
     }
 
@@ -302,11 +361,17 @@ public final class ManifestService {
     private void record(Target target, String tag, List<String> accept, StoredManifest manifest) {
         Set<String> types = AcceptHeader.types(accept);
         TagResolution resolution = new TagResolution(manifest.digest(), manifest.mediaType(), clock.millis());
+        // The other replicas may use it as long as this one may serve it, stale included.
+        Duration keep = target.upstream().config().tagTtl().plus(target.upstream().config().maxStale());
         if (TagAnswers.isOwn(manifest.mediaType(), types)) {
-            metadata.putTag(TagKey.own(target.upstreamName(), target.repository().value(), tag), resolution);
+            TagKey own = TagKey.own(target.upstreamName(), target.repository().value(), tag);
+            metadata.putTag(own, resolution);
+            shared.put(own, resolution, keep);
         }
         if (TagAnswers.keepForAcceptSet(manifest.mediaType(), types)) {
-            metadata.putTag(acceptKey(target, tag, accept), resolution);
+            TagKey forAccept = acceptKey(target, tag, accept);
+            metadata.putTag(forAccept, resolution);
+            shared.put(forAccept, resolution, keep);
         }
     }
 

@@ -25,10 +25,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * the other). Host names are verified either way. A certificate neither set vouches for fails the
  * handshake; nothing falls back to trusting it.
  */
-final class UpstreamTrust {
+public final class UpstreamTrust {
     private UpstreamTrust() {}
 
-    static X509ExtendedTrustManager of(Optional<Path> caFile) throws IOException {
+    public static X509ExtendedTrustManager of(Optional<Path> caFile) throws IOException {
         try {
             X509ExtendedTrustManager usual = x509(null);
             if (caFile.isEmpty()) {
