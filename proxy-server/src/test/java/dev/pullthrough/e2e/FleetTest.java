@@ -32,11 +32,12 @@ class FleetTest {
     /** Short, so that revalidation happens between clients and the stale warning can be seen. */
     private static final Duration TAG_TTL = Duration.ofSeconds(2);
 
-    private enum Client { DOCKERD, CONTAINERD, PODMAN, SKOPEO, CURL }
+    enum Client { DOCKERD, CONTAINERD, PODMAN, SKOPEO, CURL }
 
     private Path temp;
     private ReferenceRegistry upstream;
-    private ProxyUnderTest proxy;
+    /** The proxies the clients pull through: one here, each client pointed at the next of several in a cluster. */
+    private List<ProxyUnderTest> proxies;
     private DockerDaemon docker;
     private Containerd containerd;
     private Podman podman;
@@ -48,15 +49,15 @@ class FleetTest {
         temp = Files.createTempDirectory(Path.of("/tmp"), "ptfl");
         upstream = ReferenceRegistry.start(temp.resolve("upstream"));
         images = new TestImages(upstream.url(), 111);
-        proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: docker.io\n    url: " + upstream.url()
+        proxies = startProxies(temp, "upstreams:\n  - name: docker.io\n    url: " + upstream.url()
                 + "\n    default: true\n    tagTtl: " + TAG_TTL.toMillis() + "ms\n    maxStale: 1h\n");
-        docker = DockerDaemon.withMirror(temp.resolve("d"), proxy.url().toString());
+        docker = DockerDaemon.withMirror(temp.resolve("d"), proxyFor(Client.DOCKERD).url().toString());
         hostsDir = temp.resolve("certs.d");
         Files.createDirectories(hostsDir.resolve("docker.io"));
         Files.writeString(hostsDir.resolve("docker.io").resolve("hosts.toml"), String.join("\n",
                 "server = \"https://registry-1.docker.io\"",
                 "",
-                "[host.\"" + proxy.url() + "\"]",
+                "[host.\"" + proxyFor(Client.CONTAINERD).url() + "\"]",
                 "  capabilities = [\"pull\", \"resolve\"]",
                 ""));
         containerd = Containerd.start(temp.resolve("c"));
@@ -65,7 +66,11 @@ class FleetTest {
 
     @AfterAll
     void stop() {
-        for (AutoCloseable c : new AutoCloseable[] {podman, containerd, docker, proxy, upstream}) {
+        List<AutoCloseable> all = new ArrayList<>(List.of(podman, containerd, docker));
+        all.addAll(proxies);
+        all.add(upstream);
+        all.addAll(stopAfterProxies());
+        for (AutoCloseable c : all) {
             try {
                 if (c != null) {
                     c.close();
@@ -96,7 +101,7 @@ class FleetTest {
     }
 
     private void everyClientPulls(Pushed image, List<Client> order) {
-        double savedBefore = proxy.metrics().sum("pullthrough_upstream_pulls_saved", "upstream", "docker.io");
+        double savedBefore = sum("pullthrough_upstream_pulls_saved", "upstream", "docker.io");
         for (Client client : order) {
             assertEquals(image.digest().toString(), pull(client, image, true), client + " ends with the upstream's digest");
         }
@@ -109,7 +114,7 @@ class FleetTest {
         }
         assertEquals(1, upstream.requests("GET", "/v2/" + image.repository() + "/manifests/" + children.get(0)),
                 "the amd64 child, which every client pulls, fetched once");
-        assertTrue(proxy.metrics().sum("pullthrough_upstream_pulls_saved", "upstream", "docker.io") - savedBefore >= order.size() - 1,
+        assertTrue(sum("pullthrough_upstream_pulls_saved", "upstream", "docker.io") - savedBefore >= order.size() - 1,
                 "every client after the first is a pull the upstream did not count");
     }
 
@@ -121,7 +126,7 @@ class FleetTest {
         Pushed image = images.pushIndex("fleet/outage", "v1", Format.OCI, 1, 8 * 1024);
         assertEquals(image.digest().toString(), pull(Client.DOCKERD, image, false));
         upstream.stop();
-        double upstreamAnswersBefore = proxy.metrics().sum("pullthrough_upstream_requests", "status", "200");
+        double upstreamAnswersBefore = sum("pullthrough_upstream_requests", "status", "200");
 
         Digest amd64 = children(image).get(0);
         assertEquals(image.digest().toString(), pull(Client.CONTAINERD, image, false));
@@ -139,7 +144,7 @@ class FleetTest {
         } while (stale.header("Warning").isEmpty() && System.nanoTime() < deadline);
         assertTrue(stale.header("Warning").startsWith("299 - "), "a Warning says the tag is stale: " + stale.header("Warning"));
         assertEquals(image.digest(), Digest.sha256Of(stale.body()));
-        assertEquals(upstreamAnswersBefore, proxy.metrics().sum("pullthrough_upstream_requests", "status", "200"),
+        assertEquals(upstreamAnswersBefore, sum("pullthrough_upstream_requests", "status", "200"),
                 "nothing came from the stopped upstream");
     }
 
@@ -165,7 +170,7 @@ class FleetTest {
                 return line.split("\\s+")[2];
             }
             case PODMAN: {
-                String inspected = podman.pull(proxy.hostPort() + "/" + repository + ":v1");
+                String inspected = podman.pull(proxyFor(Client.PODMAN).hostPort() + "/" + repository + ":v1");
                 return inspected.split(" ")[0];
             }
             case SKOPEO: {
@@ -175,7 +180,7 @@ class FleetTest {
                 if (allPlatforms) {
                     command.add("--all");
                 }
-                command.addAll(List.of("docker://" + proxy.hostPort() + "/" + repository + ":v1", "dir:" + dir));
+                command.addAll(List.of("docker://" + proxyFor(Client.SKOPEO).hostPort() + "/" + repository + ":v1", "dir:" + dir));
                 Processes.require(Skopeo.BINARY, "skopeo");
                 Processes.run(command, 180, Processes.FENCED).requireSuccess(command);
                 try {
@@ -195,7 +200,27 @@ class FleetTest {
     }
 
     private String manifestUrl(Pushed image) {
-        return proxy.url() + "/v2/" + image.repository() + "/manifests/v1";
+        return proxyFor(Client.CURL).url() + "/v2/" + image.repository() + "/manifests/v1";
+    }
+
+    /** The proxies, from the upstreams' YAML; one here. */
+    List<ProxyUnderTest> startProxies(Path temp, String upstreamsYaml) throws Exception {
+        return List.of(ProxyUnderTest.start(temp.resolve("proxy"), upstreamsYaml));
+    }
+
+    /** What else to stop once the proxies are stopped. */
+    List<AutoCloseable> stopAfterProxies() {
+        return List.of();
+    }
+
+    /** The proxy {@code client} pulls through: with several, each client in turn is pointed at the next one. */
+    private ProxyUnderTest proxyFor(Client client) {
+        return proxies.get(client.ordinal() % proxies.size());
+    }
+
+    /** A metric summed over every proxy. */
+    private double sum(String name, String... tags) {
+        return proxies.stream().mapToDouble(p -> p.metrics().sum(name, tags)).sum();
     }
 
     /** The index's children: amd64 first, as TestImages pushes them. */
