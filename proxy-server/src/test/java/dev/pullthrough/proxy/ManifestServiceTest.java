@@ -17,6 +17,8 @@ import dev.pullthrough.storage.blob.BlobPaths;
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
+import dev.pullthrough.storage.meta.TagKey;
+import dev.pullthrough.storage.meta.TagResolution;
 import dev.pullthrough.upstream.BlobBody;
 import dev.pullthrough.upstream.Listing;
 import dev.pullthrough.upstream.ManifestBody;
@@ -30,10 +32,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -67,25 +72,33 @@ class ManifestServiceTest {
 
     private final MovableClock clock = new MovableClock();
     private final FakeUpstream upstream = new FakeUpstream();
-    private RocksMetadataStore rocks;
+    /** What the replicas of a cluster share (Redis in production). */
+    private final MemorySharedTags shared = new MemorySharedTags();
+    private final List<RocksMetadataStore> stores = new ArrayList<>();
     private ManifestService manifests;
     private Target target;
 
     @BeforeEach
     void setUp() throws Exception {
-        BlobPaths paths = new BlobPaths(temp);
-        rocks = new RocksMetadataStore(paths.metadataDir());
-        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1000);
-        CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 30, d -> false, e -> { }, clock, Runnable::run);
-        manifests = new ManifestService(metadata, metadata, new ManifestAdmission(metadata, janitor), janitor, new Metrics(),
-                clock, false, Runnable::run);
+        manifests = replica(temp.resolve("a"), SharedTags.NONE);
         RepositoryName name = RepositoryName.parse("team/app");
         target = new Target(upstream, name, name, null, "default");
     }
 
+    /** A manifest service with its own store; {@code tags} what it shares with others. */
+    private ManifestService replica(Path dir, SharedTags tags) throws Exception {
+        BlobPaths paths = new BlobPaths(dir);
+        RocksMetadataStore rocks = new RocksMetadataStore(paths.metadataDir());
+        stores.add(rocks);
+        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1000);
+        CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 30, d -> false, e -> { }, clock, Runnable::run);
+        return new ManifestService(metadata, metadata, new ManifestAdmission(metadata, janitor), janitor, new Metrics(),
+                clock, false, Runnable::run, tags);
+    }
+
     @AfterEach
     void tearDown() {
-        rocks.close();
+        stores.forEach(RocksMetadataStore::close);
     }
 
     private ProxyResponse get(List<String> accept) {
@@ -141,13 +154,90 @@ class ManifestServiceTest {
         assertEquals(1, upstream.heads.get(), "something of the tag is cached: HEAD first");
     }
 
+    // ---------------------------------------------------------------- replicas sharing tag resolutions
+
+    @Test
+    void shared_anotherReplicaWithinTtl_noRequestByTag_theBytesByDigest() throws Exception {
+        ManifestService a = replica(temp.resolve("ra"), shared);
+        ManifestService b = replica(temp.resolve("rb"), shared);
+        assertEquals(INDEX_DIGEST, manifest(a, FLEET.get(0)).digest());
+        clock.advance(Duration.ofMinutes(1));
+        for (List<String> accept : FLEET) {
+            assertEquals(INDEX_DIGEST, manifest(b, accept).digest());
+        }
+        assertEquals(1, upstream.gets.get(), "one GET by tag for both replicas");
+        assertEquals(0, upstream.heads.get());
+        assertEquals(1, upstream.digestGets.get(), "B read the index once by digest (the bucket, in a cluster)");
+    }
+
+    @Test
+    void shared_pastTtl_oneHeadByOneReplicaRefreshesTheTagForAll() throws Exception {
+        ManifestService a = replica(temp.resolve("ra"), shared);
+        ManifestService b = replica(temp.resolve("rb"), shared);
+        manifest(a, FLEET.get(0));
+        clock.advance(Duration.ofMinutes(6));
+        assertEquals(INDEX_DIGEST, manifest(b, FLEET.get(1)).digest());
+        assertEquals(1, upstream.heads.get(), "B revalidated another replica's answer with a HEAD");
+        assertEquals(INDEX_DIGEST, manifest(a, FLEET.get(2)).digest());
+        assertEquals(1, upstream.heads.get(), "A took B's fresh check instead of asking again");
+        assertEquals(1, upstream.gets.get());
+    }
+
+    @Test
+    void shared_upstreamDown_aReplicaThatNeverSawTheTagServesItStale() throws Exception {
+        ManifestService a = replica(temp.resolve("ra"), shared);
+        ManifestService b = replica(temp.resolve("rb"), shared);
+        manifest(a, FLEET.get(0));
+        clock.advance(Duration.ofMinutes(6));
+        upstream.down = true;
+        upstream.downByDigest = false; // the bucket still answers by digest
+        ProxyResponse.Manifest stale = manifest(b, FLEET.get(3));
+        assertEquals(INDEX_DIGEST, stale.digest());
+        assertTrue(stale.headers().get("Warning").startsWith("299 - "), stale.headers().toString());
+    }
+
+    @Test
+    void shared_resolutionWhoseBytesDoNotMatch_ignored_theUpstreamAsked() throws Exception {
+        ManifestService b = replica(temp.resolve("rb"), shared);
+        Digest bogus = Digest.parse("sha256:" + "e".repeat(64));
+        shared.put(TagKey.own("fake", "team/app", "v1"), new TagResolution(bogus, MediaTypes.OCI_INDEX, clock.millis()),
+                Duration.ofDays(1));
+        assertEquals(INDEX_DIGEST, manifest(b, FLEET.get(0)).digest(), "the bytes by that digest hash to another: not served");
+        assertEquals(1, upstream.gets.get(), "the upstream's answer by tag instead");
+    }
+
+    private ProxyResponse.Manifest manifest(ManifestService replica, List<String> accept) {
+        return assertInstanceOf(ProxyResponse.Manifest.class, replica.get(target, Reference.parse("v1"), accept).join());
+    }
+
     // ---------------------------------------------------------------- the fakes
+
+    /** Shared tag resolutions in memory, newer wins. */
+    private static final class MemorySharedTags implements SharedTags {
+        private final Map<TagKey, TagResolution> tags = new ConcurrentHashMap<>();
+
+        @Override
+        public Map<TagKey, TagResolution> get(List<TagKey> keys) {
+            Map<TagKey, TagResolution> found = new HashMap<>();
+            keys.forEach(key -> Optional.ofNullable(tags.get(key)).ifPresent(r -> found.put(key, r)));
+            return found;
+        }
+
+        @Override
+        public void put(TagKey key, TagResolution resolution, Duration keep) {
+            tags.merge(key, resolution, (old, now) -> now.checkedAtMillis() >= old.checkedAtMillis() ? now : old);
+        }
+    }
 
     /** An upstream holding one tag, an OCI index; counts GETs and HEADs; can be down. */
     private static final class FakeUpstream implements Upstream {
+        /** GETs by tag; by digest counted apart. */
         final AtomicInteger gets = new AtomicInteger();
+        final AtomicInteger digestGets = new AtomicInteger();
         final AtomicInteger heads = new AtomicInteger();
         volatile boolean down;
+        /** Whether reads by digest fail too while down. */
+        volatile boolean downByDigest = true;
         private final UpstreamConfig config = ConfigLoader.fromYaml(
                 "upstreams:\n  - name: fake\n    url: http://127.0.0.1:9\n    tagTtl: 5m\n    maxStale: 7d\n", Map.of())
                 .defaultUpstream();
@@ -159,8 +249,9 @@ class ManifestServiceTest {
 
         @Override
         public CompletableFuture<UpstreamResult<ManifestBody>> manifest(RepositoryName name, String reference, List<String> accept) {
-            gets.incrementAndGet();
-            if (down) {
+            boolean byDigest = reference.contains(":");
+            (byDigest ? digestGets : gets).incrementAndGet();
+            if (down && (!byDigest || downByDigest)) {
                 return CompletableFuture.completedFuture(UpstreamResult.refused(new Refusal.Unavailable("connection refused")));
             }
             return CompletableFuture.completedFuture(UpstreamResult.ok(
