@@ -37,7 +37,7 @@ public final class Cluster implements AutoCloseable {
         this.peers = new PeerClient(loops, config.secret());
         this.redis = RedisLink.open(config.redis(), config.redisPassword(), up -> { });
         this.leases = new RedisLeases(redis);
-        this.tags = new RedisTags(redis);
+        this.tags = new RedisTags(redis, leases, self, timer);
         metrics.clusterDegraded(() -> !redis.up());
     }
 

@@ -11,7 +11,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -30,10 +32,53 @@ final class RedisTags implements SharedTags {
             + "if at and at > tonumber(ARGV[2]) then return 0 end end "
             + "redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3]) return 1";
 
-    private final RedisLink redis;
+    /** How long one replica may take asking the upstream about a tag before the others ask themselves. */
+    static final Duration LEAD = Duration.ofSeconds(10);
+    /** How long a replica waits for another's answer: a slow upstream beats a stuck one. */
+    static final Duration WAIT = Duration.ofSeconds(5);
+    private static final Duration POLL = Duration.ofMillis(25);
 
-    RedisTags(RedisLink redis) {
+    private final RedisLink redis;
+    private final RedisLeases leases;
+    private final String self;
+    private final ScheduledExecutorService timer;
+
+    RedisTags(RedisLink redis, RedisLeases leases, String self, ScheduledExecutorService timer) {
         this.redis = redis;
+        this.leases = leases;
+        this.self = self;
+        this.timer = timer;
+    }
+
+    private static String leaseKey(String tag) {
+        return "pullthrough:lease:tag:" + tag;
+    }
+
+    @Override
+    public CompletableFuture<Boolean> lead(String tag) {
+        if (!redis.up()) {
+            return CompletableFuture.completedFuture(true);
+        }
+        String key = leaseKey(tag);
+        return leases.take(key, self, LEAD).thenCompose(taken -> taken ? CompletableFuture.completedFuture(true)
+                        : awaitRelease(key, System.nanoTime() + WAIT.toNanos()))
+                .exceptionally(failure -> true);
+    }
+
+    /** Completes false once the lease is gone (its holder is done), true when that takes too long. */
+    private CompletableFuture<Boolean> awaitRelease(String key, long giveUpAt) {
+        if (System.nanoTime() > giveUpAt) {
+            return CompletableFuture.completedFuture(true);
+        }
+        CompletableFuture<Void> pause = new CompletableFuture<>();
+        timer.schedule(() -> pause.complete(null), POLL.toMillis(), TimeUnit.MILLISECONDS);
+        return pause.thenCompose(waited -> leases.holder(key))
+                .thenCompose(holder -> holder.isEmpty() ? CompletableFuture.completedFuture(false) : awaitRelease(key, giveUpAt));
+    }
+
+    @Override
+    public void done(String tag) {
+        leases.release(leaseKey(tag), self).exceptionally(failure -> false);
     }
 
     static String key(TagKey tag) {

@@ -210,15 +210,33 @@ public final class ManifestService {
                 return done(staleOr(target, tag, accept, now, outage));
             }
             return fromOtherReplicas(target, tag, accept, now).thenCompose(theirs -> {
-                if (theirs.isPresent() && theirs.get().ageMillis() < ttl) {
-                    metrics.cacheLookup("manifest", true);
-                    metrics.clusterTagShared();
-                    return done(served(theirs.get().manifest(), true, Map.of()));
+                if (fresh(theirs, ttl)) {
+                    return done(sharedAnswer(theirs.get()));
                 }
-                // Past its TTL, another replica's answer still spares a GET: the HEAD revalidates it.
-                return askUpstream(target, tag, accept, theirs.isPresent() ? theirs : now);
+                // One replica of a cluster asks the upstream; the others wait for its answer.
+                return shared.lead(flight).thenComposeAsync(lead -> {
+                    if (lead) {
+                        // Past its TTL, another replica's answer still spares a GET: the HEAD revalidates it.
+                        return askUpstream(target, tag, accept, theirs.isPresent() ? theirs : now)
+                                .whenComplete((answer, failure) -> shared.done(flight));
+                    }
+                    return fromOtherReplicas(target, tag, accept, now).thenCompose(after -> fresh(after, ttl)
+                            ? done(sharedAnswer(after.get()))
+                            : askUpstream(target, tag, accept, after.isPresent() ? after : theirs.isPresent() ? theirs : now));
+                }, blocking);
             });
         }, blocking);
+    }
+
+    private static boolean fresh(Optional<Cached> cached, long ttl) {
+        return cached.isPresent() && cached.get().ageMillis() < ttl;
+    }
+
+    /** Another replica's answer, within its TTL: served as a hit, no upstream request. */
+    private ProxyResponse sharedAnswer(Cached theirs) {
+        metrics.cacheLookup("manifest", true);
+        metrics.clusterTagShared();
+        return served(theirs.manifest(), true, Map.of());
     }
 
     /**

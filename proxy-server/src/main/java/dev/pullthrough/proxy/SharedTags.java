@@ -5,6 +5,7 @@ import dev.pullthrough.storage.meta.TagResolution;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Tag resolutions shared by the replicas of a cluster: what one replica learnt from the upstream
@@ -19,6 +20,16 @@ public interface SharedTags {
     /** Records a resolution the upstream just gave, kept {@code keep}; never waits. */
     void put(TagKey key, TagResolution resolution, Duration keep);
 
+    /**
+     * Makes this replica the one that asks the upstream about {@code tag} now, or waits (briefly) for
+     * the one that does: completes {@code true} to go ahead (then {@link #done}), {@code false} once
+     * another replica finished (what it learnt is in {@link #get}). {@code true} when unsure.
+     */
+    CompletableFuture<Boolean> lead(String tag);
+
+    /** This replica finished asking the upstream about {@code tag}. */
+    void done(String tag);
+
     /** A single node: nothing shared. */
     SharedTags NONE = new SharedTags() {
         @Override
@@ -28,6 +39,15 @@ public interface SharedTags {
 
         @Override
         public void put(TagKey key, TagResolution resolution, Duration keep) {
+        }
+
+        @Override
+        public CompletableFuture<Boolean> lead(String tag) {
+            return CompletableFuture.completedFuture(true);
+        }
+
+        @Override
+        public void done(String tag) {
         }
     };
 }

@@ -229,6 +229,38 @@ class ClusterTest {
     }
 
     @Test
+    void oneTagAskedOfTheThreeReplicasAtOnce_oneGetByTag_everyAcceptSetServed() throws Exception {
+        try (ReferenceRegistry upstream = ReferenceRegistry.start(temp.resolve("upstream"))) {
+            TestImages.Pushed image = new TestImages(upstream.url(), 181).pushIndex("team/rollout", "v1",
+                    TestImages.Format.OCI, 1, 4 * 1024);
+            List<ProxyProcess> three = List.of(replica("a", upstream.url()), replica("b", upstream.url()),
+                    replica("c", upstream.url()));
+            // A rollout: every node asks at once, each with its own Accept set, each at another replica.
+            ExecutorService clients = Executors.newFixedThreadPool(9);
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<HttpResponse<byte[]>>> answers = new ArrayList<>();
+            for (int i = 0; i < 9; i++) {
+                ProxyProcess via = three.get(i % 3);
+                String accept = i % 2 == 0 ? String.join(", ", RegistryHttp.ALL_MANIFEST_TYPES)
+                        : "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json";
+                answers.add(clients.submit(() -> {
+                    go.await();
+                    return RegistryHttp.get(via.url(), "/v2/team/rollout/manifests/v1", "Accept", accept);
+                }));
+            }
+            go.countDown();
+            for (Future<HttpResponse<byte[]>> answer : answers) {
+                HttpResponse<byte[]> response = answer.get();
+                assertEquals(200, response.statusCode(), new String(response.body()));
+                assertArrayEquals(image.bytes(), response.body());
+                assertEquals(image.digest().toString(), response.headers().firstValue("Docker-Content-Digest").orElseThrow());
+            }
+            clients.shutdown();
+            assertEquals(1, upstream.requests("GET", "/v2/team/rollout/manifests/v1"), "one GET by tag for the cluster");
+        }
+    }
+
+    @Test
     void peerRequest_withoutTheSecret_401_withIt_served() throws Exception {
         byte[] blob = random(64 * 1024, 5);
         Digest digest = Digest.sha256Of(blob);

@@ -39,6 +39,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -206,6 +207,26 @@ class ManifestServiceTest {
         assertEquals(1, upstream.gets.get(), "the upstream's answer by tag instead");
     }
 
+    @Test
+    void shared_anotherReplicaAsksTheUpstreamNow_thisOneWaitsForItsAnswer() throws Exception {
+        ManifestService b = replica(temp.resolve("rb"), shared);
+        String tag = "fake\0team/app\0v1";
+        assertTrue(shared.lead(tag).join(), "another replica leads: it is asking the upstream");
+        CompletableFuture<ProxyResponse> waiting = CompletableFuture.supplyAsync(
+                () -> b.get(target, Reference.parse("v1"), FLEET.get(1)).join());
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (shared.waiting.get() == 0) {
+            assertTrue(System.nanoTime() < deadline, "B waits for the other replica");
+            Thread.sleep(5);
+        }
+        shared.put(TagKey.own("fake", "team/app", "v1"), new TagResolution(INDEX_DIGEST, MediaTypes.OCI_INDEX, clock.millis()),
+                Duration.ofDays(1));
+        shared.done(tag);
+        assertEquals(INDEX_DIGEST, assertInstanceOf(ProxyResponse.Manifest.class, waiting.get(10, TimeUnit.SECONDS)).digest());
+        assertEquals(0, upstream.gets.get(), "no request by tag from B");
+        assertEquals(0, upstream.heads.get());
+    }
+
     private ProxyResponse.Manifest manifest(ManifestService replica, List<String> accept) {
         return assertInstanceOf(ProxyResponse.Manifest.class, replica.get(target, Reference.parse("v1"), accept).join());
     }
@@ -226,6 +247,29 @@ class ManifestServiceTest {
         @Override
         public void put(TagKey key, TagResolution resolution, Duration keep) {
             tags.merge(key, resolution, (old, now) -> now.checkedAtMillis() >= old.checkedAtMillis() ? now : old);
+        }
+
+        /** Tags some replica asks the upstream about now, each with what completes when it is done. */
+        private final Map<String, CompletableFuture<Boolean>> leads = new ConcurrentHashMap<>();
+        final AtomicInteger waiting = new AtomicInteger();
+
+        @Override
+        public synchronized CompletableFuture<Boolean> lead(String tag) {
+            CompletableFuture<Boolean> held = leads.get(tag);
+            if (held == null) {
+                leads.put(tag, new CompletableFuture<>());
+                return CompletableFuture.completedFuture(true);
+            }
+            waiting.incrementAndGet();
+            return held;
+        }
+
+        @Override
+        public synchronized void done(String tag) {
+            CompletableFuture<Boolean> held = leads.remove(tag);
+            if (held != null) {
+                held.complete(false);
+            }
         }
     }
 
