@@ -1,22 +1,18 @@
 package dev.pullthrough.cluster;
 
-import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.RepositoryName;
 import dev.pullthrough.upstream.BlobBody;
 import dev.pullthrough.upstream.BodySink;
 import dev.pullthrough.upstream.BodySource;
-import dev.pullthrough.upstream.Listing;
-import dev.pullthrough.upstream.ManifestBody;
-import dev.pullthrough.upstream.ManifestHead;
+import dev.pullthrough.upstream.ForwardingUpstream;
 import dev.pullthrough.upstream.Upstream;
 import dev.pullthrough.upstream.UpstreamResult;
 import io.lettuce.core.RedisException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -39,10 +35,9 @@ import org.slf4j.LoggerFactory;
  * (it died) waits for the lease to expire and takes it over. With Redis unreachable, or no peer able
  * to serve, a replica fetches alone: one more upstream fetch, never a failed pull.
  */
-public final class ClusterUpstream implements Upstream {
+public final class ClusterUpstream extends ForwardingUpstream {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterUpstream.class);
 
-    private final Upstream upstream;
     private final RedisLeases leases;
     private final PeerClient peers;
     private final String self;
@@ -57,38 +52,13 @@ public final class ClusterUpstream implements Upstream {
 
     ClusterUpstream(Upstream upstream, RedisLeases leases, PeerClient peers, String self, Timing timing,
                     ScheduledExecutorService timer, Metrics metrics) {
-        this.upstream = upstream;
+        super(upstream);
         this.leases = leases;
         this.peers = peers;
         this.self = self;
         this.timing = timing;
         this.timer = timer;
         this.metrics = metrics;
-    }
-
-    @Override
-    public UpstreamConfig config() {
-        return upstream.config();
-    }
-
-    @Override
-    public CompletableFuture<UpstreamResult<ManifestBody>> manifest(RepositoryName name, String reference, List<String> accept) {
-        return upstream.manifest(name, reference, accept);
-    }
-
-    @Override
-    public CompletableFuture<UpstreamResult<ManifestHead>> headManifest(RepositoryName name, String reference, List<String> accept) {
-        return upstream.headManifest(name, reference, accept);
-    }
-
-    @Override
-    public CompletableFuture<UpstreamResult<Long>> headBlob(RepositoryName name, Digest digest) {
-        return upstream.headBlob(name, digest);
-    }
-
-    @Override
-    public CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind) {
-        return upstream.listing(name, pathAndQuery, kind);
     }
 
     @Override

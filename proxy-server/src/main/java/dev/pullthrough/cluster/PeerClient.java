@@ -2,12 +2,9 @@ package dev.pullthrough.cluster;
 
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.upstream.BlobBody;
-import dev.pullthrough.upstream.BodySink;
-import dev.pullthrough.upstream.BodySource;
 import dev.pullthrough.upstream.UpstreamTrust;
 import dev.pullthrough.upstream.http.ClientLoops;
 import dev.pullthrough.upstream.http.NettyHttpClient;
-import dev.pullthrough.upstream.http.UpstreamResponse;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
@@ -52,23 +49,9 @@ final class PeerClient implements AutoCloseable {
                         return new NotServed(response.status());
                     }
                     long size = response.header("Content-Length").map(Long::parseLong).orElse(-1L);
-                    return new Streaming(new BlobBody(size, source(response), true));
+                    return new Streaming(new BlobBody(size, response, true));
                 })
                 .exceptionally(Unreachable::new);
-    }
-
-    private static BodySource source(UpstreamResponse response) {
-        return new BodySource() {
-            @Override
-            public void stream(BodySink sink) {
-                response.stream(sink);
-            }
-
-            @Override
-            public void cancel(String why) {
-                response.cancel(why);
-            }
-        };
     }
 
     @Override

@@ -1,11 +1,10 @@
 package dev.pullthrough.shared;
 
-import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.RepositoryName;
 import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.upstream.BlobBody;
-import dev.pullthrough.upstream.Listing;
+import dev.pullthrough.upstream.ForwardingUpstream;
 import dev.pullthrough.upstream.ManifestBody;
 import dev.pullthrough.upstream.ManifestHead;
 import dev.pullthrough.upstream.Upstream;
@@ -22,23 +21,17 @@ import org.slf4j.LoggerFactory;
  * that another replica stored is read from the bucket instead of the upstream, but only when the
  * bucket also records that the upstream holds it in the repository asked for (a private
  * repository's content never leaks to another through the bucket). Tags and listings always go to
- * the upstream. Whatever comes from the bucket is verified like an upstream answer (its digest);
- * when the bucket cannot be read, the upstream is asked.
+ * the upstream. Whatever comes from the bucket is verified like an upstream answer (its digest); when
+ * the bucket cannot be read, the upstream is asked.
  */
-public final class BucketFirstUpstream implements Upstream {
+public final class BucketFirstUpstream extends ForwardingUpstream {
     private static final Logger LOG = LoggerFactory.getLogger(BucketFirstUpstream.class);
 
-    private final Upstream upstream;
     private final S3Bucket bucket;
 
     public BucketFirstUpstream(Upstream upstream, S3Bucket bucket) {
-        this.upstream = upstream;
+        super(upstream);
         this.bucket = bucket;
-    }
-
-    @Override
-    public UpstreamConfig config() {
-        return upstream.config();
     }
 
     @Override
@@ -78,11 +71,6 @@ public final class BucketFirstUpstream implements Upstream {
         return fromBucket(name, digest, () -> bucket.size(bucket.key(S3Bucket.Kind.BLOBS, digest))
                         .thenApply(size -> size.map(s -> (UpstreamResult<Long>) new UpstreamResult.Ok<>(s))),
                 () -> upstream.headBlob(name, digest));
-    }
-
-    @Override
-    public CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind) {
-        return upstream.listing(name, pathAndQuery, kind);
     }
 
     /**

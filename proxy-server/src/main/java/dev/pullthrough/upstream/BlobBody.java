@@ -16,6 +16,11 @@ public final class BlobBody {
     private final boolean shared;
 
     BlobBody(long size, UpstreamResponse response) {
+        this(size, response, false);
+    }
+
+    /** A body streamed from an HTTP response: the upstream's, or {@code shared} another replica's. */
+    public BlobBody(long size, UpstreamResponse response, boolean shared) {
         this(size, new BodySource() {
             @Override
             public void stream(BodySink sink) {
@@ -26,10 +31,10 @@ public final class BlobBody {
             public void cancel(String why) {
                 response.cancel(why);
             }
-        });
+        }, shared);
     }
 
-    /** A body from an upstream response's source. */
+    /** A body of the upstream's own, from another kind of source. */
     public BlobBody(long size, BodySource source) {
         this(size, source, false);
     }
