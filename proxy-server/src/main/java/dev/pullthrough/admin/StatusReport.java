@@ -21,12 +21,16 @@ import java.util.function.Supplier;
 /**
  * What the status page shows, as plain data ({@code GET /status.json}): uptime, hit ratios, bytes by
  * source, per upstream the manifest GETs made and saved and its rate limit, downloads in flight,
- * disk used against the bound, the most pulled and largest images, recent upstream errors. The image
+ * disk used against the bound, the most pulled and largest images, recent upstream errors, the
+ * cluster's state (a replica of one). The image
  * lists come from a scan of the cache's manifests, so they are at most {@link #IMAGES_MAX_AGE} old.
  */
 public final class StatusReport {
     /** An upstream as the page names it. */
     public record UpstreamInfo(String name, String url) {}
+
+    /** This replica in a cluster: its advertised address, and why it works alone now, if it does. */
+    public record ClusterInfo(String advertise, Supplier<Optional<String>> degradation) {}
 
     static final Duration IMAGES_MAX_AGE = Duration.ofSeconds(30);
     private static final int TOP = 5;
@@ -40,14 +44,17 @@ public final class StatusReport {
     private final Supplier<List<DownloadProgress>> downloads;
     private final CacheAdmin cache;
     private final Optional<KeepWarm> keepWarm;
+    private final Optional<ClusterInfo> cluster;
     private final Clock clock;
     private final Instant started;
     private List<CachedImage> images = List.of();
     private Instant imagesRead = Instant.MIN;
 
     public StatusReport(Metrics metrics, List<UpstreamInfo> upstreams, LongSupplier usedBytes, long boundBytes,
-                        Supplier<List<DownloadProgress>> downloads, CacheAdmin cache, Optional<KeepWarm> keepWarm, Clock clock) {
+                        Supplier<List<DownloadProgress>> downloads, CacheAdmin cache, Optional<KeepWarm> keepWarm,
+                        Optional<ClusterInfo> cluster, Clock clock) {
         this.keepWarm = keepWarm;
+        this.cluster = cluster;
         this.metrics = metrics;
         this.upstreams = upstreams;
         this.usedBytes = usedBytes;
@@ -84,6 +91,7 @@ public final class StatusReport {
         }
         report.put("recentErrors", errors);
         report.put("warm", keepWarm.map(StatusReport::warm).orElse(null));
+        report.put("cluster", cluster.map(this::cluster).orElse(null));
         return report;
     }
 
@@ -110,6 +118,15 @@ public final class StatusReport {
                 "pullsSaved", (long) metrics.sum("pullthrough_upstream_pulls_saved", "upstream", upstream.name()),
                 "rateLimitRemaining", remaining.isPresent() ? remaining.getAsLong() : null,
                 "rateLimit", limit.isPresent() ? limit.getAsLong() : null);
+    }
+
+    /** The cluster: coordinating or degraded, and how this replica's blob fetches and tag answers went. */
+    private Map<String, Object> cluster(ClusterInfo info) {
+        return ordered("advertise", info.advertise(), "degraded", info.degradation().get().orElse(null),
+                "blobsFetched", (long) metrics.sum("pullthrough_cluster_blob_fetches", "source", "lease"),
+                "blobsFromPeers", (long) metrics.sum("pullthrough_cluster_blob_fetches", "source", "peer"),
+                "blobsAlone", (long) metrics.sum("pullthrough_cluster_blob_fetches", "source", "alone"),
+                "tagsShared", (long) metrics.sum("pullthrough_cluster_tags_shared"));
     }
 
     /** Keep-warm: its images, the last run (when, and what it did per image) and when the next starts. */

@@ -302,7 +302,9 @@ public final class ProxyCore implements AutoCloseable {
     StatusReport statusReport() {
         return new StatusReport(metrics, config.upstreams().stream()
                 .map(u -> new StatusReport.UpstreamInfo(u.name(), u.url().toString())).toList(),
-                janitor::used, janitor.maxSize(), blobs::downloads, cacheAdmin, keepWarm, clock);
+                janitor::used, janitor.maxSize(), blobs::downloads, cacheAdmin, keepWarm,
+                config.cluster().map(c -> new StatusReport.ClusterInfo(c.advertise().toString(), this::clusterDegradation)),
+                clock);
     }
 
     /** {@code list} and {@code purge}: what the cache holds, and its removal. */

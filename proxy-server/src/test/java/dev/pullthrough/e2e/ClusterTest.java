@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.storage.s3.BucketFsck;
 import dev.pullthrough.storage.s3.S3Bucket;
@@ -127,6 +129,9 @@ class ClusterTest {
             }
             clients.shutdown();
             assertEquals(1, upstream.count("GET " + path), "the upstream served the blob once to the cluster");
+            // Per blob, one replica fetched it for the cluster and the two others streamed it from that one.
+            assertEquals(List.of(2L, 4L, 0L), List.of(clusterSum(three, "blobsFetched"), clusterSum(three, "blobsFromPeers"),
+                    clusterSum(three, "blobsAlone")), "status.json's cluster figures over the three replicas");
             firstBytes.sort(Long::compare);
             System.out.println("30 clients over 3 replicas, one cold 24 MiB blob: first byte after " + firstBytes
                     + " ms (median " + firstBytes.get(15) + " ms)");
@@ -198,6 +203,8 @@ class ClusterTest {
                 Await.until(() -> readyz(replica).contains("cluster degraded"), Duration.ofSeconds(20),
                         "the replica says it is degraded");
                 assertEquals(200, RegistryHttp.get(replica.url(), "/readyz").statusCode(), "and stays ready");
+                assertTrue(status(replica).path("cluster").path("degraded").asText().contains("Redis unreachable"));
+                assertTrue(new String(RegistryHttp.get(replica.url(), "/metrics").body()).contains("pullthrough_cluster_degraded 1.0"));
             }
             for (ProxyProcess replica : three) {
                 HttpResponse<byte[]> served = RegistryHttp.get(replica.url(), firstPath);
@@ -209,6 +216,7 @@ class ClusterTest {
             redis.start();
             for (ProxyProcess replica : three) {
                 Await.until(() -> readyz(replica).equals("ready\n"), Duration.ofSeconds(20), "the replica rejoins");
+                assertTrue(status(replica).path("cluster").path("degraded").isNull());
             }
             ExecutorService clients = Executors.newFixedThreadPool(3);
             CountDownLatch go = new CountDownLatch(1);
@@ -280,6 +288,18 @@ class ClusterTest {
             assertEquals(404, RegistryHttp.get(a.url(), "/cluster/blobs/docker.io/team/other/" + digest,
                     "Authorization", "Bearer " + SECRET).statusCode(), "not served for a repository it was not fetched for");
         }
+    }
+
+    private static JsonNode status(ProxyProcess replica) throws IOException {
+        return new ObjectMapper().readTree(RegistryHttp.get(replica.url(), "/status.json").body());
+    }
+
+    private static long clusterSum(List<ProxyProcess> replicas, String figure) throws IOException {
+        long sum = 0;
+        for (ProxyProcess replica : replicas) {
+            sum += status(replica).path("cluster").path(figure).asLong();
+        }
+        return sum;
     }
 
     private static String readyz(ProxyProcess replica) {
