@@ -214,7 +214,7 @@ public final class ManifestService {
                     return done(sharedAnswer(theirs.get()));
                 }
                 // One replica of a cluster asks the upstream; the others wait for its answer.
-                return shared.lead(flight).thenComposeAsync(lead -> {
+                Function<Boolean, CompletableFuture<ProxyResponse>> next = lead -> {
                     if (lead) {
                         // Past its TTL, another replica's answer still spares a GET: the HEAD revalidates it.
                         return askUpstream(target, tag, accept, theirs.isPresent() ? theirs : now)
@@ -223,7 +223,10 @@ public final class ManifestService {
                     return fromOtherReplicas(target, tag, accept, now).thenCompose(after -> fresh(after, ttl)
                             ? done(sharedAnswer(after.get()))
                             : askUpstream(target, tag, accept, after.isPresent() ? after : theirs.isPresent() ? theirs : now));
-                }, blocking);
+                };
+                CompletableFuture<Boolean> lead = shared.lead(flight);
+                // Decided at once (a single node, or a free lease answered already): no thread hop.
+                return lead.isDone() ? lead.thenCompose(next) : lead.thenComposeAsync(next, blocking);
             });
         }, blocking);
     }

@@ -69,6 +69,24 @@ class RedisLeasesTest {
         }
     }
 
+    /** A replica started while Redis is down starts at once, degraded, and joins once Redis answers. */
+    @Test
+    void redisDownAtOpen_openReturnsAtOnce_degraded_joinsWhenRedisStarts() throws Exception {
+        List<Boolean> changes = new CopyOnWriteArrayList<>();
+        try (RedisServer server = RedisServer.onFreePort(dir)) {
+            long started = System.nanoTime();
+            try (RedisLink link = RedisLink.open(server.uri(), Optional.empty(), changes::add)) {
+                assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(3), "open does not wait for Redis");
+                assertFalse(link.up());
+                assertEquals(List.of(false), changes);
+                server.start();
+                waitFor(link::up, "the link connects in the background");
+                assertTrue(new RedisLeases(link).take("k", "a", Duration.ofSeconds(30)).join());
+                assertEquals(List.of(false, true), changes);
+            }
+        }
+    }
+
     private static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!condition.getAsBoolean()) {

@@ -26,6 +26,13 @@ public final class RedisServer implements AutoCloseable {
     }
 
     public static RedisServer start(Path dir) throws IOException, InterruptedException {
+        RedisServer server = onFreePort(dir);
+        server.start();
+        return server;
+    }
+
+    /** One not started yet, on a port it will listen on once {@link #start()}ed. */
+    public static RedisServer onFreePort(Path dir) throws IOException {
         if (!Files.isExecutable(BINARY)) {
             throw new AssertionError(BINARY + " is missing: apt-get install -y redis-server (bash .ci/run does this)");
         }
@@ -34,9 +41,7 @@ public final class RedisServer implements AutoCloseable {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = socket.getLocalPort();
         }
-        RedisServer server = new RedisServer(dir, port);
-        server.start();
-        return server;
+        return new RedisServer(dir, port);
     }
 
     public URI uri() {
