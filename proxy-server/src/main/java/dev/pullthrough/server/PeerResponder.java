@@ -30,7 +30,7 @@ final class PeerResponder {
         this.workers = workers;
     }
 
-    /** Answers a peer path; the returned future completes when the answer is written. */
+    /** Answers a peer path off the event loop, writes the answer, then lets {@code answered} go on with the connection. */
     void answer(ChannelHandlerContext ctx, HttpRequest request, String path, Answered answered) {
         boolean keepAlive = HttpUtil.isKeepAlive(request) && request.method().equals(HttpMethod.GET);
         String method = request.method().name();
