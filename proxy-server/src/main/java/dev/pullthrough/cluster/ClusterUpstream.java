@@ -122,9 +122,7 @@ public final class ClusterUpstream extends ForwardingUpstream {
         if (System.nanoTime() > giveUpAt) {
             return alone(name, digest, "the lease of an unreachable replica did not expire");
         }
-        CompletableFuture<Void> pause = new CompletableFuture<>();
-        timer.schedule(() -> pause.complete(null), timing.poll().toMillis(), TimeUnit.MILLISECONDS);
-        return pause.thenCompose(waited -> leases.take(key, self, timing.lease()))
+        return Pause.of(timing.poll(), timer).thenCompose(waited -> leases.take(key, self, timing.lease()))
                 .thenCompose(taken -> taken ? holding(name, digest, key) : leases.holder(key).thenCompose(holder -> {
                     if (holder.isEmpty() || holder.get().equals(deadHolder)) {
                         return takeOver(name, digest, key, deadHolder, giveUpAt);

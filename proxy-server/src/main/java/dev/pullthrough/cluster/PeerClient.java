@@ -5,6 +5,7 @@ import dev.pullthrough.upstream.BlobBody;
 import dev.pullthrough.upstream.UpstreamTrust;
 import dev.pullthrough.upstream.http.ClientLoops;
 import dev.pullthrough.upstream.http.NettyHttpClient;
+import dev.pullthrough.upstream.http.UpstreamResponse;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
@@ -48,10 +49,18 @@ final class PeerClient implements AutoCloseable {
                         response.discard();
                         return new NotServed(response.status());
                     }
-                    long size = response.header("Content-Length").map(Long::parseLong).orElse(-1L);
-                    return new Streaming(new BlobBody(size, response, true));
+                    return new Streaming(new BlobBody(declaredLength(response), response, true));
                 })
                 .exceptionally(Unreachable::new);
+    }
+
+    /** The peer's Content-Length; -1 when absent or not a number (the download then learns the size at the end). */
+    private static long declaredLength(UpstreamResponse response) {
+        try {
+            return response.header("Content-Length").map(Long::parseLong).orElse(-1L);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     @Override

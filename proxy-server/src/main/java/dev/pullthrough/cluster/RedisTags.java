@@ -70,9 +70,7 @@ final class RedisTags implements SharedTags {
         if (System.nanoTime() > giveUpAt) {
             return CompletableFuture.completedFuture(true);
         }
-        CompletableFuture<Void> pause = new CompletableFuture<>();
-        timer.schedule(() -> pause.complete(null), POLL.toMillis(), TimeUnit.MILLISECONDS);
-        return pause.thenCompose(waited -> leases.holder(key))
+        return Pause.of(POLL, timer).thenCompose(waited -> leases.holder(key))
                 .thenCompose(holder -> holder.isEmpty() ? CompletableFuture.completedFuture(false) : awaitRelease(key, giveUpAt));
     }
 

@@ -136,13 +136,13 @@ public final class BlobService {
     public CompletableFuture<ProxyResponse> forPeer(Target target, Digest digest) throws IOException {
         String what = "blob " + digest + " of " + target.repository();
         BlobDownload running = inFlight.get(digest);
-        if (running != null && (running.fetchedFor(target)
-                || metadata.linked(target.upstreamName(), target.repository().value(), digest))) {
+        boolean linked = metadata.linked(target.upstreamName(), target.repository().value(), digest);
+        if (running != null && (linked || running.fetchedFor(target))) {
             return running.started().handle((size, failure) -> failure == null
                     ? streaming(target, running, size, false, Optional.empty())
                     : UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, what + " failed here: " + failure.getMessage()));
         }
-        if (!metadata.linked(target.upstreamName(), target.repository().value(), digest)) {
+        if (!linked) {
             return done(UpstreamErrors.error(ErrorCode.BLOB_UNKNOWN, what + " is not known here"));
         }
         return done(fromDisk(digest, false, Optional.empty())

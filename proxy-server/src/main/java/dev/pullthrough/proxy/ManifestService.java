@@ -201,7 +201,7 @@ public final class ManifestService {
         String flight = flightKey(target, tag);
         return tagFlights.run(flight, () -> {
             Optional<Cached> now = cached(target, tag, accept);
-            if (now.isPresent() && now.get().ageMillis() < ttl) {
+            if (fresh(now, ttl)) {
                 metrics.cacheLookup("manifest", true);
                 return done(served(now.get().manifest(), true, Map.of()));
             }
@@ -209,26 +209,27 @@ public final class ManifestService {
             if (outage != null) {
                 return done(staleOr(target, tag, accept, now, outage));
             }
-            return fromOtherReplicas(target, tag, accept, now).thenCompose(theirs -> {
-                if (fresh(theirs, ttl)) {
-                    return done(sharedAnswer(theirs.get()));
-                }
-                // One replica of a cluster asks the upstream; the others wait for its answer.
-                Function<Boolean, CompletableFuture<ProxyResponse>> next = lead -> {
-                    if (lead) {
-                        // Past its TTL, another replica's answer still spares a GET: the HEAD revalidates it.
-                        return askUpstream(target, tag, accept, theirs.isPresent() ? theirs : now)
-                                .whenComplete((answer, failure) -> shared.done(flight));
-                    }
-                    return fromOtherReplicas(target, tag, accept, now).thenCompose(after -> fresh(after, ttl)
-                            ? done(sharedAnswer(after.get()))
-                            : askUpstream(target, tag, accept, after.isPresent() ? after : theirs.isPresent() ? theirs : now));
-                };
-                CompletableFuture<Boolean> lead = shared.lead(flight);
-                // Decided at once (a single node, or a free lease answered already): no thread hop.
-                return lead.isDone() ? lead.thenCompose(next) : lead.thenComposeAsync(next, blocking);
-            });
+            return fromOtherReplicas(target, tag, accept, now).thenCompose(theirs -> fresh(theirs, ttl)
+                    ? done(sharedAnswer(theirs.get()))
+                    : askOrAwaitAnotherReplica(target, tag, accept, flight, ttl, theirs.isPresent() ? theirs : now));
         }, blocking);
+    }
+
+    /**
+     * One replica of a cluster asks the upstream about a tag; the others wait for its answer and take
+     * it. {@code known}: the freshest answer this replica has (its own, or another's past its TTL).
+     */
+    private CompletableFuture<ProxyResponse> askOrAwaitAnotherReplica(Target target, String tag, List<String> accept,
+                                                                     String flight, long ttl, Optional<Cached> known) {
+        Function<Boolean, CompletableFuture<ProxyResponse>> next = lead -> lead
+                // Past its TTL, another replica's answer still spares a GET: the HEAD revalidates it.
+                ? askUpstream(target, tag, accept, known).whenComplete((answer, failure) -> shared.done(flight))
+                : fromOtherReplicas(target, tag, accept, known).thenCompose(after -> fresh(after, ttl)
+                        ? done(sharedAnswer(after.get()))
+                        : askUpstream(target, tag, accept, after.isPresent() ? after : known));
+        CompletableFuture<Boolean> lead = shared.lead(flight);
+        // Decided at once (a single node, or a free lease answered already): no thread hop.
+        return lead.isDone() ? lead.thenCompose(next) : lead.thenComposeAsync(next, blocking);
     }
 
     private static boolean fresh(Optional<Cached> cached, long ttl) {

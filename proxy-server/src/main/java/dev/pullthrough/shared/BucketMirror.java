@@ -58,8 +58,8 @@ public final class BucketMirror extends ForwardingMetadataStore {
     @Override
     public void putBlob(Digest digest, long size, long accessMillis) {
         store.putBlob(digest, size, accessMillis);
-        if (uploads.following(digest)) {
-            return; // a multipart upload follows its download and completes now that it is committed
+        if (uploads.claimed(digest)) {
+            return; // a multipart upload follows its download (or it came shared): not written whole here
         }
         String key = bucket.key(S3Bucket.Kind.BLOBS, digest);
         track("blob " + digest, bucket.size(key).thenCompose(held -> held.isPresent() && held.get() == size

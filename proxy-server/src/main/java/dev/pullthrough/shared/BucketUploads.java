@@ -34,7 +34,8 @@ public final class BucketUploads {
     private final S3Bucket bucket;
     private final Path linkDir;
     private final BlobPaths paths;
-    private final Set<Digest> following = ConcurrentHashMap.newKeySet();
+    /** Blobs whose way to the bucket is not the mirror's: followed here, or already shared by where they came from. */
+    private final Set<Digest> claimed = ConcurrentHashMap.newKeySet();
     private final AtomicLong pending;
     private final ExecutorService reads;
 
@@ -54,8 +55,8 @@ public final class BucketUploads {
      * Whether a multipart upload follows this blob's download, or the blob came from the bucket or a
      * replica that writes it there: the mirror then leaves it alone.
      */
-    public boolean following(Digest digest) {
-        return following.contains(digest);
+    public boolean claimed(Digest digest) {
+        return claimed.contains(digest);
     }
 
     /** Follows {@code download} into the bucket when it is large enough. */
@@ -63,8 +64,8 @@ public final class BucketUploads {
         download.sizeKnown().thenAccept(size -> {
             if (download.fromShared()) {
                 // Read from the bucket, or from the replica that writes it there: the mirror leaves it alone too.
-                if (following.add(download.digest())) {
-                    download.finished().whenComplete((done, failed) -> following.remove(download.digest()));
+                if (claimed.add(download.digest())) {
+                    download.finished().whenComplete((done, failed) -> claimed.remove(download.digest()));
                 }
                 return;
             }
@@ -95,7 +96,7 @@ public final class BucketUploads {
         }
 
         void begin() {
-            if (!following.add(download.digest())) {
+            if (!claimed.add(download.digest())) {
                 return;
             }
             pending.incrementAndGet();
@@ -215,7 +216,7 @@ public final class BucketUploads {
                             failure.toString());
                 }
                 // From now on a commit is written whole by the mirror; one before it is written here.
-                following.remove(download.digest());
+                claimed.remove(download.digest());
                 if (id != null) {
                     after = bucket.abortUpload(key, id).exceptionally(ignored -> null);
                 }
@@ -236,7 +237,7 @@ public final class BucketUploads {
                 } catch (IOException e) {
                     LOG.debug("removing {} failed: {}", link, e.toString());
                 }
-                following.remove(download.digest());
+                claimed.remove(download.digest());
                 pending.decrementAndGet();
             });
         }

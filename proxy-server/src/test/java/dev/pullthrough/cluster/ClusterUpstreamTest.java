@@ -6,20 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
-import dev.pullthrough.config.ConfigLoader;
-import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.e2e.RedisServer;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.RepositoryName;
+import dev.pullthrough.testing.Loopback;
 import dev.pullthrough.upstream.BlobBody;
 import dev.pullthrough.upstream.BodySink;
 import dev.pullthrough.upstream.BodySource;
-import dev.pullthrough.upstream.Listing;
-import dev.pullthrough.upstream.ManifestBody;
-import dev.pullthrough.upstream.ManifestHead;
 import dev.pullthrough.upstream.Refusal;
-import dev.pullthrough.upstream.Upstream;
+import dev.pullthrough.upstream.TestUpstream;
 import dev.pullthrough.upstream.UpstreamResult;
 import dev.pullthrough.upstream.http.ClientLoops;
 import java.io.IOException;
@@ -27,12 +23,9 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -164,10 +157,7 @@ class ClusterUpstreamTest {
 
     @Test
     void holderUnreachable_itsLeaseExpires_thisReplicaTakesItOverAndFetches() throws Exception {
-        int closed;
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closed = socket.getLocalPort();
-        }
+        int closed = Loopback.freePort();
         assertTrue(leases.take(KEY, "http://127.0.0.1:" + closed + " dead-replica", QUICK.lease()).join());
         assertArrayEquals(BLOB, read(replica.blob(NAME, DIGEST).get(10, TimeUnit.SECONDS)));
         assertEquals(1, upstream.blobGets.get(), "fetched once, after taking the lease over");
@@ -213,19 +203,12 @@ class ClusterUpstreamTest {
     }
 
     /** An upstream with one blob; counts blob GETs; can hold the body back, fail it, or refuse. */
-    private static final class CountingUpstream implements Upstream {
+    private static final class CountingUpstream extends TestUpstream {
         final AtomicInteger blobGets = new AtomicInteger();
         /** The body is sent once this completes: at once, unless a test holds it back. */
         volatile CompletableFuture<Void> release = CompletableFuture.completedFuture(null);
         volatile boolean failBody;
         volatile boolean refuse;
-        private final UpstreamConfig config = ConfigLoader.fromYaml(
-                "upstreams:\n  - name: fake\n    url: http://127.0.0.1:9\n", Map.of()).defaultUpstream();
-
-        @Override
-        public UpstreamConfig config() {
-            return config;
-        }
 
         @Override
         public CompletableFuture<UpstreamResult<BlobBody>> blob(RepositoryName name, Digest digest) {
@@ -252,25 +235,8 @@ class ClusterUpstreamTest {
             })));
         }
 
-        @Override
-        public CompletableFuture<UpstreamResult<ManifestBody>> manifest(RepositoryName name, String reference, List<String> accept) {
-            throw new UnsupportedOperationException();
-        }
 
-        @Override
-        public CompletableFuture<UpstreamResult<ManifestHead>> headManifest(RepositoryName name, String reference,
-                                                                           List<String> accept) {
-            throw new UnsupportedOperationException();
-        }
 
-        @Override
-        public CompletableFuture<UpstreamResult<Long>> headBlob(RepositoryName name, Digest digest) {
-            throw new UnsupportedOperationException();
-        }
 
-        @Override
-        public CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind) {
-            throw new UnsupportedOperationException();
-        }
     }
 }

@@ -3,6 +3,7 @@ package dev.pullthrough.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pullthrough.testing.Loopback;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -42,9 +43,9 @@ class AdminAccessTest {
         Path htpasswd = temp.resolve("htpasswd");
         java.nio.file.Files.writeString(htpasswd, "alice:"
                 + org.bouncycastle.crypto.generators.OpenBSDBCrypt.generate("2y", "wonderland".toCharArray(), salt, 6) + "\n");
-        int adminPort = FreePorts.next();
+        int adminPort = Loopback.freePort();
         try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: u\n    url: http://127.0.0.1:9\n"
-                + "auth:\n  htpasswd: " + htpasswd + "\n", FreePorts.next(), adminPort)) {
+                + "auth:\n  htpasswd: " + htpasswd + "\n", Loopback.freePort(), adminPort)) {
             java.net.URI admin = java.net.URI.create("http://127.0.0.1:" + adminPort);
             assertEquals(401, RegistryHttp.get(admin, "/metrics").statusCode(), "no credentials");
             assertEquals(401, RegistryHttp.get(admin, "/metrics", "Authorization", "Basic "

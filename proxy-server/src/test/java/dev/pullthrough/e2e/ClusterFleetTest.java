@@ -2,6 +2,7 @@ package dev.pullthrough.e2e;
 
 import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.storage.s3.S3ProxyServer;
+import dev.pullthrough.testing.Loopback;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ class ClusterFleetTest extends FleetTest {
         Files.writeString(secret, "the-fleet-cluster-secret\n");
         List<ProxyUnderTest> replicas = new ArrayList<>();
         for (String name : List.of("a", "b", "c")) {
-            int port = FreePorts.next();
+            int port = Loopback.freePort();
             String yaml = "storage:\n" + String.join("\n", s3.yaml("fleet")) + "\ncluster:\n  redis: " + redis.uri()
                     + "\n  advertise: http://127.0.0.1:" + port + "\n  secretFile: " + secret + "\n" + upstreamsYaml;
             replicas.add(ProxyUnderTest.start(temp.resolve("replica-" + name), yaml, port, port));

@@ -10,6 +10,7 @@ import dev.pullthrough.oci.Digest;
 import dev.pullthrough.storage.s3.BucketFsck;
 import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.storage.s3.S3ProxyServer;
+import dev.pullthrough.testing.Loopback;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -71,7 +72,7 @@ class ClusterTest {
     }
 
     private ProxyProcess replica(String name, URI upstream) {
-        int port = FreePorts.next();
+        int port = Loopback.freePort();
         Map<String, String> env = new HashMap<>(Map.of("PULLTHROUGH_STORAGE_S3_BUCKET", "shared",
                 "PULLTHROUGH_STORAGE_S3_ENDPOINT", s3.endpoint().toString(), "PULLTHROUGH_STORAGE_S3_PATHSTYLE", "true",
                 "PULLTHROUGH_STORAGE_S3_ACCESSKEY", S3ProxyServer.ACCESS_KEY, "PULLTHROUGH_STORAGE_S3_SECRETKEY",

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pullthrough.e2e.TestImages.Format;
 import dev.pullthrough.e2e.TestImages.Pushed;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.testing.Loopback;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -68,7 +69,7 @@ class ContainerImageIT {
         String gateway = docker(30, "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").output().trim();
         try (ReferenceRegistry upstream = ReferenceRegistry.startOn(temp.resolve("upstream"), gateway, List.of())) {
             Pushed image = new TestImages(upstream.url(), 51).pushImage("team/app", "v1", Format.OCI, 2, 32 * 1024);
-            int port = FreePorts.next();
+            int port = Loopback.freePort();
             String container = docker(60, "run", "-d", "-p", "127.0.0.1:" + port + ":5000",
                     "-e", "PULLTHROUGH_UPSTREAMS_0_URL=" + upstream.url(), IMAGE).output().trim();
             container = container.substring(container.lastIndexOf('\n') + 1);

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pullthrough.e2e.TestImages.Format;
 import dev.pullthrough.e2e.TestImages.Pushed;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.testing.Loopback;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -88,7 +89,7 @@ class DashboardQueriesTest {
             Path config = dir.resolve("prometheus.yml");
             Files.writeString(config, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
                     + "  - job_name: pullthrough\n    static_configs:\n      - targets: [\"" + target.getAuthority() + "\"]\n");
-            int port = FreePorts.next();
+            int port = Loopback.freePort();
             Process process = new ProcessBuilder(binary.toString(), "--config.file=" + config,
                     "--storage.tsdb.path=" + dir.resolve("data"), "--web.listen-address=127.0.0.1:" + port)
                     .redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.log").toFile()).start();

@@ -1,5 +1,6 @@
 package dev.pullthrough.e2e;
 
+import dev.pullthrough.testing.Loopback;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -52,7 +53,7 @@ final class ProxyProcess implements AutoCloseable {
 
     /** Runs a maintenance command (fsck, ...) to its end. */
     static Processes.Result command(Path data, URI upstream, Path log, String... args) {
-        Process process = start(List.of(args), environment(data, upstream, FreePorts.next()), log);
+        Process process = start(List.of(args), environment(data, upstream, Loopback.freePort()), log);
         try {
             if (!process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
                 process.destroyForcibly();

@@ -1,10 +1,7 @@
 package dev.pullthrough.e2e;
 
+import dev.pullthrough.testing.Loopback;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,11 +34,7 @@ public final class RedisServer implements AutoCloseable {
             throw new AssertionError(BINARY + " is missing: apt-get install -y redis-server (bash .ci/run does this)");
         }
         Files.createDirectories(dir);
-        int port;
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = socket.getLocalPort();
-        }
-        return new RedisServer(dir, port);
+        return new RedisServer(dir, Loopback.freePort());
     }
 
     public URI uri() {
@@ -55,7 +48,7 @@ public final class RedisServer implements AutoCloseable {
                 "--save", "", "--appendonly", "no", "--dir", dir.toString())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!listening()) {
+        while (!Loopback.listening(port)) {
             if (!process.isAlive() || System.nanoTime() > deadline) {
                 throw new AssertionError("redis-server did not start: " + Files.readString(log));
             }
@@ -71,15 +64,6 @@ public final class RedisServer implements AutoCloseable {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
             process = null;
-        }
-    }
-
-    private boolean listening() {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-            return true;
-        } catch (IOException e) {
-            return false;
         }
     }
 

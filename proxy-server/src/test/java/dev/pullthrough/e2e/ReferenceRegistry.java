@@ -1,5 +1,6 @@
 package dev.pullthrough.e2e;
 
+import dev.pullthrough.testing.Loopback;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -54,7 +55,7 @@ final class ReferenceRegistry implements AutoCloseable {
      */
     static ReferenceRegistry startOn(Path dir, String host, List<String> extraConfig) {
         Processes.require(BINARY, "docker-registry");
-        ReferenceRegistry registry = new ReferenceRegistry(dir, host, FreePorts.next(), extraConfig);
+        ReferenceRegistry registry = new ReferenceRegistry(dir, host, Loopback.freePort(), extraConfig);
         registry.start();
         return registry;
     }

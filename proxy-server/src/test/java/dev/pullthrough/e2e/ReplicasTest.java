@@ -12,6 +12,7 @@ import dev.pullthrough.oci.ManifestContent;
 import dev.pullthrough.storage.s3.BucketFsck;
 import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.storage.s3.S3ProxyServer;
+import dev.pullthrough.testing.Loopback;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -57,7 +58,7 @@ class ReplicasTest {
                     S3ProxyServer.SECRET_KEY);
 
             // Three processes, each with its own empty data directory.
-            try (ProxyProcess a = ProxyProcess.serve(temp.resolve("a"), upstream.url(), FreePorts.next(), temp.resolve("a.log"), shared)) {
+            try (ProxyProcess a = ProxyProcess.serve(temp.resolve("a"), upstream.url(), Loopback.freePort(), temp.resolve("a.log"), shared)) {
                 for (Pushed image : pushed) {
                     Skopeo.copyAll(a.url().getAuthority() + "/" + image.repository() + ":v1",
                             destination.hostPort() + "/via-a/" + image.repository() + ":v1");
@@ -67,7 +68,7 @@ class ReplicasTest {
             List<Long> before = counts(upstream, pushed);
 
             for (String replica : List.of("b", "c")) {
-                try (ProxyProcess other = ProxyProcess.serve(temp.resolve(replica), upstream.url(), FreePorts.next(),
+                try (ProxyProcess other = ProxyProcess.serve(temp.resolve(replica), upstream.url(), Loopback.freePort(),
                         temp.resolve(replica + ".log"), shared)) {
                     for (Pushed image : pushed) {
                         String to = "via-" + replica + "/" + image.repository();
@@ -163,7 +164,7 @@ class ReplicasTest {
                     "PULLTHROUGH_STORAGE_S3_ENDPOINT", s3.endpoint().toString(), "PULLTHROUGH_STORAGE_S3_PATHSTYLE", "true",
                     "PULLTHROUGH_STORAGE_S3_ACCESSKEY", S3ProxyServer.ACCESS_KEY, "PULLTHROUGH_STORAGE_S3_SECRETKEY",
                     S3ProxyServer.SECRET_KEY);
-            ProxyProcess a = ProxyProcess.serve(temp.resolve("a"), slow.url(), FreePorts.next(), temp.resolve("a.log"), shared);
+            ProxyProcess a = ProxyProcess.serve(temp.resolve("a"), slow.url(), Loopback.freePort(), temp.resolve("a.log"), shared);
             AtomicLong received = new AtomicLong();
             Thread client = new Thread(() -> {
                 try (InputStream body = HttpClient.newHttpClient().send(

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pullthrough.e2e.TestImages.Format;
 import dev.pullthrough.e2e.TestImages.Pushed;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.testing.Loopback;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -112,7 +113,7 @@ class StorageDurabilityTest {
                 blobs.add(blob);
                 upstream.route("GET /v2/crash/app/blobs/" + Digest.sha256Of(blob), FaultyUpstream.trickle(blob, 256 * 1024, 50, Long.MAX_VALUE));
             }
-            int port = FreePorts.next();
+            int port = Loopback.freePort();
             ProxyProcess proxy = ProxyProcess.serve(data, upstream.url(), port, temp.resolve("serve1.log"));
             ExecutorService clients = Executors.newFixedThreadPool(10);
             HttpClient http = HttpClient.newHttpClient();
@@ -161,7 +162,7 @@ class StorageDurabilityTest {
                 blobs.add(blob);
                 upstream.route("GET /v2/crash/small/blobs/" + Digest.sha256Of(blob), FaultyUpstream.trickle(blob, 1 << 20, 0, Long.MAX_VALUE));
             }
-            ProxyProcess proxy = ProxyProcess.serve(data, upstream.url(), FreePorts.next(), temp.resolve("serve1.log"));
+            ProxyProcess proxy = ProxyProcess.serve(data, upstream.url(), Loopback.freePort(), temp.resolve("serve1.log"));
             Set<Integer> receivedWhole = ConcurrentHashMap.newKeySet();
             CountDownLatch enough = new CountDownLatch(300);
             AtomicInteger next = new AtomicInteger();
@@ -192,7 +193,7 @@ class StorageDurabilityTest {
             for (byte[] blob : blobs) {
                 fetchedBefore += upstream.count("GET /v2/crash/small/blobs/" + Digest.sha256Of(blob));
             }
-            try (ProxyProcess restarted = ProxyProcess.serve(data, upstream.url(), FreePorts.next(), temp.resolve("serve2.log"))) {
+            try (ProxyProcess restarted = ProxyProcess.serve(data, upstream.url(), Loopback.freePort(), temp.resolve("serve2.log"))) {
                 int fromCache = 0;
                 for (int i : receivedWhole) {
                     String path = "/v2/crash/small/blobs/" + Digest.sha256Of(blobs.get(i));

@@ -8,8 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.cache.CachedMetadataStore;
-import dev.pullthrough.config.ConfigLoader;
-import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.RepositoryName;
@@ -20,18 +18,14 @@ import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
 import dev.pullthrough.upstream.BlobBody;
 import dev.pullthrough.upstream.HeldBlobBody;
-import dev.pullthrough.upstream.Listing;
-import dev.pullthrough.upstream.ManifestBody;
-import dev.pullthrough.upstream.ManifestHead;
 import dev.pullthrough.upstream.Refusal;
-import dev.pullthrough.upstream.Upstream;
+import dev.pullthrough.upstream.TestUpstream;
 import dev.pullthrough.upstream.UpstreamResult;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
@@ -220,20 +214,13 @@ class BlobServiceTest {
     // ---------------------------------------------------------------- the fake
 
     /** An upstream holding the blob in the repositories of {@link #holding}; counts GETs and HEADs; can be down. */
-    private static final class FakeUpstream implements Upstream {
+    private static final class FakeUpstream extends TestUpstream {
         final AtomicInteger gets = new AtomicInteger();
         final AtomicInteger heads = new AtomicInteger();
         final Set<String> holding = ConcurrentHashMap.newKeySet();
         final List<HeldBlobBody> bodies = new CopyOnWriteArrayList<>();
         volatile boolean down;
         volatile boolean corrupt;
-        private final UpstreamConfig config = ConfigLoader.fromYaml(
-                "upstreams:\n  - name: fake\n    url: http://127.0.0.1:9\n", Map.of()).defaultUpstream();
-
-        @Override
-        public UpstreamConfig config() {
-            return config;
-        }
 
         @Override
         public CompletableFuture<UpstreamResult<BlobBody>> blob(RepositoryName name, Digest digest) {
@@ -263,20 +250,7 @@ class BlobServiceTest {
                     ? UpstreamResult.ok((long) BLOB.length) : UpstreamResult.refused(new Refusal.NotFound()));
         }
 
-        @Override
-        public CompletableFuture<UpstreamResult<ManifestBody>> manifest(RepositoryName name, String reference, List<String> accept) {
-            throw new UnsupportedOperationException();
-        }
 
-        @Override
-        public CompletableFuture<UpstreamResult<ManifestHead>> headManifest(RepositoryName name, String reference,
-                                                                           List<String> accept) {
-            throw new UnsupportedOperationException();
-        }
 
-        @Override
-        public CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind) {
-            throw new UnsupportedOperationException();
-        }
     }
 }

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.cache.CachedMetadataStore;
-import dev.pullthrough.config.ConfigLoader;
-import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.MediaTypes;
@@ -19,12 +17,10 @@ import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
-import dev.pullthrough.upstream.BlobBody;
-import dev.pullthrough.upstream.Listing;
 import dev.pullthrough.upstream.ManifestBody;
 import dev.pullthrough.upstream.ManifestHead;
 import dev.pullthrough.upstream.Refusal;
-import dev.pullthrough.upstream.Upstream;
+import dev.pullthrough.upstream.TestUpstream;
 import dev.pullthrough.upstream.UpstreamResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -274,7 +270,7 @@ class ManifestServiceTest {
     }
 
     /** An upstream holding one tag, an OCI index; counts GETs and HEADs; can be down. */
-    private static final class FakeUpstream implements Upstream {
+    private static final class FakeUpstream extends TestUpstream {
         /** GETs by tag; by digest counted apart. */
         final AtomicInteger gets = new AtomicInteger();
         final AtomicInteger digestGets = new AtomicInteger();
@@ -282,13 +278,9 @@ class ManifestServiceTest {
         volatile boolean down;
         /** Whether reads by digest fail too while down. */
         volatile boolean downByDigest = true;
-        private final UpstreamConfig config = ConfigLoader.fromYaml(
-                "upstreams:\n  - name: fake\n    url: http://127.0.0.1:9\n    tagTtl: 5m\n    maxStale: 7d\n", Map.of())
-                .defaultUpstream();
 
-        @Override
-        public UpstreamConfig config() {
-            return config;
+        FakeUpstream() {
+            super("tagTtl: 5m", "maxStale: 7d");
         }
 
         @Override
@@ -312,20 +304,8 @@ class ManifestServiceTest {
             return CompletableFuture.completedFuture(UpstreamResult.ok(new ManifestHead(Optional.of(INDEX_DIGEST.toString()))));
         }
 
-        @Override
-        public CompletableFuture<UpstreamResult<BlobBody>> blob(RepositoryName name, Digest digest) {
-            throw new UnsupportedOperationException();
-        }
 
-        @Override
-        public CompletableFuture<UpstreamResult<Long>> headBlob(RepositoryName name, Digest digest) {
-            throw new UnsupportedOperationException();
-        }
 
-        @Override
-        public CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind) {
-            throw new UnsupportedOperationException();
-        }
     }
 
     /** A clock the test moves. */

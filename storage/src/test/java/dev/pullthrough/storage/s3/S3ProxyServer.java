@@ -1,10 +1,7 @@
 package dev.pullthrough.storage.s3;
 
 import dev.pullthrough.config.S3Config;
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
+import dev.pullthrough.testing.Loopback;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,10 +31,7 @@ public final class S3ProxyServer implements AutoCloseable {
             throw new AssertionError(CLASSPATH.toAbsolutePath() + " is missing: build test-tools/s3proxy first (mvn -B verify does)");
         }
         Files.createDirectories(dir.resolve("data"));
-        int port;
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            port = socket.getLocalPort();
-        }
+        int port = Loopback.freePort();
         Path properties = dir.resolve("s3proxy.properties");
         Files.writeString(properties, String.join("\n",
                 "s3proxy.endpoint=http://127.0.0.1:" + port,
@@ -52,7 +46,7 @@ public final class S3ProxyServer implements AutoCloseable {
                 .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.log").toFile()).start();
         S3ProxyServer server = new S3ProxyServer(process, port);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!server.listening()) {
+        while (!Loopback.listening(port)) {
             if (!process.isAlive() || System.nanoTime() > deadline) {
                 server.close();
                 throw new AssertionError("S3Proxy did not start: " + Files.readString(dir.resolve("s3proxy.log")));
@@ -60,15 +54,6 @@ public final class S3ProxyServer implements AutoCloseable {
             Thread.sleep(50);
         }
         return server;
-    }
-
-    private boolean listening() {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     public URI endpoint() {
