@@ -45,15 +45,51 @@ final class ProxyProcess implements AutoCloseable {
     static ProxyProcess serve(Path data, URI upstream, int port, Path log, Map<String, String> more) {
         Map<String, String> env = new HashMap<>(environment(data, upstream, port));
         env.putAll(more);
-        Process process = start(List.of("serve"), env, log);
+        Process process = start(List.of(), List.of("serve"), env, log);
         ProxyProcess proxy = new ProxyProcess(process, port);
         proxy.awaitReady(log);
         return proxy;
     }
 
+    /**
+     * {@code serve --config FILE} started the way README and the Dockerfile start it,
+     * {@code java @jvm.options} (128 MiB heap, exit on OutOfMemoryError): what a hostile upstream must not
+     * take down is tested under the bounds users run with. Listen address, ports and storage path come
+     * from the environment as in {@link #environment}.
+     */
+    static ProxyProcess serveLikeReadme(Path data, String yaml, int port, Path log) {
+        Path config = data.resolveSibling(data.getFileName() + ".yaml");
+        try {
+            Files.createDirectories(data);
+            Files.writeString(config, yaml);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        Map<String, String> env = Map.of(
+                "PULLTHROUGH_SERVER_HOST", "127.0.0.1",
+                "PULLTHROUGH_SERVER_PORT", Integer.toString(port),
+                "PULLTHROUGH_ADMIN_PORT", Integer.toString(port),
+                "PULLTHROUGH_STORAGE_PATH", data.toString());
+        List<String> jvm = List.of("@" + projectFile("jvm.options"));
+        Process process = start(jvm, List.of("serve", "--config", config.toString()), env, log);
+        ProxyProcess proxy = new ProxyProcess(process, port);
+        proxy.awaitReady(log);
+        return proxy;
+    }
+
+    /** A file at the project's root, found from the module directory the tests run in. */
+    private static Path projectFile(String name) {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.isRegularFile(dir.resolve(name)) && Files.isRegularFile(dir.resolve("pom.xml"))) {
+                return dir.resolve(name);
+            }
+        }
+        throw new AssertionError("no " + name + " above " + Path.of("").toAbsolutePath());
+    }
+
     /** Runs a maintenance command (fsck, ...) to its end. */
     static Processes.Result command(Path data, URI upstream, Path log, String... args) {
-        Process process = start(List.of(args), environment(data, upstream, Loopback.freePort()), log);
+        Process process = start(List.of(), List.of(args), environment(data, upstream, Loopback.freePort()), log);
         try {
             if (!process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
                 process.destroyForcibly();
@@ -68,9 +104,10 @@ final class ProxyProcess implements AutoCloseable {
         }
     }
 
-    private static Process start(List<String> args, Map<String, String> env, Path log) {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "dev.pullthrough.cli.Main"));
+    private static Process start(List<String> jvmOptions, List<String> args, Map<String, String> env, Path log) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.pullthrough.cli.Main"));
         command.addAll(args);
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()));
@@ -120,6 +157,29 @@ final class ProxyProcess implements AutoCloseable {
 
     URI url() {
         return URI.create("http://127.0.0.1:" + port);
+    }
+
+    /** Whether the process still runs (a hostile answer must not end it). */
+    boolean isAlive() {
+        return process.isAlive();
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    /** Resident memory now, from {@code /proc/PID/status} (VmRSS). */
+    long residentBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException e) {
+            throw new AssertionError("the proxy's memory cannot be read (did it exit?): " + e, e);
+        }
+        throw new AssertionError("no VmRSS for the proxy");
     }
 
     /** kill -9: no shutdown hook, no flush, no clean RocksDB close. */
