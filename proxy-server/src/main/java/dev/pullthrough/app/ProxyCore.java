@@ -29,6 +29,7 @@ import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.maintenance.StartupRecovery;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.s3.S3Bucket;
+import dev.pullthrough.upstream.BodyBudget;
 import dev.pullthrough.upstream.Upstream;
 import dev.pullthrough.upstream.UpstreamClient;
 import dev.pullthrough.upstream.auth.TokenCache;
@@ -226,11 +227,13 @@ public final class ProxyCore implements AutoCloseable {
     private static List<UpstreamClient> upstreamClients(PullthroughConfig config, Metrics metrics, ClientLoops loops)
             throws StartupException {
         TokenCache tokens = new TokenCache();
+        // One heap, so one budget for the manifest and listing bodies of every upstream (issue 26).
+        BodyBudget bodies = BodyBudget.quarterOfHeap();
         List<UpstreamClient> clients = new ArrayList<>();
         for (int i = 0; i < config.upstreams().size(); i++) {
             UpstreamConfig upstream = config.upstreams().get(i);
             try {
-                clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream, loops), tokens, metrics));
+                clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream, loops), tokens, metrics, bodies));
             } catch (IOException e) {
                 throw new StartupException("upstreams[" + i + "].caFile: " + e.getMessage(), e);
             }

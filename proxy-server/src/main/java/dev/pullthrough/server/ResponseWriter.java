@@ -50,13 +50,13 @@ final class ResponseWriter {
             out.headers().set("Docker-Content-Digest", m.digest().toString());
             out.headers().set(HttpHeaderNames.ETAG, "\"" + m.digest() + "\"");
             m.headers().forEach(out.headers()::set);
-            return send(ctx, out, extra);
+            return releasedWhenWritten(send(ctx, out, extra), m);
         }
         if (response instanceof ProxyResponse.Json j) {
             FullHttpResponse out = full(HttpResponseStatus.valueOf(j.status()), j.body(), head);
             out.headers().set(HttpHeaderNames.CONTENT_TYPE, j.contentType());
             j.headers().forEach(out.headers()::set);
-            return send(ctx, out, extra);
+            return releasedWhenWritten(send(ctx, out, extra), j);
         }
         if (response instanceof ProxyResponse.BlobHead b) {
             FullHttpResponse out = full(HttpResponseStatus.OK, new byte[0], true);
@@ -82,6 +82,12 @@ final class ResponseWriter {
         FullHttpResponse out = error(e.error(), head);
         e.headers().forEach(out.headers()::set);
         return send(ctx, out, extra);
+    }
+
+    /** The body's share of the memory budget is held until its last byte left (or the write failed). */
+    private static ChannelFuture releasedWhenWritten(ChannelFuture written, ProxyResponse response) {
+        written.addListener(f -> response.release());
+        return written;
     }
 
     static FullHttpResponse error(ApiError error, boolean head) {
