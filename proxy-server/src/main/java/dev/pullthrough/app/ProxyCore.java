@@ -228,10 +228,15 @@ public final class ProxyCore implements AutoCloseable {
             throws StartupException {
         TokenCache tokens = new TokenCache();
         // One heap, so one budget for the manifest and listing bodies of every upstream (issue 26).
-        BodyBudget bodies = BodyBudget.quarterOfHeap();
+        BodyBudget bodies = BodyBudget.eighthOfHeap();
         List<UpstreamClient> clients = new ArrayList<>();
         for (int i = 0; i < config.upstreams().size(); i++) {
             UpstreamConfig upstream = config.upstreams().get(i);
+            if (!UpstreamClient.manifestFits(upstream.maxManifestSize(), bodies)) {
+                throw new StartupException("upstreams[" + i + "].maxManifestSize: " + upstream.maxManifestSize() + " bytes do not"
+                        + " fit the heap's budget for manifest bodies (" + bodies.capacity() + " bytes hold manifests of up to "
+                        + bodies.capacity() / 2 + " bytes); lower it or raise -Xmx in jvm.options", null);
+            }
             try {
                 clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream, loops), tokens, metrics, bodies));
             } catch (IOException e) {

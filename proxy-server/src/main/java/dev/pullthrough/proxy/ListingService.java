@@ -35,7 +35,7 @@ public final class ListingService {
      * flight (issue 26); a listing larger than this is served, not kept.
      */
     private final Cache<String, Entry> cache = Caffeine.newBuilder()
-            .maximumWeight(16L << 20)
+            .maximumWeight(8L << 20)
             .weigher((String key, Entry entry) -> key.length() + entry.weight())
             .build();
 

@@ -52,11 +52,11 @@ public final class BodyBudget {
     }
 
     /**
-     * A quarter of the heap: what is left holds the hot manifests, the cached listings and the
-     * proxy itself, with room for the copies a body makes on its way (RocksDB's value encoding).
+     * An eighth of the heap (16 MiB under jvm.options): what is left holds the hot manifests, the
+     * cached listings and the proxy itself, and leaves the heap room to shrink back after a burst.
      */
-    public static BodyBudget quarterOfHeap() {
-        return new BodyBudget(Runtime.getRuntime().maxMemory() / 4);
+    public static BodyBudget eighthOfHeap() {
+        return new BodyBudget(Runtime.getRuntime().maxMemory() / 8);
     }
 
     public long capacity() {
@@ -81,7 +81,7 @@ public final class BodyBudget {
     public CompletableFuture<Permit> reserve(long bytes, Duration patience) {
         if (bytes > capacity) {
             return CompletableFuture.failedFuture(new TooLarge(bytes + " bytes do not fit the proxy's memory budget for"
-                    + " upstream bodies (" + capacity + " bytes, a quarter of the heap)"));
+                    + " upstream bodies (" + capacity + " bytes, an eighth of the heap: -Xmx in jvm.options)"));
         }
         Waiter waiter;
         synchronized (this) {

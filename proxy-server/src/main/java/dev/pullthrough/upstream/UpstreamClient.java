@@ -60,7 +60,15 @@ public final class UpstreamClient implements Upstream {
     private volatile boolean basicRequired;
 
     public UpstreamClient(UpstreamConfig config, NettyHttpClient http, TokenCache tokens, Metrics metrics) {
-        this(config, http, tokens, metrics, BodyBudget.quarterOfHeap());
+        this(config, http, tokens, metrics, BodyBudget.eighthOfHeap());
+    }
+
+    /**
+     * Whether a manifest of {@code size} bytes fits {@code budget} at all (as it weighs there): a
+     * maxManifestSize past it would refuse every manifest of that size.
+     */
+    public static boolean manifestFits(long size, BodyBudget budget) {
+        return size * MANIFEST_COPIES <= budget.capacity();
     }
 
     /** {@code budget}: the heap that manifest and listing bodies of every upstream may take at once. */
@@ -168,9 +176,8 @@ public final class UpstreamClient implements Upstream {
             response.cancel("too large");
             return CompletableFuture.failedFuture(new BodyTooLarge("it declares " + declared + " bytes, more than " + limit));
         }
-        // A body of unknown length may take a quarter of the budget: reserving the whole limit would
-        // make it wait for every other body, and block them all while it is read.
-        long expected = declared >= 0 ? declared : Math.min(limit, budget.capacity() / 4 / copies);
+        // A body of unknown length (chunked) reserves its limit, at most the whole budget.
+        long expected = declared >= 0 ? declared : Math.min(limit, budget.capacity() / copies);
         return budget.reserve(expected * copies, manifestTimeout())
                 .whenComplete((permit, refused) -> {
                     if (refused != null) {
