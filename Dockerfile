@@ -37,6 +37,9 @@ COPY jvm.options /opt/pullthrough/jvm.options
 COPY deploy/image-config.yml /etc/pullthrough/config.yml
 USER 10001
 ENV PULLTHROUGH_STORAGE_PATH=/var/lib/pullthrough
+# glibc keeps a 64 MiB arena per busy thread (RocksDB's, Netty's) otherwise: resident memory crept
+# up after bursts of large manifests (issue 26). See jvm.options.
+ENV MALLOC_ARENA_MAX=2
 VOLUME ["/var/lib/pullthrough"]
 EXPOSE 5000 5001
 # jvm.options: heap 128 MiB, direct memory 256 MiB, -XX:+ExitOnOutOfMemoryError (the orchestrator restarts it).

@@ -23,6 +23,7 @@ SLOW_STREAMS=${SLOW_STREAMS:-200}
 WRK_SECONDS=${WRK_SECONDS:-10}
 WARM_SECONDS=${WARM_SECONDS:-10}
 JAVA_OPTS=${JAVA_OPTS:-"@$ROOT/jvm.options"}   # the same options the README's run command uses
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}  # and the same environment
 WORK=$(mktemp -d /tmp/pullthrough-bench.XXXXXX)
 chmod 755 "$WORK"   # nginx workers (not root) read the blob from here
 JAR=$ROOT/proxy-server/target/pullthrough.jar

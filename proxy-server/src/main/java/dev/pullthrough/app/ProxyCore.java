@@ -29,6 +29,7 @@ import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.maintenance.StartupRecovery;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.s3.S3Bucket;
+import dev.pullthrough.upstream.BodyBudget;
 import dev.pullthrough.upstream.Upstream;
 import dev.pullthrough.upstream.UpstreamClient;
 import dev.pullthrough.upstream.auth.TokenCache;
@@ -226,11 +227,18 @@ public final class ProxyCore implements AutoCloseable {
     private static List<UpstreamClient> upstreamClients(PullthroughConfig config, Metrics metrics, ClientLoops loops)
             throws StartupException {
         TokenCache tokens = new TokenCache();
+        // One heap, so one budget for the manifest and listing bodies of every upstream (issue 26).
+        BodyBudget bodies = BodyBudget.eighthOfHeap();
         List<UpstreamClient> clients = new ArrayList<>();
         for (int i = 0; i < config.upstreams().size(); i++) {
             UpstreamConfig upstream = config.upstreams().get(i);
+            if (!UpstreamClient.manifestFits(upstream.maxManifestSize(), bodies)) {
+                throw new StartupException("upstreams[" + i + "].maxManifestSize: " + upstream.maxManifestSize() + " bytes do not"
+                        + " fit the heap's budget for manifest bodies (" + bodies.capacity() + " bytes hold manifests of up to "
+                        + bodies.capacity() / 2 + " bytes); lower it or raise -Xmx in jvm.options", null);
+            }
             try {
-                clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream, loops), tokens, metrics));
+                clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream, loops), tokens, metrics, bodies));
             } catch (IOException e) {
                 throw new StartupException("upstreams[" + i + "].caFile: " + e.getMessage(), e);
             }

@@ -20,7 +20,17 @@ import java.util.Optional;
  * removal can never put back what the store no longer holds, nor a read racing a write an older value.
  */
 public final class CachedMetadataStore extends ForwardingMetadataStore implements HotMetadata {
+    /**
+     * What one hot manifest costs besides its bytes: the cache's node, the digest with its hex text,
+     * the record and the array header (about 300 bytes measured on a 64-bit JVM).
+     */
+    private static final int MANIFEST_OVERHEAD = 320;
     private final Cache<Digest, StoredManifest> manifests;
+    /**
+     * Larger manifests are served from the store, not kept in memory: one would push out hundreds of
+     * ordinary ones, and sixteen at the largest size an upstream may send filled the heap (issue 26).
+     */
+    private final long largestHot;
     private final Cache<TagKey, TagResolution> tags;
     private final Cache<String, Boolean> links;
 
@@ -32,8 +42,9 @@ public final class CachedMetadataStore extends ForwardingMetadataStore implement
         this.manifests = Caffeine.newBuilder()
                 .executor(Runnable::run)
                 .maximumWeight(manifestBytes)
-                .weigher((Digest digest, StoredManifest manifest) -> manifest.bytes().length + 128)
+                .weigher((Digest digest, StoredManifest manifest) -> manifest.bytes().length + MANIFEST_OVERHEAD)
                 .build();
+        this.largestHot = manifestBytes / 16;
         this.tags = Caffeine.newBuilder().executor(Runnable::run).maximumSize(tagEntries).build();
         this.links = Caffeine.newBuilder().executor(Runnable::run).maximumSize(tagEntries * 10).build();
     }
@@ -77,13 +88,28 @@ public final class CachedMetadataStore extends ForwardingMetadataStore implement
 
     @Override
     public Optional<StoredManifest> manifest(Digest digest) {
-        return Optional.ofNullable(manifests.get(digest, d -> store.manifest(d).orElse(null)));
+        StoredManifest[] tooLarge = new StoredManifest[1];
+        StoredManifest hot = manifests.get(digest, d -> {
+            StoredManifest stored = store.manifest(d).orElse(null);
+            if (stored != null && !keepsHot(stored)) {
+                tooLarge[0] = stored;
+                return null;
+            }
+            return stored;
+        });
+        return Optional.ofNullable(hot != null ? hot : tooLarge[0]);
     }
 
     @Override
     public void putManifest(StoredManifest manifest) {
         store.putManifest(manifest);
-        manifests.put(manifest.digest(), manifest);
+        if (keepsHot(manifest)) {
+            manifests.put(manifest.digest(), manifest);
+        }
+    }
+
+    private boolean keepsHot(StoredManifest manifest) {
+        return manifest.bytes().length <= largestHot;
     }
 
     @Override

@@ -30,8 +30,12 @@ public final class ListingService {
 
     private final boolean offline;
     private final Clock clock;
+    /**
+     * The listings kept for stale serving share the heap with the hot manifests and the bodies in
+     * flight (issue 26); a listing larger than this is served, not kept.
+     */
     private final Cache<String, Entry> cache = Caffeine.newBuilder()
-            .maximumWeight(32L << 20)
+            .maximumWeight(8L << 20)
             .weigher((String key, Entry entry) -> key.length() + entry.weight())
             .build();
 
@@ -90,7 +94,8 @@ public final class ListingService {
             listing.filtersApplied().ifPresent(f -> headers.put("OCI-Filters-Applied", f));
             ProxyResponse.Json json = new ProxyResponse.Json(200, listing.contentType(), listing.body(), headers);
             cache.put(key, new Entry(json, now));
-            return json;
+            // This client's copy holds the body's share of the memory budget until it is written.
+            return new ProxyResponse.Json(200, listing.contentType(), listing.body(), headers, listing.permit());
         });
     }
 

@@ -272,12 +272,15 @@ public final class ManifestService {
             return CompletableFuture.completedFuture(Optional.of(new Cached(cached.get(), now - resolution.checkedAtMillis())));
         }
         return target.upstream().manifest(target.repository(), resolution.digest().toString(), accept).thenApplyAsync(answer -> {
-            if (!(answer instanceof UpstreamResult.Ok<ManifestBody> ok) || isSignedSchema1(ok.value().mediaType())) {
+            if (!(answer instanceof UpstreamResult.Ok<ManifestBody> ok)) {
                 return Optional.<Cached>empty();
             }
-            try {
+            try (ManifestBody body = ok.value()) {
+                if (isSignedSchema1(body.mediaType())) {
+                    return Optional.<Cached>empty();
+                }
                 StoredManifest manifest = admission.admit(target.upstreamName(), target.repository().value(),
-                        resolution.digest(), ok.value().mediaType(), ok.value().bytes(), AcceptHeader.types(accept));
+                        resolution.digest(), body.mediaType(), body.bytes(), AcceptHeader.types(accept));
                 keep.run();
                 return Optional.of(new Cached(manifest, clock.millis() - resolution.checkedAtMillis()));
             } catch (ManifestAdmission.Refused e) {
@@ -355,6 +358,7 @@ public final class ManifestService {
             try {
                 digest = body.declaredDigest().map(Digest::parse).orElseGet(() -> Digest.sha256Of(body.bytes()));
             } catch (InvalidDigestException e) {
+                body.close();
                 return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE,
                         "upstream " + target.upstreamName() + " sent an invalid Docker-Content-Digest: " + e.getMessage());
             }
@@ -373,10 +377,15 @@ public final class ManifestService {
             manifest = admission.admit(target.upstreamName(), target.repository().value(), digest, body.mediaType(),
                     body.bytes(), AcceptHeader.types(accept));
         } catch (ManifestAdmission.Refused e) {
+            body.close();
             return notCached(target, what, e);
+        } catch (RuntimeException e) {
+            body.close();
+            throw e;
         }
         remember.accept(manifest);
-        return served(manifest, false, Map.of());
+        janitor.accessed(manifest.digest());
+        return new ProxyResponse.Manifest(manifest.mediaType(), manifest.digest(), manifest.bytes(), false, Map.of(), body.permit());
     }
 
     /** Keeps what the upstream answered this client for the tag: as the tag's own manifest, for its accept set, or both. */
@@ -464,7 +473,7 @@ public final class ManifestService {
      */
     private static ProxyResponse passThroughSchema1(ManifestBody body) {
         Digest digest = body.declaredDigest().flatMap(ManifestService::tryParse).orElseGet(() -> Digest.sha256Of(body.bytes()));
-        return new ProxyResponse.Manifest(body.mediaType(), digest, body.bytes(), false, Map.of());
+        return new ProxyResponse.Manifest(body.mediaType(), digest, body.bytes(), false, Map.of(), body.permit());
     }
 
     private static Optional<Digest> tryParse(String text) {

@@ -142,7 +142,15 @@ public final class Prefetcher {
             throw new IOException("upstream " + target.upstreamName() + " did not give manifest " + reference + " of "
                     + target.repository() + ": " + refused.refusal());
         }
-        ManifestBody body = ((UpstreamResult.Ok<ManifestBody>) answer).value();
+        // Held only while read here: a walk holds an index while it fetches its children, and a
+        // child waiting for the memory its parent holds would wait for ever.
+        try (ManifestBody body = ((UpstreamResult.Ok<ManifestBody>) answer).value()) {
+            return verified(target, reference, asDigest, body);
+        }
+    }
+
+    private static StoredManifest verified(Target target, String reference, Optional<Digest> asDigest, ManifestBody body)
+            throws IOException {
         String mediaType = body.mediaType();
         Digest digest;
         try {

@@ -4,6 +4,7 @@ import dev.pullthrough.oci.Digest;
 import dev.pullthrough.registry.api.ApiError;
 import dev.pullthrough.registry.api.ByteRange;
 import dev.pullthrough.storage.blob.StoredBlob;
+import dev.pullthrough.upstream.BodyBudget;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -47,9 +48,22 @@ public sealed interface ProxyResponse {
     /** Lets go of what the response holds open, when it will not be written (the client left). */
     default void release() {}
 
-    /** A manifest: its exact bytes with the media type and digest that belong to them, and whether the cache had them. */
-    record Manifest(String mediaType, Digest digest, byte[] bytes, boolean fromCache, Map<String, String> headers)
-            implements ProxyResponse {
+    /**
+     * A manifest: its exact bytes with the media type and digest that belong to them, and whether the
+     * cache had them; {@code permit}: the upstream body's share of the {@link BodyBudget}, released
+     * once the response is written or dropped.
+     */
+    record Manifest(String mediaType, Digest digest, byte[] bytes, boolean fromCache, Map<String, String> headers,
+                    BodyBudget.Permit permit) implements ProxyResponse {
+        public Manifest(String mediaType, Digest digest, byte[] bytes, boolean fromCache, Map<String, String> headers) {
+            this(mediaType, digest, bytes, fromCache, headers, BodyBudget.Permit.NONE);
+        }
+
+        @Override
+        public void release() {
+            permit.close();
+        }
+
         @Override
         public CacheResult cacheResult() {
             return fromCache ? CacheResult.HIT : CacheResult.MISS;
@@ -61,8 +75,21 @@ public sealed interface ProxyResponse {
         }
     }
 
-    /** A small JSON document passed through from upstream (tags, referrers). */
-    record Json(int status, String contentType, byte[] body, Map<String, String> headers) implements ProxyResponse {
+    /**
+     * A small JSON document passed through from upstream (tags, referrers); {@code permit} as for a
+     * {@link Manifest}.
+     */
+    record Json(int status, String contentType, byte[] body, Map<String, String> headers, BodyBudget.Permit permit)
+            implements ProxyResponse {
+        public Json(int status, String contentType, byte[] body, Map<String, String> headers) {
+            this(status, contentType, body, headers, BodyBudget.Permit.NONE);
+        }
+
+        @Override
+        public void release() {
+            permit.close();
+        }
+
         @Override
         public long bodyBytes() {
             return body.length;

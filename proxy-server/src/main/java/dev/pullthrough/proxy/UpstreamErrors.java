@@ -7,6 +7,9 @@ import java.util.Map;
 
 /** Turns why the upstream did not give something into what the client gets. */
 final class UpstreamErrors {
+    /** Seconds a client waits before asking again while the proxy's memory for bodies is taken. */
+    private static final String RETRY_AFTER_BUSY = "5";
+
     private UpstreamErrors() {}
 
     /**
@@ -40,6 +43,10 @@ final class UpstreamErrors {
         }
         if (refusal instanceof Refusal.Rejected rejected) {
             return error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream " + upstream + " answered " + rejected.status() + " for " + what);
+        }
+        if (refusal instanceof Refusal.Busy busy) {
+            return new ProxyResponse.Error(new ApiError(ErrorCode.UNAVAILABLE, "the proxy cannot take " + what + " from upstream "
+                    + upstream + " now: " + busy.reason() + "; try again shortly"), Map.of("Retry-After", RETRY_AFTER_BUSY));
         }
         if (refusal instanceof Refusal.TimedOut timedOut) {
             return error(ErrorCode.UPSTREAM_TIMEOUT, "upstream " + upstream + " timed out fetching " + what + ": "

@@ -21,6 +21,8 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.stream.ChunkedNioFile;
+import io.netty.handler.stream.ChunkedStream;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.Map;
@@ -35,6 +37,8 @@ import java.util.concurrent.Executor;
  */
 final class ResponseWriter {
     static final String API_VERSION = "registry/2.0";
+    /** Bodies in memory larger than this are written in pieces of this size. */
+    private static final int PIECE = 64 * 1024;
 
     private ResponseWriter() {}
 
@@ -50,13 +54,13 @@ final class ResponseWriter {
             out.headers().set("Docker-Content-Digest", m.digest().toString());
             out.headers().set(HttpHeaderNames.ETAG, "\"" + m.digest() + "\"");
             m.headers().forEach(out.headers()::set);
-            return send(ctx, out, extra);
+            return releasedWhenWritten(send(ctx, out, m.bytes(), head, extra), m);
         }
         if (response instanceof ProxyResponse.Json j) {
             FullHttpResponse out = full(HttpResponseStatus.valueOf(j.status()), j.body(), head);
             out.headers().set(HttpHeaderNames.CONTENT_TYPE, j.contentType());
             j.headers().forEach(out.headers()::set);
-            return send(ctx, out, extra);
+            return releasedWhenWritten(send(ctx, out, j.body(), head, extra), j);
         }
         if (response instanceof ProxyResponse.BlobHead b) {
             FullHttpResponse out = full(HttpResponseStatus.OK, new byte[0], true);
@@ -84,6 +88,12 @@ final class ResponseWriter {
         return send(ctx, out, extra);
     }
 
+    /** The body's share of the memory budget is held until its last byte left (or the write failed). */
+    private static ChannelFuture releasedWhenWritten(ChannelFuture written, ProxyResponse response) {
+        written.addListener(f -> response.release());
+        return written;
+    }
+
     static FullHttpResponse error(ApiError error, boolean head) {
         FullHttpResponse out = full(HttpResponseStatus.valueOf(error.status()), error.body(), head);
         out.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
@@ -97,6 +107,25 @@ final class ResponseWriter {
         out.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length);
         out.headers().set("Docker-Distribution-API-Version", API_VERSION);
         return out;
+    }
+
+    /**
+     * A response whose body is in memory. A large one goes out in pieces as the client reads them
+     * (issue 26): written whole, the transport copied all of it into one direct buffer per client,
+     * malloc'd outside the heap and kept by the C allocator once freed (a 30 MiB tag list sixteen
+     * times took resident memory up by 150 MiB).
+     */
+    private static ChannelFuture send(ChannelHandlerContext ctx, FullHttpResponse out, byte[] body, boolean head,
+                                      Map<String, String> extra) {
+        if (head || body.length <= PIECE) {
+            return send(ctx, out, extra);
+        }
+        extra.forEach(out.headers()::set);
+        HttpResponse start = new DefaultHttpResponse(out.protocolVersion(), out.status(), out.headers());
+        out.release();
+        ctx.write(start);
+        ctx.write(new ChunkedStream(new ByteArrayInputStream(body), PIECE));
+        return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
     }
 
     static ChannelFuture send(ChannelHandlerContext ctx, FullHttpResponse out, Map<String, String> extra) {

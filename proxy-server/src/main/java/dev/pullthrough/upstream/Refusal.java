@@ -39,6 +39,12 @@ public sealed interface Refusal {
     /** The upstream answered with a server error (5xx): it is there, but will not say. */
     record ServerError(int status) implements Refusal {}
 
+    /**
+     * The proxy had no memory free for the body the upstream was about to send (its
+     * {@link BodyBudget}) for as long as a request may wait: the client may try again shortly.
+     */
+    record Busy(String reason) implements Refusal {}
+
     /** The upstream did not answer within a deadline; {@code reason} says which. */
     record TimedOut(String reason) implements Refusal {}
 

@@ -43,17 +43,37 @@ public final class UpstreamClient implements Upstream {
     private static final int MAX_ERROR_BODY = 64 * 1024;
     private static final int MAX_LISTING = 32 << 20;
     private static final int MAX_TOKEN = 1 << 20;
+    /**
+     * A manifest's bytes weigh twice in the {@link BodyBudget}: the body, and the copy RocksDB's
+     * value encoding makes while it is stored. A listing is held as it came.
+     */
+    private static final int MANIFEST_COPIES = 2;
 
     private final UpstreamConfig config;
     private final NettyHttpClient http;
     private final TokenCache tokens;
     private final Metrics metrics;
+    private final BodyBudget budget;
     private static final Duration FAILURE_WARNING_INTERVAL = Duration.ofSeconds(30);
     private volatile long lastFailureWarning;
     /** Set once an upstream has asked for Basic: later requests send it up front. */
     private volatile boolean basicRequired;
 
     public UpstreamClient(UpstreamConfig config, NettyHttpClient http, TokenCache tokens, Metrics metrics) {
+        this(config, http, tokens, metrics, BodyBudget.eighthOfHeap());
+    }
+
+    /**
+     * Whether a manifest of {@code size} bytes fits {@code budget} at all (as it weighs there): a
+     * maxManifestSize past it would refuse every manifest of that size.
+     */
+    public static boolean manifestFits(long size, BodyBudget budget) {
+        return size * MANIFEST_COPIES <= budget.capacity();
+    }
+
+    /** {@code budget}: the heap that manifest and listing bodies of every upstream may take at once. */
+    public UpstreamClient(UpstreamConfig config, NettyHttpClient http, TokenCache tokens, Metrics metrics, BodyBudget budget) {
+        this.budget = budget;
         this.config = config;
         this.http = http;
         this.tokens = tokens;
@@ -78,8 +98,9 @@ public final class UpstreamClient implements Upstream {
         String what = "manifest " + reference + " of " + name;
         return send("GET", uri("/v2/" + name + "/manifests/" + reference), accept, scope(name), "manifest")
                 .thenCompose(response -> response.status() == 200
-                        ? response.aggregate((int) config.maxManifestSize(), manifestTimeout()).thenApply(bytes -> UpstreamResult.ok(
-                                new ManifestBody(mediaType(response), response.header("Docker-Content-Digest"), bytes)))
+                        ? readWhole(response, config.maxManifestSize(), MANIFEST_COPIES).thenApply(held -> UpstreamResult.ok(
+                                new ManifestBody(mediaType(response), response.header("Docker-Content-Digest"), held.bytes(),
+                                        held.permit())))
                         : refusedWithBody(response))
                 .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
     }
@@ -133,11 +154,43 @@ public final class UpstreamClient implements Upstream {
         String what = kind + " of " + name;
         return send("GET", uri("/v2/" + name + "/" + pathAndQuery), List.of("application/json"), scope(name), kind)
                 .thenCompose(response -> response.status() == 200
-                        ? response.aggregate(MAX_LISTING, manifestTimeout()).thenApply(body -> UpstreamResult.ok(new Listing(
-                                response.header("Content-Type").orElse("application/json"), body, response.header("Link"),
-                                response.header("OCI-Filters-Applied"))))
+                        ? readWhole(response, MAX_LISTING, 1).thenApply(held -> UpstreamResult.ok(new Listing(
+                                response.header("Content-Type").orElse("application/json"), held.bytes(), response.header("Link"),
+                                response.header("OCI-Filters-Applied"), held.permit())))
                         : refusedWithBody(response))
                 .exceptionally(failure -> UpstreamResult.refused(refusal(failure, what)));
+    }
+
+    /** A whole body in memory and the share of the budget it holds. */
+    private record Held(byte[] bytes, BodyBudget.Permit permit) {}
+
+    /**
+     * Reads a whole body of at most {@code limit} bytes, after reserving {@code copies} times its
+     * size in the {@link BodyBudget}: the declared length, or the limit when none is declared. The
+     * body is not read while the request waits for room; a declared length past the limit is
+     * refused before a byte is read.
+     */
+    private CompletableFuture<Held> readWhole(UpstreamResponse response, long limit, int copies) {
+        long declared = contentLength(response);
+        if (declared > limit) {
+            response.cancel("too large");
+            return CompletableFuture.failedFuture(new BodyTooLarge("it declares " + declared + " bytes, more than " + limit));
+        }
+        // A body of unknown length (chunked) reserves its limit, at most the whole budget.
+        long expected = declared >= 0 ? declared : Math.min(limit, budget.capacity() / copies);
+        return budget.reserve(expected * copies, manifestTimeout())
+                .whenComplete((permit, refused) -> {
+                    if (refused != null) {
+                        response.cancel("no memory for its body");
+                    }
+                })
+                .thenCompose(permit -> response.aggregate((int) expected, manifestTimeout())
+                        .whenComplete((bytes, failure) -> {
+                            if (failure != null) {
+                                permit.close();
+                            }
+                        })
+                        .thenApply(bytes -> new Held(bytes, permit)));
     }
 
     /** A refusal that may carry the upstream's own OCI error body: read it (bounded) to pass it on. */
@@ -195,6 +248,12 @@ public final class UpstreamClient implements Upstream {
         }
         if (cause instanceof BodyTooLarge) {
             return new Refusal.Unavailable(what + " is too large (" + cause.getMessage() + "; upstreams[].maxManifestSize)");
+        }
+        if (cause instanceof BodyBudget.TooLarge) {
+            return new Refusal.Unavailable(what + " is too large: " + cause.getMessage());
+        }
+        if (cause instanceof BodyBudget.Exhausted) {
+            return new Refusal.Busy(cause.getMessage());
         }
         String reason = FailureReasons.describe(cause, config.url().getHost());
         warnOncePerBurst(what, reason);

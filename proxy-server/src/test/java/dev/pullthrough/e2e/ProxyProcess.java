@@ -53,7 +53,7 @@ final class ProxyProcess implements AutoCloseable {
 
     /**
      * {@code serve --config FILE} started the way README and the Dockerfile start it,
-     * {@code java @jvm.options} (128 MiB heap, exit on OutOfMemoryError): what a hostile upstream must not
+     * {@code MALLOC_ARENA_MAX=2 java @jvm.options} (128 MiB heap, exit on OutOfMemoryError): what a hostile upstream must not
      * take down is tested under the bounds users run with. Listen address, ports and storage path come
      * from the environment as in {@link #environment}.
      */
@@ -69,7 +69,8 @@ final class ProxyProcess implements AutoCloseable {
                 "PULLTHROUGH_SERVER_HOST", "127.0.0.1",
                 "PULLTHROUGH_SERVER_PORT", Integer.toString(port),
                 "PULLTHROUGH_ADMIN_PORT", Integer.toString(port),
-                "PULLTHROUGH_STORAGE_PATH", data.toString());
+                "PULLTHROUGH_STORAGE_PATH", data.toString(),
+                "MALLOC_ARENA_MAX", "2");
         List<String> jvm = List.of("@" + projectFile("jvm.options"));
         Process process = start(jvm, List.of("serve", "--config", config.toString()), env, log);
         ProxyProcess proxy = new ProxyProcess(process, port);

@@ -23,6 +23,8 @@ public enum ErrorCode {
     BAD_REQUEST(400, "bad request"),
     UPSTREAM_UNAVAILABLE(502, "upstream registry unavailable"),
     UPSTREAM_TIMEOUT(504, "upstream registry timed out"),
+    /** The proxy itself is out of a resource for the moment (distribution's code for 503). */
+    UNAVAILABLE(503, "service unavailable"),
     UNKNOWN(500, "unknown error");
 
     private final int status;
