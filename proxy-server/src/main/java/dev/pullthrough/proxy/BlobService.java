@@ -21,6 +21,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -45,6 +46,8 @@ public final class BlobService {
     private final Clock clock;
     private final boolean offline;
     private final Map<Digest, BlobDownload> inFlight = new ConcurrentHashMap<>();
+    /** Blobs passed through to a client now, held to the same rate floor as downloads. */
+    private final Set<PassThrough> passingThrough = ConcurrentHashMap.newKeySet();
     private volatile Consumer<BlobDownload> downloadStarted = download -> { };
     private final DownloadSlots slots;
 
@@ -156,6 +159,9 @@ public final class BlobService {
             return done(((UpstreamStatusException) cause).response());
         }
         if (cause instanceof StorageUnavailableException) {
+            if (!(cause instanceof BlobNotAdmittedException)) {
+                metrics.storageWriteFailure();
+            }
             return passThrough(target, digest, head);
         }
         return done(UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "fetching blob " + digest + " of "
@@ -194,14 +200,14 @@ public final class BlobService {
         }
     }
 
-    /** How many upstream blob downloads run now. */
     /** Tells {@code observer} of every download as it starts (the shared bucket follows large ones). */
     public void observeDownloads(Consumer<BlobDownload> observer) {
         downloadStarted = observer;
     }
 
+    /** How many upstream blob transfers run now: downloads into the cache and pass-throughs beside it. */
     public long downloadsInFlight() {
-        return inFlight.size();
+        return inFlight.size() + passingThrough.size();
     }
 
     /** The downloads running now, largest first. */
@@ -210,11 +216,17 @@ public final class BlobService {
                 .sorted(Comparator.comparingLong(DownloadProgress::size).reversed()).toList();
     }
 
-    /** Aborts downloads whose upstream sends slower than its {@code blobMinRate}; call periodically. */
+    /**
+     * Aborts downloads and pass-throughs whose upstream sends slower than its {@code blobMinRate};
+     * call periodically.
+     */
     public void abortSlowDownloads() {
         long now = System.nanoTime();
         for (BlobDownload download : inFlight.values()) {
             download.abortIfTooSlow(now);
+        }
+        for (PassThrough passThrough : passingThrough) {
+            passThrough.abortIfTooSlow(now);
         }
     }
 
@@ -233,7 +245,7 @@ public final class BlobService {
                 throw new UncheckedIOException(e);
             }
             Runnable lease = leases.acquire(d);
-            created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), new SerialExecutor(downloads), janitor::makeRoomFor,
+            created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), new SerialExecutor(downloads), janitor,
                     this::committed, () -> {
                         inFlight.remove(d);
                         lease.run();
@@ -301,11 +313,11 @@ public final class BlobService {
     }
 
     /**
-     * The cache cannot take this blob: this client gets its own stream straight from the upstream
-     * (no sharing, no Range), so the pull still succeeds.
+     * The cache does not take this blob: this client gets its own stream straight from the upstream
+     * (no sharing, no Range), so the pull still succeeds; without a declared length it goes to the
+     * client without one too.
      */
     private CompletableFuture<ProxyResponse> passThrough(Target target, Digest digest, boolean head) {
-        metrics.storageWriteFailure();
         if (head) {
             return headUpstream(target, digest);
         }
@@ -315,12 +327,10 @@ public final class BlobService {
                 return UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.BLOB_UNKNOWN, what, target.upstreamName());
             }
             BlobBody body = ((UpstreamResult.Ok<BlobBody>) answer).value();
-            if (body.size() < 0) {
-                body.cancel("no Content-Length");
-                return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream sent no Content-Length for " + what
-                        + " and the cache cannot store it");
-            }
-            return new ProxyResponse.BlobPassThrough(digest, body.size(), body.asInputStream());
+            PassThrough[] registered = new PassThrough[1];
+            registered[0] = new PassThrough(target, digest, body, () -> passingThrough.remove(registered[0]));
+            passingThrough.add(registered[0]);
+            return new ProxyResponse.BlobPassThrough(registered[0]);
         });
     }
 
