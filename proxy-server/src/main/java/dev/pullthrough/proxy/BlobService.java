@@ -48,6 +48,7 @@ public final class BlobService {
     private final Map<Digest, BlobDownload> inFlight = new ConcurrentHashMap<>();
     /** Blobs passed through to a client now, held to the same rate floor as downloads. */
     private final Set<PassThrough> passingThrough = ConcurrentHashMap.newKeySet();
+    private final OversizedBlobs oversized = new OversizedBlobs();
     private volatile Consumer<BlobDownload> downloadStarted = download -> { };
     private final DownloadSlots slots;
 
@@ -101,6 +102,9 @@ public final class BlobService {
         }
         if (head && !inFlight.containsKey(digest)) {
             return headUpstream(target, digest);
+        }
+        if (oversized.contains(digest)) {
+            return passThrough(target, digest, head);
         }
         Optional<BlobDownload> download = join(target, digest);
         if (download.isEmpty()) {
@@ -159,7 +163,9 @@ public final class BlobService {
             return done(((UpstreamStatusException) cause).response());
         }
         if (cause instanceof StorageUnavailableException) {
-            if (!(cause instanceof BlobNotAdmittedException)) {
+            if (cause instanceof BlobNotAdmittedException) {
+                oversized.add(digest);
+            } else {
                 metrics.storageWriteFailure();
             }
             return passThrough(target, digest, head);

@@ -154,6 +154,24 @@ class BlobAdmissionTest {
     }
 
     @Test
+    void get_blobFoundTooLargeBefore_nextClientPassedThroughAtOnceWithoutDownloadingAgain() throws Exception {
+        byte[] bytes = random(1 << 20, 11); // twice what one blob may take
+        Digest digest = Digest.sha256Of(bytes);
+        upstream.answer = () -> new FedBody(-1);
+        CompletableFuture<ProxyResponse> first = blobs.get(target(), digest, false, Optional.empty());
+        upstream.awaitBody(0).sendUntilCancelled(bytes);
+        assertInstanceOf(ProxyResponse.BlobPassThrough.class, first.get(10, TimeUnit.SECONDS)).release();
+        assertEquals(2, upstream.gets.get());
+
+        ProxyResponse second = get(digest);
+
+        assertInstanceOf(ProxyResponse.BlobPassThrough.class, second);
+        assertEquals(3, upstream.gets.get(), "its own stream only: no download up to the bound again");
+        assertEquals(0, janitor.reserved(), "no room held for it");
+        second.release();
+    }
+
+    @Test
     void get_chunkedBodyThatFits_committedAndItsRoomGivenBack() throws Exception {
         byte[] bytes = random(300 * 1024, 9);
         Digest digest = Digest.sha256Of(bytes);
