@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * is read on while the disk writes (up to the transport's window), and the file does not wait for
  * the hash nor the hash for the file. Readers follow the growing temp file from their own offset.
  * The last byte is held back until the digest is verified, so no client ever holds a complete body
- * of wrong bytes: on a failure every reader is aborted and nothing is committed.
+ * of wrong bytes: on a failure every reader is aborted and nothing is committed. Room in the cache
+ * is reserved before bytes are written, and only for a blob the cache takes: its size decides
+ * before anything is evicted for it (issue 26).
  */
 public final class BlobDownload implements BodySink, GrowingBlob {
     private static final Logger LOG = LoggerFactory.getLogger(BlobDownload.class);

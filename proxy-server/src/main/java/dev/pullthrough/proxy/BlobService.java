@@ -32,7 +32,8 @@ import java.util.function.Consumer;
 /**
  * Blobs through the cache: from disk when committed, otherwise through the one {@link BlobDownload}
  * of that digest (single-flight), which every concurrent client shares. A committed blob is indexed
- * and the cache trimmed to its bound; a blob the disk cannot take is passed through. Blocks on the
+ * and the cache trimmed to its bound; a blob larger than the cache takes, or that the disk cannot
+ * take, is passed through (no thread held for it, the downloads' rate floor applied). Blocks on the
  * disk (callers run it off the event loop), never on the upstream.
  */
 public final class BlobService {
