@@ -192,6 +192,10 @@ public final class BlobService {
         if (offline) {
             throw new IOException("blob " + digest + " is not cached and the proxy is offline");
         }
+        if (oversized.contains(digest)) {
+            throw new IOException("blob " + digest + " of " + target.repository()
+                    + " is larger than one blob may take of the cache (half of storage.maxSize): it is only passed through");
+        }
         Optional<BlobDownload> download = join(target, digest);
         if (download.isEmpty()) {
             return store.stat(digest).map(StoredBlob::size).orElseThrow(() -> new IOException("blob " + digest + " vanished"));

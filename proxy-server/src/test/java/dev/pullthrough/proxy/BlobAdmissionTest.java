@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.cache.CachedMetadataStore;
@@ -169,6 +170,9 @@ class BlobAdmissionTest {
         assertEquals(3, upstream.gets.get(), "its own stream only: no download up to the bound again");
         assertEquals(0, janitor.reserved(), "no room held for it");
         second.release();
+        IOException prefetch = assertThrows(IOException.class, () -> blobs.ensureCached(target(), digest));
+        assertTrue(prefetch.getMessage().contains("storage.maxSize"), prefetch.getMessage());
+        assertEquals(3, upstream.gets.get(), "a prefetch is told at once, no download");
     }
 
     @Test
