@@ -13,7 +13,9 @@ import org.slf4j.LoggerFactory;
  * One client's stream of a blob straight from the upstream, because the cache does not take it
  * (too large, disk full or unwritable). No thread is held for it: the body is pushed to the
  * client's sink as it arrives. It is held to the download's rate floor, so a silent or trickling
- * upstream cannot keep it, its connections and its memory for ever (issue 26).
+ * upstream cannot keep it, its connections and its memory for ever (issue 26). The floor counts what
+ * the upstream sent, which a client slower than the floor holds back too (backpressure): such a
+ * client is cut like a stalled upstream, which frees the upstream connection it would hold.
  */
 public final class PassThrough {
     private static final Logger LOG = LoggerFactory.getLogger(PassThrough.class);
