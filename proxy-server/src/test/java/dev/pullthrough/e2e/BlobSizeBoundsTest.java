@@ -182,8 +182,10 @@ class BlobSizeBoundsTest {
                     assertEquals(fixture.cached.get(0), Digest.sha256Of(cached.body()));
                     assertEquals(200, health.statusCode());
                     assertEquals(200, metrics.statusCode());
-                    assertTrue(blobMillis < 1000 && healthMillis < 1000 && metricsMillis < 1000,
-                            blobMillis + " ms, " + healthMillis + " ms, " + metricsMillis + " ms");
+                    assertTrue(blobMillis < 1000 && healthMillis < 1000, blobMillis + " ms, " + healthMillis + " ms");
+                    // A scrape renders every series: more CPU than a health check on two busy cores, so
+                    // more margin (the issue saw it time out at 5 s).
+                    assertTrue(metricsMillis < 2000, "/metrics took " + metricsMillis + " ms");
                 }
 
                 // The rate floor (32 KiB/s over 3 s) cuts every stalled one: short bodies, never success.
@@ -295,6 +297,9 @@ class BlobSizeBoundsTest {
             for (Digest digest : cached) {
                 Await.until(() -> Files.exists(blobPath(digest)), Duration.ofSeconds(10), digest + " committed");
             }
+            // Warm, as a proxy in service is: the first scrape loads its classes.
+            assertEquals(200, RegistryHttp.get(proxy.url(), "/metrics").statusCode());
+            assertEquals(200, RegistryHttp.get(proxy.url(), "/healthz").statusCode());
             rssBefore = proxy.residentBytes();
         }
 
