@@ -39,8 +39,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class BlobDownload implements BodySink, GrowingBlob {
     private static final Logger LOG = LoggerFactory.getLogger(BlobDownload.class);
-    /** How much more room a body without a length reserves each time it outgrows what it holds. */
-    static final long UNSIZED_RESERVATION_STEP = 4L << 20;
+    /**
+     * How much more room a download reserves each time its bytes outgrow what it holds (at most; a
+     * small cache steps by 1/32 of the largest blob it takes): room is made, evicting if need be, for
+     * bytes as they arrive, never for what an upstream only declares.
+     */
+    static final long RESERVATION_STEP = 4L << 20;
 
     private final Target target;
     private final Digest digest;
@@ -238,9 +242,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             if (failure != null) {
                 return;
             }
-            if (size < 0) {
-                reserveFor(written + bytes.remaining());
-            }
+            reserveFor(written + bytes.remaining());
             writer.append(bytes);
             written = writer.written();
             if (size >= 0 && written > size) {
@@ -343,16 +345,16 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     /**
      * A temp file for the download, unless the blob is larger than the cache takes, or the disk is
      * full or unwritable: then the blob is passed through. The declared size decides before anything
-     * is evicted for it; a body without a length reserves room as it arrives ({@link #reserveFor}).
+     * is evicted for it, and room is then made as the bytes arrive ({@link #reserveFor}): an upstream
+     * that declares much and sends little evicts for what it sent, not for what it declared.
      */
     private void openWriter(long length) throws IOException {
-        Optional<CacheJanitor.Reservation> room = janitor.reserve(Math.max(0, length));
-        if (room.isEmpty()) {
+        if (length > janitor.largestAdmitted()) {
             throw new BlobNotAdmittedException("blob " + digest + " of " + target.repository() + " declares " + length
                     + " bytes, more than one blob may take of the cache (half of storage.maxSize: "
                     + janitor.largestAdmitted() + " bytes)");
         }
-        reservation = room.get();
+        reservation = janitor.reserve(0).orElseThrow();
         try {
             if (length >= 0 && !store.hasRoomFor(length)) {
                 throw new StorageUnavailableException("no room on disk for blob " + digest + " (" + length + " bytes)", null);
@@ -368,22 +370,31 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     }
 
     /**
-     * A body without a declared length holds room for what arrived plus one step, grown as it
-     * arrives. Once it would pass what one blob may take, the download ends before those bytes are
-     * written: nothing is committed, nothing more evicted, and its clients are passed through.
-     * They received nothing yet (a download of unknown length answers its clients only once
-     * committed), so each of them gets one whole, correct body from the upstream.
+     * Holds room for what arrived plus one step, up to the declared size, grown as bytes arrive.
+     * A body without a declared length that would pass what one blob may take ends before those
+     * bytes are written: nothing is committed, nothing more evicted, and its clients are passed
+     * through. They received nothing yet (a download of unknown length answers its clients only
+     * once committed), so each of them gets one whole, correct body from the upstream.
      */
     private void reserveFor(long total) throws IOException {
         CacheJanitor.Reservation room = reservation;
         if (total <= room.bytes()) {
             return;
         }
-        long largest = janitor.largestAdmitted();
-        if (total > largest || !room.growTo(Math.min(largest, Math.max(total, room.bytes() + UNSIZED_RESERVATION_STEP)))) {
+        // What the upstream declared, not size: the hash thread sets that for a body without a
+        // length once it has seen all of it, which may be before this thread wrote it.
+        long declared = body.size();
+        if (declared >= 0 && total > declared) {
+            throw new IOException("upstream sent more than its Content-Length of " + declared);
+        }
+        long limit = declared >= 0 ? declared : janitor.largestAdmitted();
+        if (total > limit) {
             throw new BlobNotAdmittedException("blob " + digest + " of " + target.repository() + " came without a length and"
-                    + " passed " + janitor.largestAdmitted() + " bytes, more than one blob may take of the cache (half of"
-                    + " storage.maxSize)");
+                    + " passed " + limit + " bytes, more than one blob may take of the cache (half of storage.maxSize)");
+        }
+        long step = Math.min(RESERVATION_STEP, Math.max(1, janitor.largestAdmitted() / 32));
+        if (!room.growTo(Math.min(limit, Math.max(total, room.bytes() + step)))) {
+            throw new IOException("the download of blob " + digest + " ended meanwhile");
         }
     }
 

@@ -113,9 +113,11 @@ class BlobAdmissionTest {
         upstream.answer = () -> new FedBody(bytes.length);
 
         ProxyResponse.BlobStream stream = assertInstanceOf(ProxyResponse.BlobStream.class, get(Digest.sha256Of(bytes)));
-        assertEquals(2, evicted.size(), "800 + 300 KiB: one for its bytes, one more down to the low-water mark, no more");
+        assertEquals(List.of(), evicted, "nothing evicted for bytes that have not arrived");
         upstream.bodies.get(0).send(bytes);
-        await(() -> janitor.reserved() == 0, "the room went back once the index counted the blob");
+        await(() -> store.stat(Digest.sha256Of(bytes)).isPresent() && janitor.reserved() == 0,
+                "committed, and the room went back once the index counted the blob");
+        assertEquals(2, evicted.size(), "800 + 300 KiB: one for its bytes, one more down to the low-water mark, no more");
         stream.release();
         assertEquals(bytes.length, store.stat(Digest.sha256Of(bytes)).orElseThrow().size());
         assertAllCached(cached.subList(2, 8));
@@ -176,6 +178,24 @@ class BlobAdmissionTest {
     }
 
     @Test
+    void get_declaresMuchSendsLittle_evictsOnlyForWhatArrived() throws Exception {
+        List<Digest> cached = fill(8, 100 * 1024); // 800 KiB of 1 MiB
+        Digest digest = Digest.sha256Of("declares 500 KiB, sends 64 KiB, stalls".getBytes());
+        upstream.answer = () -> new FedBody(500 * 1024);
+
+        assertInstanceOf(ProxyResponse.BlobStream.class, get(digest));
+        FedBody body = upstream.awaitBody(0);
+        AtomicInteger written = new AtomicInteger();
+        body.sink.onBytes(ByteBuffer.wrap(new byte[CHUNK]), written::incrementAndGet);
+        await(() -> written.get() == 1, "the first 64 KiB written");
+
+        assertEquals(List.of(), evicted, "800 KiB + 64 KiB + a step of room fit: nothing evicted for the declared 500 KiB");
+        assertAllCached(cached);
+        body.cancel("the test ends it");
+        await(() -> janitor.reserved() == 0, "the room went back");
+    }
+
+    @Test
     void get_chunkedBodyThatFits_committedAndItsRoomGivenBack() throws Exception {
         byte[] bytes = random(300 * 1024, 9);
         Digest digest = Digest.sha256Of(bytes);
@@ -225,16 +245,21 @@ class BlobAdmissionTest {
         return blobs.get(target(), digest, false, Optional.empty()).get(10, TimeUnit.SECONDS);
     }
 
-    private void awaitInFlight(long expected, String what) throws InterruptedException {
+    private void awaitInFlight(long expected, String what) throws Exception {
         await(() -> blobs.downloadsInFlight() == expected, what + " (" + blobs.downloadsInFlight() + " in flight)");
     }
 
-    private static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+    private static void await(Check condition, String what) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+        while (!condition.holds() && System.nanoTime() < deadline) {
             Thread.sleep(1);
         }
-        assertTrue(condition.getAsBoolean(), what);
+        assertTrue(condition.holds(), what);
+    }
+
+    /** A condition that may throw (a look at the disk). */
+    private interface Check {
+        boolean holds() throws Exception;
     }
 
     /** Caches {@code count} blobs of {@code size} bytes, oldest first. */
