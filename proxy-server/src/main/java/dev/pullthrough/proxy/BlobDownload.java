@@ -1,11 +1,11 @@
 package dev.pullthrough.proxy;
 
-import dev.pullthrough.config.UpstreamTimeouts;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.registry.api.ErrorCode;
 import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.BlobWriter;
 import dev.pullthrough.storage.blob.StoredBlob;
+import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.upstream.BlobBody;
 import dev.pullthrough.upstream.BodySink;
 import dev.pullthrough.upstream.UpstreamResult;
@@ -16,13 +16,13 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
-import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,10 +33,18 @@ import org.slf4j.LoggerFactory;
  * is read on while the disk writes (up to the transport's window), and the file does not wait for
  * the hash nor the hash for the file. Readers follow the growing temp file from their own offset.
  * The last byte is held back until the digest is verified, so no client ever holds a complete body
- * of wrong bytes: on a failure every reader is aborted and nothing is committed.
+ * of wrong bytes: on a failure every reader is aborted and nothing is committed. Room in the cache
+ * is reserved before bytes are written, and only for a blob the cache takes: its size decides
+ * before anything is evicted for it (issue 26).
  */
 public final class BlobDownload implements BodySink, GrowingBlob {
     private static final Logger LOG = LoggerFactory.getLogger(BlobDownload.class);
+    /**
+     * How much more room a download reserves each time its bytes outgrow what it holds (at most; a
+     * small cache steps by 1/32 of the largest blob it takes): room is made, evicting if need be, for
+     * bytes as they arrive, never for what an upstream only declares.
+     */
+    static final long RESERVATION_STEP = 4L << 20;
 
     private final Target target;
     private final Digest digest;
@@ -56,31 +64,33 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     private volatile boolean fromShared;
     private volatile Throwable failure;
     private volatile BlobBody body;
-    private volatile long windowStartNanos = System.nanoTime();
-    private volatile long windowStartBytes;
+    private final RateFloor floor;
     /** Why the download was aborted as too slow, or null. */
     private volatile String tooSlow;
     private BlobWriter writer;
     private StoredBlob stored;
+    /** Room held in the cache for this blob's bytes; null until the upstream answered. */
+    private volatile CacheJanitor.Reservation reservation;
 
-    private final LongConsumer makeRoom;
+    private final CacheJanitor janitor;
     private final Consumer<StoredBlob> onCommit;
 
     /**
      * @param writes a serial executor for this download's disk work, in order
      * @param hashes a serial executor for this download's hashing, in order
-     * @param makeRoom called with the blob's size before it is written, to trim the cache first
+     * @param janitor reserves room for the blob before its bytes are written (and says whether it fits at all)
      * @param onCommit called once the blob is verified and committed
      * @param onFinish called when the download ended, either way
      */
-    BlobDownload(Target target, Digest digest, BlobStore store, Executor writes, Executor hashes, LongConsumer makeRoom,
+    BlobDownload(Target target, Digest digest, BlobStore store, Executor writes, Executor hashes, CacheJanitor janitor,
                  Consumer<StoredBlob> onCommit, Runnable onFinish) {
         this.target = target;
         this.digest = digest;
         this.store = store;
         this.writes = writes;
         this.hashes = hashes;
-        this.makeRoom = makeRoom;
+        this.janitor = janitor;
+        this.floor = new RateFloor(target.upstream().config().timeouts(), System.nanoTime());
         this.onCommit = onCommit;
         this.onFinish = onFinish;
     }
@@ -191,7 +201,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
 
     /** Asks the upstream; nothing waits for its answer. */
     void start() {
-        windowStartNanos = System.nanoTime();
+        floor.restart(System.nanoTime(), 0);
         target.upstream().blob(target.repository(), digest).whenComplete((answer, error) ->
                 writes.execute(() -> answered(answer, error)));
     }
@@ -219,7 +229,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
                 size = answered.size();
                 started.complete(answered.size());
             }
-            windowStartNanos = System.nanoTime();
+            floor.restart(System.nanoTime(), received);
             body = answered;
             answered.stream(this);
         } catch (Throwable e) {
@@ -232,6 +242,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             if (failure != null) {
                 return;
             }
+            reserveFor(written + bytes.remaining());
             writer.append(bytes);
             written = writer.written();
             if (size >= 0 && written > size) {
@@ -295,6 +306,8 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             }
             started.complete(size);
             onCommit.accept(stored);
+            // After the index counts the bytes: for a moment they count twice, never not at all.
+            reservation.release();
             done.complete(stored);
             ended();
         } catch (Throwable e) {
@@ -329,11 +342,19 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         writes.execute(() -> fail(cause));
     }
 
-    /** A temp file for the download, unless the disk is full or unwritable: then the blob is passed through. */
+    /**
+     * A temp file for the download, unless the blob is larger than the cache takes, or the disk is
+     * full or unwritable: then the blob is passed through. The declared size decides before anything
+     * is evicted for it, and room is then made as the bytes arrive ({@link #reserveFor}): an upstream
+     * that declares much and sends little evicts for what it sent, not for what it declared.
+     */
     private void openWriter(long length) throws IOException {
-        if (length > 0) {
-            makeRoom.accept(length);
+        if (length > janitor.largestAdmitted()) {
+            throw new BlobNotAdmittedException("blob " + digest + " of " + target.repository() + " declares " + length
+                    + " bytes, more than one blob may take of the cache (half of storage.maxSize: "
+                    + janitor.largestAdmitted() + " bytes)");
         }
+        reservation = janitor.reserve(0).orElseThrow();
         try {
             if (length >= 0 && !store.hasRoomFor(length)) {
                 throw new StorageUnavailableException("no room on disk for blob " + digest + " (" + length + " bytes)", null);
@@ -349,6 +370,35 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     }
 
     /**
+     * Holds room for what arrived plus one step, up to the declared size, grown as bytes arrive.
+     * A body without a declared length that would pass what one blob may take ends before those
+     * bytes are written: nothing is committed, nothing more evicted, and its clients are passed
+     * through. They received nothing yet (a download of unknown length answers its clients only
+     * once committed), so each of them gets one whole, correct body from the upstream.
+     */
+    private void reserveFor(long total) throws IOException {
+        CacheJanitor.Reservation room = reservation;
+        if (total <= room.bytes()) {
+            return;
+        }
+        // What the upstream declared, not size: the hash thread sets that for a body without a
+        // length once it has seen all of it, which may be before this thread wrote it.
+        long declared = body.size();
+        if (declared >= 0 && total > declared) {
+            throw new IOException("upstream sent more than its Content-Length of " + declared);
+        }
+        long limit = declared >= 0 ? declared : janitor.largestAdmitted();
+        if (total > limit) {
+            throw new BlobNotAdmittedException("blob " + digest + " of " + target.repository() + " came without a length and"
+                    + " passed " + limit + " bytes, more than one blob may take of the cache (half of storage.maxSize)");
+        }
+        long step = Math.min(RESERVATION_STEP, Math.max(1, janitor.largestAdmitted() / 32));
+        if (!room.growTo(Math.min(limit, Math.max(total, room.bytes() + step)))) {
+            throw new IOException("the download of blob " + digest + " ended meanwhile");
+        }
+    }
+
+    /**
      * Aborts a download whose upstream sends slower than its {@code blobMinRate} over a whole
      * {@code blobRateWindow}: a trickle holds a download slot and every reader as surely as silence
      * does. Called periodically.
@@ -358,19 +408,11 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         if (current == null || committed || failure != null) {
             return;
         }
-        UpstreamTimeouts limits = target.upstream().config().timeouts();
-        if (nowNanos - windowStartNanos < limits.blobRateWindow().toNanos()) {
+        OptionalLong sent = floor.shortfall(nowNanos, received);
+        if (sent.isEmpty()) {
             return;
         }
-        long sent = received - windowStartBytes;
-        long floor = limits.blobMinRate() * limits.blobRateWindow().toSeconds();
-        if (sent >= floor) {
-            windowStartNanos = nowNanos;
-            windowStartBytes = received;
-            return;
-        }
-        tooSlow = "upstream " + target.upstreamName() + " sent " + sent + " bytes of blob " + digest + " in "
-                + limits.blobRateWindow().toSeconds() + "s, below upstreams[].blobMinRate (" + limits.blobMinRate() + " B/s)";
+        tooSlow = "upstream " + target.upstreamName() + " " + floor.describe(sent.getAsLong(), "blob " + digest);
         LOG.warn("{}; aborting", tooSlow);
         current.cancel(tooSlow);
     }
@@ -390,9 +432,15 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         if (dropped != null) {
             dropped.abort();
         }
+        CacheJanitor.Reservation room = reservation;
+        if (room != null) {
+            room.release();
+        }
         started.completeExceptionally(e);
         done.completeExceptionally(e);
-        if (e instanceof StorageUnavailableException) {
+        if (e instanceof BlobNotAdmittedException) {
+            LOG.warn("{}; passing it through from upstream {} without caching", e.getMessage(), target.upstreamName());
+        } else if (e instanceof StorageUnavailableException) {
             LOG.error("{}; serving it straight from upstream {} without caching", e.getMessage(), target.upstreamName());
         } else if (!(e instanceof UpstreamStatusException)) {
             LOG.warn("fetching blob {} of {} from {} failed after {} bytes: {}",

@@ -21,6 +21,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -31,7 +32,8 @@ import java.util.function.Consumer;
 /**
  * Blobs through the cache: from disk when committed, otherwise through the one {@link BlobDownload}
  * of that digest (single-flight), which every concurrent client shares. A committed blob is indexed
- * and the cache trimmed to its bound; a blob the disk cannot take is passed through. Blocks on the
+ * and the cache trimmed to its bound; a blob larger than the cache takes, or that the disk cannot
+ * take, is passed through (no thread held for it, the downloads' rate floor applied). Blocks on the
  * disk (callers run it off the event loop), never on the upstream.
  */
 public final class BlobService {
@@ -45,6 +47,9 @@ public final class BlobService {
     private final Clock clock;
     private final boolean offline;
     private final Map<Digest, BlobDownload> inFlight = new ConcurrentHashMap<>();
+    /** Blobs passed through to a client now, held to the same rate floor as downloads. */
+    private final Set<PassThrough> passingThrough = ConcurrentHashMap.newKeySet();
+    private final OversizedBlobs oversized = new OversizedBlobs();
     private volatile Consumer<BlobDownload> downloadStarted = download -> { };
     private final DownloadSlots slots;
 
@@ -98,6 +103,9 @@ public final class BlobService {
         }
         if (head && !inFlight.containsKey(digest)) {
             return headUpstream(target, digest);
+        }
+        if (oversized.contains(digest)) {
+            return passThrough(target, digest, head);
         }
         Optional<BlobDownload> download = join(target, digest);
         if (download.isEmpty()) {
@@ -156,6 +164,11 @@ public final class BlobService {
             return done(((UpstreamStatusException) cause).response());
         }
         if (cause instanceof StorageUnavailableException) {
+            if (cause instanceof BlobNotAdmittedException) {
+                oversized.add(digest);
+            } else {
+                metrics.storageWriteFailure();
+            }
             return passThrough(target, digest, head);
         }
         return done(UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "fetching blob " + digest + " of "
@@ -179,6 +192,10 @@ public final class BlobService {
         if (offline) {
             throw new IOException("blob " + digest + " is not cached and the proxy is offline");
         }
+        if (oversized.contains(digest)) {
+            throw new IOException("blob " + digest + " of " + target.repository()
+                    + " is larger than one blob may take of the cache (half of storage.maxSize): it is only passed through");
+        }
         Optional<BlobDownload> download = join(target, digest);
         if (download.isEmpty()) {
             return store.stat(digest).map(StoredBlob::size).orElseThrow(() -> new IOException("blob " + digest + " vanished"));
@@ -194,14 +211,14 @@ public final class BlobService {
         }
     }
 
-    /** How many upstream blob downloads run now. */
     /** Tells {@code observer} of every download as it starts (the shared bucket follows large ones). */
     public void observeDownloads(Consumer<BlobDownload> observer) {
         downloadStarted = observer;
     }
 
+    /** How many upstream blob transfers run now: downloads into the cache and pass-throughs beside it. */
     public long downloadsInFlight() {
-        return inFlight.size();
+        return inFlight.size() + passingThrough.size();
     }
 
     /** The downloads running now, largest first. */
@@ -210,11 +227,17 @@ public final class BlobService {
                 .sorted(Comparator.comparingLong(DownloadProgress::size).reversed()).toList();
     }
 
-    /** Aborts downloads whose upstream sends slower than its {@code blobMinRate}; call periodically. */
+    /**
+     * Aborts downloads and pass-throughs whose upstream sends slower than its {@code blobMinRate};
+     * call periodically.
+     */
     public void abortSlowDownloads() {
         long now = System.nanoTime();
         for (BlobDownload download : inFlight.values()) {
             download.abortIfTooSlow(now);
+        }
+        for (PassThrough passThrough : passingThrough) {
+            passThrough.abortIfTooSlow(now);
         }
     }
 
@@ -233,7 +256,7 @@ public final class BlobService {
                 throw new UncheckedIOException(e);
             }
             Runnable lease = leases.acquire(d);
-            created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), new SerialExecutor(downloads), janitor::makeRoomFor,
+            created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), new SerialExecutor(downloads), janitor,
                     this::committed, () -> {
                         inFlight.remove(d);
                         lease.run();
@@ -301,11 +324,11 @@ public final class BlobService {
     }
 
     /**
-     * The cache cannot take this blob: this client gets its own stream straight from the upstream
-     * (no sharing, no Range), so the pull still succeeds.
+     * The cache does not take this blob: this client gets its own stream straight from the upstream
+     * (no sharing, no Range), so the pull still succeeds; without a declared length it goes to the
+     * client without one too.
      */
     private CompletableFuture<ProxyResponse> passThrough(Target target, Digest digest, boolean head) {
-        metrics.storageWriteFailure();
         if (head) {
             return headUpstream(target, digest);
         }
@@ -315,12 +338,10 @@ public final class BlobService {
                 return UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.BLOB_UNKNOWN, what, target.upstreamName());
             }
             BlobBody body = ((UpstreamResult.Ok<BlobBody>) answer).value();
-            if (body.size() < 0) {
-                body.cancel("no Content-Length");
-                return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE, "upstream sent no Content-Length for " + what
-                        + " and the cache cannot store it");
-            }
-            return new ProxyResponse.BlobPassThrough(digest, body.size(), body.asInputStream());
+            PassThrough[] registered = new PassThrough[1];
+            registered[0] = new PassThrough(target, digest, body, () -> passingThrough.remove(registered[0]));
+            passingThrough.add(registered[0]);
+            return new ProxyResponse.BlobPassThrough(registered[0]);
         });
     }
 

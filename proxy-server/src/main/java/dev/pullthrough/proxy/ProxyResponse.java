@@ -7,7 +7,6 @@ import dev.pullthrough.storage.blob.StoredBlob;
 import dev.pullthrough.upstream.BodyBudget;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.nio.channels.FileChannel;
 import java.util.Map;
@@ -124,10 +123,19 @@ public sealed interface ProxyResponse {
     }
 
     /**
-     * A blob streamed straight from the upstream to this one client, because the cache cannot store
-     * it (disk full or unwritable): hashed on the way, its last bytes held back until verified.
+     * A blob streamed straight from the upstream to this one client, because the cache does not take
+     * it (too large, disk full or unwritable): hashed on the way, its last bytes held back until
+     * verified. {@code size} is -1 when the upstream declared none.
      */
-    record BlobPassThrough(Digest digest, long size, InputStream body) implements ProxyResponse {
+    record BlobPassThrough(PassThrough body) implements ProxyResponse {
+        public Digest digest() {
+            return body.digest();
+        }
+
+        public long size() {
+            return body.size();
+        }
+
         @Override
         public CacheResult cacheResult() {
             return CacheResult.MISS;
@@ -135,12 +143,12 @@ public sealed interface ProxyResponse {
 
         @Override
         public long bodyBytes() {
-            return size;
+            return Math.max(0, body.size());
         }
 
         @Override
         public void release() {
-            closeQuietly(body);
+            body.cancel("the response to the client ended");
         }
     }
 

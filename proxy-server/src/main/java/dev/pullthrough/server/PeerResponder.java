@@ -13,7 +13,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Executor;
 
 /**
  * Requests of the other replicas ({@link PeerApi}) on the admin port: blobs written back as the
@@ -22,12 +21,10 @@ import java.util.concurrent.Executor;
 final class PeerResponder {
     private final PeerApi peers;
     private final Metrics metrics;
-    private final Executor workers;
 
-    PeerResponder(PeerApi peers, Metrics metrics, Executor workers) {
+    PeerResponder(PeerApi peers, Metrics metrics) {
         this.peers = peers;
         this.metrics = metrics;
-        this.workers = workers;
     }
 
     /** Answers a peer path off the event loop, writes the answer, then lets {@code answered} go on with the connection. */
@@ -45,7 +42,7 @@ final class PeerResponder {
                     metrics.request("peer", method, response.status());
                     boolean keep = keepAlive && response.status() < 400;
                     ChannelFuture done = ResponseWriter.write(ctx, response, request.method().equals(HttpMethod.HEAD),
-                            keep ? Map.of() : Map.of("Connection", "close"), workers);
+                            keep ? Map.of() : Map.of("Connection", "close"));
                     answered.written(done, keep);
                 }));
     }

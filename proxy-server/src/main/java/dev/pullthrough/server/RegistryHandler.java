@@ -16,7 +16,6 @@ import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Executor;
 
 /**
  * A connection to the registry port: the pull API, answered off the event loop by {@link PullApi}
@@ -26,18 +25,16 @@ final class RegistryHandler extends HttpTurns {
     private final PullApi api;
     private final Optional<AdminResponder> admin;
     private final Optional<PeerResponder> peers;
-    private final Executor workers;
     private final ClientPolicy clients;
     private final AccessLog accessLog;
 
     RegistryHandler(PullApi api, Optional<AdminResponder> admin, Optional<PeerResponder> peers, Metrics metrics,
-                    Executor workers, ClientPolicy clients, AccessLog accessLog) {
+                    ClientPolicy clients, AccessLog accessLog) {
         super(metrics);
         this.peers = peers;
         this.accessLog = accessLog;
         this.api = api;
         this.admin = admin;
-        this.workers = workers;
         this.clients = clients;
     }
 
@@ -95,7 +92,7 @@ final class RegistryHandler extends HttpTurns {
             headers = new java.util.HashMap<>(headers);
             headers.put("Connection", "close");
         }
-        ChannelFuture done = ResponseWriter.write(ctx, reply.response(), head, headers, workers);
+        ChannelFuture done = ResponseWriter.write(ctx, reply.response(), head, headers);
         done.addListener(f -> {
             long nanos = System.nanoTime() - started;
             long bytes = head ? 0 : reply.response().bodyBytes();

@@ -74,9 +74,9 @@ public final class RegistryServer implements AutoCloseable {
                                           int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AccessLog accessLog = new AccessLog(jsonAccessLog);
         Optional<AdminResponder> shared = admin.map(routes -> new AdminResponder(routes, metrics, blocking, adminClients, api::allows));
-        Optional<PeerResponder> peers = admin.map(routes -> new PeerResponder(peerApi, metrics, blocking));
+        Optional<PeerResponder> peers = admin.map(routes -> new PeerResponder(peerApi, metrics));
         return bind(host, port, new RegistryInitializer(tls.context,
-                () -> new RegistryHandler(api, shared, peers, metrics, blocking, clients, accessLog),
+                () -> new RegistryHandler(api, shared, peers, metrics, clients, accessLog),
                 connectionsPerClient, headerTimeout));
     }
 
@@ -85,7 +85,7 @@ public final class RegistryServer implements AutoCloseable {
                                        ClientPolicy adminClients, Predicate<Optional<String>> adminCredentials,
                                        int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AdminResponder responder = new AdminResponder(admin, metrics, blocking, adminClients, adminCredentials);
-        PeerResponder peers = new PeerResponder(peerApi, metrics, blocking);
+        PeerResponder peers = new PeerResponder(peerApi, metrics);
         return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new AdminHandler(responder, peers, metrics),
                 connectionsPerClient, headerTimeout));
     }

@@ -8,7 +8,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelPromise;
 import io.netty.channel.DefaultFileRegion;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -17,6 +16,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.SslHandler;
@@ -27,7 +27,6 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Executor;
 
 /**
  * Writes a {@link ProxyResponse} to the client. Every manifest and blob response carries
@@ -42,12 +41,8 @@ final class ResponseWriter {
 
     private ResponseWriter() {}
 
-    /**
-     * Writes the response; the returned future completes when its last byte was written.
-     * {@code blocking} runs pass-through streams, whose upstream reads block.
-     */
-    static ChannelFuture write(ChannelHandlerContext ctx, ProxyResponse response, boolean head, Map<String, String> extra,
-                               Executor blocking) {
+    /** Writes the response; the returned future completes when its last byte was written. */
+    static ChannelFuture write(ChannelHandlerContext ctx, ProxyResponse response, boolean head, Map<String, String> extra) {
         if (response instanceof ProxyResponse.Manifest m) {
             FullHttpResponse out = full(HttpResponseStatus.OK, m.bytes(), head);
             out.headers().set(HttpHeaderNames.CONTENT_TYPE, m.mediaType());
@@ -74,7 +69,7 @@ final class ResponseWriter {
             return blobStream(ctx, b, extra);
         }
         if (response instanceof ProxyResponse.BlobPassThrough b) {
-            return blobPassThrough(ctx, b, head, extra, blocking);
+            return blobPassThrough(ctx, b, head, extra);
         }
         if (response instanceof ProxyResponse.Redirect r) {
             FullHttpResponse out = full(HttpResponseStatus.TEMPORARY_REDIRECT, new byte[0], true);
@@ -159,16 +154,24 @@ final class ResponseWriter {
         return done;
     }
 
+    /**
+     * A blob straight from the upstream. Without a declared length (a chunked upstream body the
+     * cache did not take) the client gets it chunked too: the only blob response without a
+     * {@code Content-Length}, and a short one is still never complete (no last chunk).
+     */
     private static ChannelFuture blobPassThrough(ChannelHandlerContext ctx, ProxyResponse.BlobPassThrough b, boolean head,
-                                                 Map<String, String> extra, Executor blocking) {
-        ctx.writeAndFlush(blobResponse(b.digest().toString(), b.size(), Optional.empty(), extra));
-        ChannelPromise done = ctx.newPromise();
+                                                 Map<String, String> extra) {
+        HttpResponse out = blobResponse(b.digest().toString(), Math.max(0, b.size()), Optional.empty(), extra);
+        if (b.size() < 0) {
+            out.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
+            HttpUtil.setTransferEncodingChunked(out, true);
+        }
+        ctx.writeAndFlush(out);
         if (head) {
-            closeQuietly(b.body());
+            b.body().cancel("HEAD: no body wanted");
             return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
         }
-        blocking.execute(new PassThroughStreamer(ctx, b.digest(), b.body(), done));
-        return done;
+        return PassThroughStreamer.start(ctx, b.body());
     }
 
     private static ChannelFuture writeBlobFile(ChannelHandlerContext ctx, ProxyResponse.BlobFile b, boolean head,

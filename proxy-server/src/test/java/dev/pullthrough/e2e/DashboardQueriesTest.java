@@ -47,13 +47,14 @@ class DashboardQueriesTest {
              FaultyUpstream limited = new FaultyUpstream().route("GET /v2/team/limited/manifests/v1",
                      FaultyUpstream.fixed(404, "application/json", "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}".getBytes(),
                              Map.of("ratelimit-limit", "100;w=21600", "ratelimit-remaining", "98;w=21600")));
-             // A bound smaller than the two images together: the second pull evicts.
+             // A bound smaller than the two images together: the second pull evicts. Two layers each, so
+             // that a layer is well within half the bound (a larger blob is passed through, uncached).
              ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "storage:\n  maxSize: 120KiB\nupstreams:\n"
                      + "  - name: docker.io\n    url: " + registry.url() + "\n    default: true\n"
                      + "  - name: limited\n    url: " + limited.url() + "\n")) {
             TestImages images = new TestImages(registry.url(), 81);
-            Pushed first = images.pushImage("team/one", "v1", Format.OCI, 1, 64 * 1024);
-            Pushed second = images.pushImage("team/two", "v1", Format.OCI, 1, 64 * 1024);
+            Pushed first = images.pushImage("team/one", "v1", Format.OCI, 2, 32 * 1024);
+            Pushed second = images.pushImage("team/two", "v1", Format.OCI, 2, 32 * 1024);
             for (Pushed image : List.of(first, first, second)) { // cold, warm, then one that needs room
                 assertEquals(200, RegistryHttp.manifest(proxy.url(), image.repository(), image.tag()).statusCode());
                 for (Digest blob : image.blobs()) {

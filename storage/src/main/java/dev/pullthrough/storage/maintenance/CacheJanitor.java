@@ -38,6 +38,12 @@ public final class CacheJanitor {
      * that has chosen nothing yet goes on (up to {@link #STEP}), so entries in use never end a pass.
      */
     static final long STEP_READ_BUDGET_NANOS = 10_000_000;
+    /**
+     * No one blob may take more than this share of the bound: whatever one upstream answer declares
+     * (or sends without declaring), at least half of what was cached survives it, and a blob larger
+     * than that is passed through without evicting anything (issue 26).
+     */
+    static final double LARGEST_BLOB_SHARE = 0.5;
     private static final Logger LOG = LoggerFactory.getLogger(CacheJanitor.class);
 
     /** Told of every eviction (for metrics). */
@@ -55,6 +61,8 @@ public final class CacheJanitor {
     private final LongSupplier ticker;
     private final AtomicBoolean passPending = new AtomicBoolean();
     private final AtomicLong used = new AtomicLong();
+    /** Bytes held for downloads in flight ({@link Reservation}): counted against the bound before they are written. */
+    private final AtomicLong reserved = new AtomicLong();
     private final Object counting = new Object();
     private volatile boolean counted;
     private final Map<Digest, Long> pendingAccesses = new ConcurrentHashMap<>();
@@ -107,6 +115,74 @@ public final class CacheJanitor {
         return maxSize;
     }
 
+    /** The largest blob the cache takes: {@link #LARGEST_BLOB_SHARE} of {@code storage.maxSize}. */
+    public long largestAdmitted() {
+        return (long) (maxSize * LARGEST_BLOB_SHARE);
+    }
+
+    /** Bytes held for downloads in flight, not yet committed. */
+    public long reserved() {
+        return reserved.get();
+    }
+
+    /**
+     * Room for a blob of {@code bytes} on its way in: what the index holds plus every reservation
+     * stays within the bound, least recently used entries evicted for it now. Empty, with nothing
+     * evicted, when the blob is larger than {@link #largestAdmitted()}: the size decides before any
+     * eviction does. A body of unknown length reserves 0 and {@linkplain Reservation#growTo grows}
+     * as it arrives.
+     */
+    public Optional<Reservation> reserve(long bytes) {
+        Reservation reservation = new Reservation();
+        return reservation.growTo(bytes) ? Optional.of(reservation) : Optional.empty();
+    }
+
+    /**
+     * Room held for one download. Released when the download ends either way: after a commit the
+     * index counts the bytes (through {@link #added}), after a failure nobody does.
+     */
+    public final class Reservation {
+        private long bytes;
+        private boolean released;
+
+        private Reservation() {}
+
+        public synchronized long bytes() {
+            return bytes;
+        }
+
+        /**
+         * Holds room for {@code total} bytes in all (evicting for the growth if need be); false, with
+         * nothing changed and nothing evicted, when {@code total} is more than one blob may take or
+         * the reservation was released (a write racing its download's failure holds nothing).
+         */
+        public boolean growTo(long total) {
+            synchronized (this) {
+                if (released) {
+                    return false;
+                }
+                if (total <= bytes) {
+                    return true;
+                }
+                if (total > largestAdmitted()) {
+                    return false;
+                }
+                reserved.addAndGet(total - bytes);
+                bytes = total;
+            }
+            // Counted first, evicted for after: concurrent reservations each see the others' bytes.
+            makeRoomFor(0);
+            return true;
+        }
+
+        /** The room goes back, for good (idempotent). */
+        public synchronized void release() {
+            reserved.addAndGet(-bytes);
+            bytes = 0;
+            released = true;
+        }
+    }
+
     /**
      * Something of {@code size} bytes was just stored and indexed; when that took the cache over
      * its bound, a pass starts in the background (the caller, a download or an admitted manifest,
@@ -156,17 +232,18 @@ public final class CacheJanitor {
      * that work step by step.
      */
     public int makeRoomFor(long incoming) {
-        if (counted && used.get() + incoming <= maxSize) {
+        if (counted && used.get() + reserved.get() + incoming <= maxSize) {
             return 0;
         }
         countOnce();
-        if (used.get() + incoming <= maxSize) {
+        long held = reserved.get() + incoming;
+        if (used.get() + held <= maxSize) {
             return 0;
         }
         flushAccesses();
         // Its own evictions first, the pass after: the pass's steps lower the count before their
         // files are deleted, and a download that saw that count would write while they still stand.
-        int evicted = evictDownTo(maxSize - incoming, incoming);
+        int evicted = evictDownTo(maxSize - held, held);
         requestPass(incoming);
         return evicted;
     }
@@ -185,11 +262,12 @@ public final class CacheJanitor {
         }
     }
 
-    /** Down to the low-water mark, minus what is on its way in. */
+    /** Down to the low-water mark, minus what is on its way in (reserved, or {@code incoming} besides). */
     private int pass(long incoming) {
         countOnce();
         flushAccesses();
-        return evictDownTo(Math.max(0, (long) (maxSize * LOW_WATER) - incoming), incoming);
+        long held = reserved.get() + incoming;
+        return evictDownTo(Math.max(0, (long) (maxSize * LOW_WATER) - held), held);
     }
 
     /**
