@@ -13,11 +13,14 @@ import dev.pullthrough.oci.RepositoryName;
 import dev.pullthrough.storage.blob.BlobPaths;
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.maintenance.CacheJanitor;
+import dev.pullthrough.storage.meta.ForwardingMetadataStore;
 import dev.pullthrough.storage.meta.MetadataStore;
+import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.RocksMetadataStore;
 import dev.pullthrough.upstream.BlobBody;
 import dev.pullthrough.upstream.HeldBlobBody;
 import dev.pullthrough.upstream.ManifestBody;
+import dev.pullthrough.upstream.ManifestHead;
 import dev.pullthrough.upstream.Refusal;
 import dev.pullthrough.upstream.TestUpstream;
 import dev.pullthrough.upstream.UpstreamResult;
@@ -25,6 +28,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -210,6 +214,33 @@ class PrefetchGraphWalkTest {
         assertFalse(refused.getMessage().contains("[B@") || refused.getMessage().contains("OwnError["), refused.getMessage());
     }
 
+    // ---------------------------------------------------------------- keep-warm
+
+    @Test
+    void keepWarm_cachedChildTwiceNested_eachManifestLookedAtOnce_unchanged() throws IOException {
+        Digest top = upstream.doublingChain(upstream.image(), 16);
+        upstream.tag("top", top);
+        AtomicInteger manifestReads = new AtomicInteger();
+        MetadataStore counting = new ForwardingMetadataStore(metadata) {
+            @Override
+            public Optional<StoredManifest> manifest(Digest digest) {
+                manifestReads.incrementAndGet();
+                return super.manifest(digest);
+            }
+        };
+        KeepWarm warm = new KeepWarm(List.of(ImageReference.parse("team/app:top")), Duration.ofHours(1),
+                new UpstreamRouter(List.of(upstream)), counting, prefetcher(WalkLimits.DEFAULT), Clock.systemUTC());
+        assertEquals("fetched", warm.runOnce().outcomes().get(0).result());
+        int fetched = upstream.manifestGets.get();
+        manifestReads.set(0);
+
+        KeepWarm.Run second = warm.runOnce();
+
+        assertEquals("unchanged", second.outcomes().get(0).result());
+        assertEquals(17, manifestReads.get(), "each of 17 manifests read once, not once per path (2^17)");
+        assertEquals(fetched, upstream.manifestGets.get(), "no GET for an image cached whole");
+    }
+
     // ---------------------------------------------------------------- the fake
 
     /** An upstream serving a graph of manifests built by the test, and its blobs; counts GETs and the most at once. */
@@ -310,6 +341,14 @@ class PrefetchGraphWalkTest {
                 later.complete(answer);
             }, delayMillis, TimeUnit.MILLISECONDS);
             return later;
+        }
+
+        @Override
+        public CompletableFuture<UpstreamResult<ManifestHead>> headManifest(RepositoryName name, String reference,
+                                                                            List<String> accept) {
+            byte[] bytes = manifests.get(reference);
+            return CompletableFuture.completedFuture(bytes == null ? UpstreamResult.refused(new Refusal.NotFound())
+                    : UpstreamResult.ok(new ManifestHead(Optional.of(Digest.sha256Of(bytes).toString()))));
         }
 
         @Override
