@@ -152,6 +152,71 @@ class HostileGraphAndLinksTest {
         }
     }
 
+    @Test
+    void postPrefetch_clientHangsUp_walkStopsAskingUpstream() throws Exception {
+        try (FaultyUpstream upstream = new FaultyUpstream();
+             ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: hostile\n    url: "
+                     + upstream.url() + "\n    default: true\n")) {
+            // 300 distinct platforms (within the limit), each answered after 200 ms: a minute of work at four at a time.
+            StringBuilder children = new StringBuilder();
+            for (int i = 0; i < 300; i++) {
+                byte[] bytes = ("{\"schemaVersion\":2,\"mediaType\":\"" + OCI_MANIFEST + "\",\"config\":{\"mediaType\":"
+                        + "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" + Digest.sha256Of(new byte[] {(byte) i})
+                        + "\",\"size\":1},\"layers\":[]}").getBytes(StandardCharsets.UTF_8);
+                Digest digest = Digest.sha256Of(bytes);
+                FaultyUpstream.Answer slow = FaultyUpstream.fixed(200, OCI_MANIFEST, bytes, Map.of("Docker-Content-Digest", digest.toString()));
+                upstream.route("GET /v2/team/wide/manifests/" + digest, exchange -> {
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    slow.answer(exchange);
+                });
+                children.append(i == 0 ? "" : ",").append("{\"mediaType\":\"").append(OCI_MANIFEST).append("\",\"digest\":\"")
+                        .append(digest).append("\",\"size\":").append(bytes.length).append('}');
+            }
+            byte[] index = ("{\"schemaVersion\":2,\"mediaType\":\"" + OCI_INDEX + "\",\"manifests\":[" + children + "]}")
+                    .getBytes(StandardCharsets.UTF_8);
+            upstream.route("GET /v2/team/wide/manifests/v1", FaultyUpstream.fixed(200, OCI_INDEX, index,
+                    Map.of("Docker-Content-Digest", Digest.sha256Of(index).toString())));
+
+            try {
+                HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(proxy.url() + "/prefetch?image=team/wide:v1"))
+                        .timeout(Duration.ofSeconds(2)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                throw new AssertionError("a minute of work answered within 2 s");
+            } catch (java.net.http.HttpTimeoutException expected) {
+                // the client gave up and closed its connection
+            }
+
+            // Stopped: no new request for a second (each takes 200 ms, four run at a time while it works).
+            int[] last = {-1};
+            long[] changedAt = {System.nanoTime()};
+            Await.until(() -> {
+                int now = wideGets(upstream, index);
+                if (now != last[0]) {
+                    last[0] = now;
+                    changedAt[0] = System.nanoTime();
+                    return false;
+                }
+                return System.nanoTime() - changedAt[0] > Duration.ofSeconds(1).toNanos();
+            }, Duration.ofSeconds(10), "the prefetch stopped asking the upstream");
+            assertTrue(last[0] < 100, "stopped soon after the client left, not after all 300: " + last[0]);
+        }
+    }
+
+    /** GETs of the platform manifests of the wide index so far. */
+    private static int wideGets(FaultyUpstream upstream, byte[] index) {
+        int gets = 0;
+        String json = new String(index, StandardCharsets.UTF_8);
+        for (int at = json.indexOf("sha256:"); at >= 0; at = json.indexOf("sha256:", at + 1)) {
+            String digest = json.substring(at, at + 71);
+            gets += upstream.count("GET /v2/team/wide/manifests/" + digest);
+        }
+        return gets;
+    }
+
     // ---------------------------------------------------------------- hole 10: checks across upstreams
 
     @Test
