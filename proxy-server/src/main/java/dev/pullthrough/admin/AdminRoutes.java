@@ -209,11 +209,11 @@ public final class AdminRoutes {
         StringBuilder json = new StringBuilder("{\"images\":[");
         boolean failed = false;
         for (int i = 0; i < images.size(); i++) {
+            if (clientGone.getAsBoolean()) {
+                break; // nobody reads the rest
+            }
             json.append(i == 0 ? "" : ",");
             try {
-                if (clientGone.getAsBoolean()) {
-                    break; // nobody reads the rest
-                }
                 Prefetcher.Summary s = prefetcher.prefetch(images.get(i), Prefetcher.QUIET, clientGone);
                 json.append("{\"image\":\"").append(escape(s.image())).append("\",\"digest\":\"").append(s.digest())
                         .append("\",\"manifests\":").append(s.manifests()).append(",\"blobs\":").append(s.blobs())
