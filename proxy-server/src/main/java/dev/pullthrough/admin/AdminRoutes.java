@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -74,10 +75,18 @@ public final class AdminRoutes {
 
     /** The answer for an admin request; {@code uri} with its query. */
     public Answer answer(String method, String uri) {
+        return answer(method, uri, () -> false);
+    }
+
+    /**
+     * As {@link #answer(String, String)}; {@code clientGone} says whether the client has hung up, so
+     * that a long answer (a prefetch) stops working for nobody.
+     */
+    public Answer answer(String method, String uri, BooleanSupplier clientGone) {
         int q = uri.indexOf('?');
         String path = q < 0 ? uri : uri.substring(0, q);
         if (path.equals("/prefetch")) {
-            return method.equals("POST") ? prefetch(q < 0 ? "" : uri.substring(q + 1))
+            return method.equals("POST") ? prefetch(q < 0 ? "" : uri.substring(q + 1), clientGone)
                     : text(405, "text/plain", "use POST /prefetch?image=IMAGE\n");
         }
         if (path.equals("/cache/images")) {
@@ -192,7 +201,7 @@ public final class AdminRoutes {
         }
     }
 
-    private Answer prefetch(String query) {
+    private Answer prefetch(String query, BooleanSupplier clientGone) {
         List<String> images = parameters(query, "image");
         if (images.isEmpty()) {
             return text(400, "application/json", "{\"error\":\"name at least one image: POST /prefetch?image=library/alpine:3.19\"}\n");
@@ -200,9 +209,12 @@ public final class AdminRoutes {
         StringBuilder json = new StringBuilder("{\"images\":[");
         boolean failed = false;
         for (int i = 0; i < images.size(); i++) {
+            if (clientGone.getAsBoolean()) {
+                break; // nobody reads the rest
+            }
             json.append(i == 0 ? "" : ",");
             try {
-                Prefetcher.Summary s = prefetcher.prefetch(images.get(i), Prefetcher.QUIET);
+                Prefetcher.Summary s = prefetcher.prefetch(images.get(i), Prefetcher.QUIET, clientGone);
                 json.append("{\"image\":\"").append(escape(s.image())).append("\",\"digest\":\"").append(s.digest())
                         .append("\",\"manifests\":").append(s.manifests()).append(",\"blobs\":").append(s.blobs())
                         .append(",\"blobBytes\":").append(s.blobBytes()).append('}');

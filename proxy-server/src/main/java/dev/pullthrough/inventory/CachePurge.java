@@ -20,10 +20,10 @@ import java.util.TreeMap;
 
 /**
  * Removes images from the cache ({@code DELETE /cache/images}, {@code purge}): a tag, a digest or a
- * whole repository. Its tags and links go, and of its manifests and blobs those that no other
- * cached image needs (another tag, another repository's image, a manifest pulled by digest), never
- * one that is being served or downloaded. One purge at a time, so two never decide on the same
- * state twice.
+ * whole repository. Its tags and its own links go (never another repository's), and of its
+ * manifests and blobs those that nothing else links or needs (another tag, another repository's
+ * image or blob, a manifest pulled by digest), never one that is being served or downloaded.
+ * One purge at a time, so two never decide on the same state twice.
  */
 public final class CachePurge {
     private final MetadataStore metadata;
@@ -75,13 +75,17 @@ public final class CachePurge {
                 roots.addAll(tags.get(tag.value()));
             }
         } else {
+            // Issue 26: a digest acts on this repository's link only. One the repository does not
+            // hold (neither linked nor a tag's target) is nothing to purge here, whoever else holds it.
             Digest digest = ((Reference.ByDigest) reference.get()).value();
-            roots.add(digest);
             ownTargets.forEach((tag, target) -> {
                 if (target.equals(digest)) {
                     tagsGoing.add(tag);
                 }
             });
+            if (linked.contains(digest) || !tagsGoing.isEmpty()) {
+                roots.add(digest);
+            }
         }
         if (roots.isEmpty()) {
             return PurgeResult.nothing(image);
@@ -89,14 +93,21 @@ public final class CachePurge {
         tagsGoing.forEach(tag -> metadata.removeTag(repository.upstream(), repository.repository(), tag));
 
         Set<Digest> going = graph.closure(roots);
-        Set<Digest> staying = graph.closure(stillWanted(repository, going, graph));
+        // This repository's links to what goes, except what it still needs itself (another tag's
+        // image, another image it holds). Other repositories' links are theirs: untouched.
+        Set<Digest> ownStaying = reference.isEmpty() ? Set.of()
+                : graph.closure(ownStillWanted(tags, tagsGoing, linked, going, graph));
+        for (Digest digest : going) {
+            if (linked.contains(digest) && !ownStaying.contains(digest)) {
+                metadata.unlink(repository.upstream(), repository.repository(), digest);
+            }
+        }
+        // Bytes go only when nothing links or needs them any more: links as they are now.
+        Set<Digest> staying = graph.closure(stillWanted());
         List<Digest> removable = new ArrayList<>();
         for (Digest digest : going) {
             if (!staying.contains(digest)) {
                 removable.add(digest);
-            }
-            if (linked.contains(digest) && (reference.isEmpty() || !staying.contains(digest))) {
-                metadata.unlink(repository.upstream(), repository.repository(), digest);
             }
         }
         roots.forEach(root -> pulls.forget(repository.upstream(), repository.repository(), root));
@@ -108,19 +119,31 @@ public final class CachePurge {
         return new PurgeResult(image, tagsGoing.size(), manifests, removed.size() - manifests, bytes, removal.keptInUse());
     }
 
-    /**
-     * The manifests other images still need: every remaining tag's, and every manifest linked to a
-     * repository except this repository's links to what is going.
-     */
-    private Set<Digest> stillWanted(Repository repository, Set<Digest> going, ManifestGraph graph) {
+    /** What this repository still needs after the purge: its remaining tags' images and the manifests it holds that stay. */
+    private static Set<Digest> ownStillWanted(Map<String, Set<Digest>> tags, Set<String> tagsGoing, Set<Digest> linked,
+                                              Set<Digest> going, ManifestGraph graph) {
         Set<Digest> wanted = new HashSet<>();
-        metadata.forEachTag((key, resolution) -> wanted.add(resolution.digest()));
-        metadata.forEachLink(link -> {
-            boolean ours = link.upstream().equals(repository.upstream()) && link.repository().equals(repository.repository());
-            if (graph.isManifest(link.digest()) && !(ours && going.contains(link.digest()))) {
-                wanted.add(link.digest());
+        tags.forEach((tag, digests) -> {
+            if (!tagsGoing.contains(tag)) {
+                wanted.addAll(digests);
             }
         });
+        for (Digest digest : linked) {
+            if (graph.isManifest(digest) && !going.contains(digest)) {
+                wanted.add(digest);
+            }
+        }
+        return wanted;
+    }
+
+    /**
+     * What the cache as a whole still needs: every remaining tag's image, and every digest some
+     * repository links (a manifest with all it names, or a blob on its own).
+     */
+    private Set<Digest> stillWanted() {
+        Set<Digest> wanted = new HashSet<>();
+        metadata.forEachTag((key, resolution) -> wanted.add(resolution.digest()));
+        metadata.forEachLink(link -> wanted.add(link.digest()));
         return wanted;
     }
 

@@ -112,6 +112,9 @@ public final class OciLayoutExporter {
 
     /** Blobs first, then the manifests that name them, children before parents. */
     private void collect(StoredManifest manifest, Map<Digest, Object> content, String image) throws IOException {
+        if (content.containsKey(manifest.digest())) {
+            return; // collected by another path: each manifest once, however many lead to it (issue 26)
+        }
         ManifestContent parsed;
         try {
             parsed = ManifestContent.parse(manifest.bytes());

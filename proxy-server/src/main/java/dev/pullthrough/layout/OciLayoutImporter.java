@@ -6,6 +6,7 @@ import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.InvalidManifestException;
 import dev.pullthrough.oci.ManifestContent;
 import dev.pullthrough.proxy.ManifestAdmission;
+import dev.pullthrough.proxy.WalkLimits;
 import dev.pullthrough.storage.blob.BlobStore;
 import dev.pullthrough.storage.blob.BlobWriter;
 import dev.pullthrough.storage.blob.StoredBlob;
@@ -20,6 +21,8 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
@@ -72,11 +75,11 @@ public final class OciLayoutImporter {
         if (index == null) {
             throw new IOException(tarFile + " has no index.json: not an OCI image layout");
         }
-        int[] manifests = {0};
+        Map<Digest, StoredManifest> admitted = new HashMap<>();
         JsonNode descriptors = OciLayoutExporter.JSON.readTree(index).path("manifests");
         for (JsonNode descriptor : descriptors) {
             StoredManifest top = manifest(Digest.parse(descriptor.path("digest").asText()),
-                    descriptor.path("mediaType").asText(), manifests);
+                    descriptor.path("mediaType").asText(), admitted, 0);
             JsonNode annotations = descriptor.path("annotations");
             String tag = annotations.path(OciLayout.REF_NAME).asText("");
             String repository = annotations.path(OciLayout.REPOSITORY).asText("");
@@ -90,7 +93,7 @@ public final class OciLayoutImporter {
                 }
             }
         }
-        return new Report(blobCount, bytes, manifests[0], descriptors.size());
+        return new Report(blobCount, bytes, admitted.size(), descriptors.size());
     }
 
     /** A blob from the tar, hashed while written; one that does not match its name is refused. */
@@ -114,16 +117,29 @@ public final class OciLayoutImporter {
         }
     }
 
-    /** A manifest from the layout's blobs, its children admitted before it. */
-    private StoredManifest manifest(Digest digest, String mediaType, int[] count) throws IOException {
+    /**
+     * A manifest from the layout's blobs, its children admitted before it; each once however many
+     * paths lead to it ({@code admitted}), nested no deeper than a prefetch may go (issue 26: a
+     * child listed twice, 40 levels deep, is 2^40 paths in a few KB).
+     */
+    private StoredManifest manifest(Digest digest, String mediaType, Map<Digest, StoredManifest> admitted, int depth)
+            throws IOException {
+        StoredManifest done = admitted.get(digest);
+        if (done != null) {
+            return done;
+        }
+        if (depth > WalkLimits.DEFAULT.maxDepth()) {
+            throw new IOException("manifest " + digest + " in the layout is nested deeper than " + WalkLimits.DEFAULT.maxDepth()
+                    + " levels, the limit of one image");
+        }
         StoredBlob blob = blobs.stat(digest).orElseThrow(() -> new IOException("manifest " + digest + " is not in the layout"));
         byte[] bytes = Files.readAllBytes(blob.path());
         try {
             for (Descriptor child : ManifestContent.parse(bytes).manifests()) {
-                manifest(child.digest(), child.mediaType(), count);
+                manifest(child.digest(), child.mediaType(), admitted, depth + 1);
             }
             StoredManifest manifest = admission.admit(digest, mediaType, bytes);
-            count[0]++;
+            admitted.put(digest, manifest);
             return manifest;
         } catch (InvalidManifestException | ManifestAdmission.Refused e) {
             throw new IOException("manifest " + digest + " in the layout cannot be cached: " + e.getMessage());

@@ -15,9 +15,12 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -111,7 +114,8 @@ public final class KeepWarm {
         UpstreamResult<ManifestHead> head = target.upstream()
                 .headManifest(target.repository(), tag, List.of(Prefetcher.ACCEPT)).join();
         if (head instanceof UpstreamResult.Refused<ManifestHead> refused) {
-            return new Outcome(image.toString(), "failed: the upstream answered " + refused.refusal(), cached.map(TagResolution::digest));
+            return new Outcome(image.toString(), "failed: upstream " + target.upstreamName() + " was asked for the tag and "
+                    + RefusalText.describe(refused.refusal()), cached.map(TagResolution::digest));
         }
         Optional<Digest> upstream = ((UpstreamResult.Ok<ManifestHead>) head).value().declaredDigest().flatMap(KeepWarm::digest);
         if (cached.isPresent() && upstream.equals(Optional.of(cached.get().digest())) && cachedWhole(cached.get().digest())) {
@@ -124,25 +128,37 @@ public final class KeepWarm {
 
     /**
      * Whether the manifest, its platform images and all their blobs are cached: an image whose layers
-     * were evicted is not current for a site that loses its upstream, so it is fetched again.
+     * were evicted is not current for a site that loses its upstream, so it is fetched again. Each
+     * manifest is looked at once however many paths lead to it, and a graph beyond the walk's limits
+     * is not whole (the fetch then says which limit).
      */
-    private boolean cachedWhole(Digest digest) {
-        Optional<StoredManifest> manifest = metadata.manifest(digest);
-        if (manifest.isEmpty()) {
-            return false;
-        }
-        ManifestContent content;
-        try {
-            content = ManifestContent.parse(manifest.get().bytes());
-        } catch (InvalidManifestException e) {
-            return false;
-        }
-        for (Descriptor child : content.manifests()) {
-            if (!cachedWhole(child.digest())) {
+    private boolean cachedWhole(Digest top) {
+        Set<Digest> seen = new HashSet<>(List.of(top));
+        ArrayDeque<Digest> todo = new ArrayDeque<>(seen);
+        while (!todo.isEmpty()) {
+            Optional<StoredManifest> manifest = metadata.manifest(todo.poll());
+            if (manifest.isEmpty()) {
+                return false;
+            }
+            ManifestContent content;
+            try {
+                content = ManifestContent.parse(manifest.get().bytes());
+            } catch (InvalidManifestException e) {
+                return false;
+            }
+            for (Descriptor child : content.manifests()) {
+                if (seen.add(child.digest())) {
+                    if (seen.size() > WalkLimits.DEFAULT.maxManifests()) {
+                        return false;
+                    }
+                    todo.add(child.digest());
+                }
+            }
+            if (!content.blobs().stream().allMatch(blob -> metadata.entry(blob.digest()).isPresent())) {
                 return false;
             }
         }
-        return content.blobs().stream().allMatch(blob -> metadata.entry(blob.digest()).isPresent());
+        return true;
     }
 
     private Outcome fetch(ImageReference image) throws IOException {

@@ -1,25 +1,21 @@
 package dev.pullthrough.proxy;
 
-import dev.pullthrough.oci.Descriptor;
 import dev.pullthrough.oci.Digest;
-import dev.pullthrough.oci.InvalidManifestException;
-import dev.pullthrough.oci.ManifestContent;
 import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.oci.Reference;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
-import dev.pullthrough.upstream.ManifestBody;
-import dev.pullthrough.upstream.UpstreamResult;
 import java.io.IOException;
 import java.time.Clock;
-import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 
 /**
- * Warms the cache: every platform of an image, recursively, children before the parent and blobs
- * before the manifest that names them, so a manifest in the cache always has what it needs.
+ * Warms the cache: every platform of an image, each manifest and blob once (an {@link ImageWalk}
+ * within {@link WalkLimits}), linked to the repository only once all of it is cached, so a manifest
+ * served for the repository always has what it needs.
  */
 public final class Prefetcher {
     /** Every modern manifest type: prefetch keeps what the upstream stores, indexes included. */
@@ -52,9 +48,16 @@ public final class Prefetcher {
     private final MetadataStore metadata;
     private final ManifestAdmission admission;
     private final Clock clock;
+    private final WalkLimits limits;
 
     public Prefetcher(UpstreamRouter router, BlobService blobs, MetadataStore metadata, ManifestAdmission admission,
                       Clock clock) {
+        this(router, blobs, metadata, admission, clock, WalkLimits.DEFAULT);
+    }
+
+    public Prefetcher(UpstreamRouter router, BlobService blobs, MetadataStore metadata, ManifestAdmission admission,
+                      Clock clock, WalkLimits limits) {
+        this.limits = limits;
         this.router = router;
         this.blobs = blobs;
         this.metadata = metadata;
@@ -63,6 +66,14 @@ public final class Prefetcher {
     }
 
     public Summary prefetch(String image, Progress progress) throws IOException {
+        return prefetch(image, progress, () -> false);
+    }
+
+    /**
+     * As {@link #prefetch(String, Progress)}, stopped (with an {@link IOException}) as soon as
+     * {@code abandoned} says whoever asked has gone away: an admin client that hung up.
+     */
+    public Summary prefetch(String image, Progress progress, BooleanSupplier abandoned) throws IOException {
         ImageReference reference;
         try {
             reference = ImageReference.parse(image);
@@ -90,7 +101,12 @@ public final class Prefetcher {
                 progress.blob(digest, size);
             }
         };
-        StoredManifest top = walk(target, reference.reference().toString(), counting);
+        StoredManifest top;
+        try {
+            top = new ImageWalk(target, blobs, metadata, admission, limits, abandoned).run(reference.reference().toString(), counting);
+        } catch (ImageWalk.Abandoned e) {
+            throw new IOException(e.getMessage());
+        }
         if (reference.reference() instanceof Reference.Tag) {
             // Asked with every modern type listed: the answer is the manifest the upstream stores for the tag.
             metadata.putTag(TagKey.own(target.upstreamName(), target.repository().value(), reference.reference().toString()),
@@ -98,70 +114,5 @@ public final class Prefetcher {
         }
         return new Summary(target.upstreamName() + "/" + target.repository() + (reference.reference() instanceof Reference.Tag
                 ? ":" : "@") + reference.reference(), top.digest(), counts[0], counts[1], bytes[0]);
-    }
-
-    private StoredManifest walk(Target target, String reference, Progress progress) throws IOException {
-        StoredManifest fetched = manifest(target, reference);
-        ManifestContent content;
-        try {
-            content = ManifestContent.parse(fetched.bytes());
-        } catch (InvalidManifestException e) {
-            throw new IOException("manifest " + reference + " of " + target.repository() + " is not a manifest: " + e.getMessage());
-        }
-        for (Descriptor child : content.manifests()) {
-            walk(target, child.digest().toString(), progress);
-        }
-        for (Descriptor blob : content.blobs()) {
-            progress.blob(blob.digest(), blobs.ensureCached(target, blob.digest()));
-        }
-        StoredManifest manifest;
-        try {
-            manifest = admission.admit(target.upstreamName(), target.repository().value(), fetched.digest(),
-                    fetched.mediaType(), fetched.bytes());
-        } catch (ManifestAdmission.Refused e) {
-            throw new IOException("manifest " + reference + " of " + target.repository() + " cannot be cached: " + e.getMessage());
-        }
-        progress.manifest(manifest.digest(), manifest.mediaType());
-        return manifest;
-    }
-
-    /**
-     * The manifest from cache when the reference is a digest cached and known to be in this
-     * repository, else from the upstream, verified.
-     */
-    private StoredManifest manifest(Target target, String reference) throws IOException {
-        Optional<Digest> asDigest = Reference.parse(reference).digest();
-        if (asDigest.isPresent() && metadata.linked(target.upstreamName(), target.repository().value(), asDigest.get())) {
-            Optional<StoredManifest> cached = metadata.manifest(asDigest.get());
-            if (cached.isPresent()) {
-                return cached.get();
-            }
-        }
-        UpstreamResult<ManifestBody> answer = target.upstream().manifest(target.repository(), reference, List.of(ACCEPT)).join();
-        if (answer instanceof UpstreamResult.Refused<ManifestBody> refused) {
-            throw new IOException("upstream " + target.upstreamName() + " did not give manifest " + reference + " of "
-                    + target.repository() + ": " + refused.refusal());
-        }
-        // Held only while read here: a walk holds an index while it fetches its children, and a
-        // child waiting for the memory its parent holds would wait for ever.
-        try (ManifestBody body = ((UpstreamResult.Ok<ManifestBody>) answer).value()) {
-            return verified(target, reference, asDigest, body);
-        }
-    }
-
-    private static StoredManifest verified(Target target, String reference, Optional<Digest> asDigest, ManifestBody body)
-            throws IOException {
-        String mediaType = body.mediaType();
-        Digest digest;
-        try {
-            digest = asDigest.isPresent() ? asDigest.get() : body.declaredDigest().map(Digest::parse)
-                    .orElseGet(() -> Digest.sha256Of(body.bytes()));
-        } catch (IllegalArgumentException e) {
-            throw new IOException("upstream " + target.upstreamName() + " declared an invalid digest for " + reference);
-        }
-        if (!digest.matches(body.bytes())) {
-            throw new IOException("manifest " + reference + " of " + target.repository() + " does not hash to " + digest);
-        }
-        return new StoredManifest(digest, mediaType, body.bytes());
     }
 }

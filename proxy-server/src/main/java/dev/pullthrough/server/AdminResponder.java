@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,8 +54,11 @@ final class AdminResponder {
                 || method.equals(HttpMethod.DELETE));
     }
 
-    /** The answer to an admin path; a refusal (403) completes at once and closes the connection. */
-    CompletableFuture<FullHttpResponse> answer(HttpRequest request, String path, SocketAddress client) {
+    /**
+     * The answer to an admin path; a refusal (403) completes at once and closes the connection.
+     * {@code clientGone} tells a long answer (a prefetch) that the client hung up.
+     */
+    CompletableFuture<FullHttpResponse> answer(HttpRequest request, String path, SocketAddress client, BooleanSupplier clientGone) {
         boolean head = request.method().equals(HttpMethod.HEAD);
         if (!AdminRoutes.isHealth(path) && !adminClients.allows(client)) {
             metrics.request("denied", request.method().name(), 403);
@@ -68,7 +72,7 @@ final class AdminResponder {
             AdminRoutes.Answer answer;
             try {
                 answer = AdminRoutes.isHealth(path) || adminCredentials.test(credentials)
-                        ? routes.answer(method, uri)
+                        ? routes.answer(method, uri, clientGone)
                         : new AdminRoutes.Answer(401, "text/plain", "credentials needed\n".getBytes(StandardCharsets.UTF_8));
             } catch (RuntimeException e) {
                 // A fault of ours: the client gets an answer (never a hung connection), the log the trace.

@@ -91,7 +91,7 @@ abstract class HttpTurns extends SimpleChannelInboundHandler<HttpObject> {
     /** Answers an admin path off the event loop, then writes the answer and ends the turn. */
     protected final void answerAdmin(ChannelHandlerContext ctx, HttpRequest request, String path, AdminResponder admin) {
         boolean keepAlive = AdminResponder.keepAlive(request, HttpUtil.isKeepAlive(request));
-        admin.answer(request, path, ctx.channel().remoteAddress())
+        admin.answer(request, path, ctx.channel().remoteAddress(), () -> !ctx.channel().isActive())
                 .thenAccept(out -> ctx.executor().execute(() -> finish(ctx, out, keepAlive && HttpUtil.isKeepAlive(out))));
     }
 

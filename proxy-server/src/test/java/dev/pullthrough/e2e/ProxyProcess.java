@@ -105,6 +105,36 @@ final class ProxyProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * A command ({@code prefetch}, ...) run to its end with {@code --config FILE} the way README
+     * starts the jar, {@code java @jvm.options}; storage path from the environment.
+     */
+    static Processes.Result commandLikeReadme(Path data, String yaml, Path log, String... args) {
+        Path config = data.resolveSibling(data.getFileName() + "-command.yaml");
+        try {
+            Files.createDirectories(data);
+            Files.writeString(config, yaml);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        List<String> command = new ArrayList<>(List.of(args));
+        command.addAll(1, List.of("--config", config.toString()));
+        Process process = start(List.of("@" + projectFile("jvm.options")), command,
+                Map.of("PULLTHROUGH_STORAGE_PATH", data.toString()), log);
+        try {
+            if (!process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("pullthrough " + String.join(" ", args) + " did not finish within 120 s");
+            }
+            return new Processes.Result(process.exitValue(), Files.readString(log));
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
     private static Process start(List<String> jvmOptions, List<String> args, Map<String, String> env, Path log) {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         command.addAll(jvmOptions);

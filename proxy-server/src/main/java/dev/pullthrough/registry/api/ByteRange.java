@@ -46,9 +46,17 @@ public record ByteRange(long start, long endInclusive, long size) {
         try {
             String first = spec.substring(0, dash).trim();
             String last = spec.substring(dash + 1).trim();
+            if (!digitsOrEmpty(first) || !digitsOrEmpty(last)) {
+                // RFC 9110 14.1.1: positions are 1*DIGIT; "bytes=--1" or "bytes=+1-" is no valid range, so
+                // it is ignored (Long.parseLong alone would take "-1" for a suffix of -1 and answer 416).
+                return new Whole();
+            }
             if (first.isEmpty()) {
+                if (last.isEmpty()) {
+                    return new Whole(); // "bytes=-": neither a start nor a suffix
+                }
                 long suffix = Long.parseLong(last);
-                if (suffix <= 0) {
+                if (suffix == 0) {
                     return new Unsatisfiable(size);
                 }
                 long start = Math.max(0, size - suffix);
@@ -59,12 +67,21 @@ public record ByteRange(long start, long endInclusive, long size) {
                 return new Unsatisfiable(size);
             }
             long end = last.isEmpty() ? size - 1 : Long.parseLong(last);
-            if (start < 0 || end < start) {
+            if (end < start) {
                 return new Whole();
             }
             return new Part(new ByteRange(start, Math.min(end, size - 1), size));
         } catch (NumberFormatException e) {
             return new Whole();
         }
+    }
+
+    private static boolean digitsOrEmpty(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            if (text.charAt(i) < '0' || text.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -55,6 +55,11 @@ public abstract class ForwardingMetadataStore implements MetadataStore {
     }
 
     @Override
+    public boolean linkedThrough(String upstream, Digest digest) {
+        return store.linkedThrough(upstream, digest);
+    }
+
+    @Override
     public void link(String upstream, String repository, Digest digest) {
         store.link(upstream, repository, digest);
     }

@@ -35,6 +35,21 @@ public interface MetadataStore extends AutoCloseable {
      */
     boolean linked(String upstream, String repository, Digest digest);
 
+    /**
+     * Whether {@code digest} is linked to some repository of {@code upstream}: fetched through that
+     * upstream, or confirmed by it. While an upstream cannot be reached, only such a digest may be
+     * served through it (issue 26): a digest cached from another upstream never is.
+     */
+    default boolean linkedThrough(String upstream, Digest digest) {
+        boolean[] found = {false};
+        forEachRepository((linkUpstream, repository) -> {
+            if (!found[0] && linkUpstream.equals(upstream) && linked(upstream, repository, digest)) {
+                found[0] = true;
+            }
+        });
+        return found[0];
+    }
+
     /** Records that the upstream holds {@code digest} in {@code repository}. */
     void link(String upstream, String repository, Digest digest);
 

@@ -148,6 +148,41 @@ public final class RocksMetadataStore implements MetadataStore {
         return get(links, linkKey(upstream, repository, digest)) != null;
     }
 
+    /**
+     * One seek per repository of the upstream and one point read each: links are keyed by upstream,
+     * repository and digest, so no second index is needed (a store written before this method
+     * existed answers it as it is).
+     */
+    @Override
+    public boolean linkedThrough(String upstream, Digest digest) {
+        byte[] prefix = (upstream + '\0').getBytes(StandardCharsets.UTF_8);
+        try (RocksIterator it = db.newIterator(links)) {
+            it.seek(prefix);
+            while (it.isValid() && startsWith(it.key(), prefix)) {
+                byte[] key = it.key();
+                int second = indexOf(key, prefix.length);
+                if (second < 0) {
+                    it.next(); // not ours
+                    continue;
+                }
+                byte[] repositoryPrefix = java.util.Arrays.copyOf(key, second + 1);
+                if (get(links, concat(repositoryPrefix, digest.toString().getBytes(StandardCharsets.UTF_8))) != null) {
+                    return true;
+                }
+                byte[] past = java.util.Arrays.copyOf(key, second + 2);
+                past[second + 1] = (byte) 0xFF;
+                it.seek(past);
+            }
+        }
+        return false;
+    }
+
+    private static byte[] concat(byte[] first, byte[] second) {
+        byte[] both = java.util.Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, both, first.length, second.length);
+        return both;
+    }
+
     @Override
     public void link(String upstream, String repository, Digest digest) {
         try {
