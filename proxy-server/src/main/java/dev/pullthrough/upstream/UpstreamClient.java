@@ -58,6 +58,7 @@ public final class UpstreamClient implements Upstream {
         this.http = http;
         this.tokens = tokens;
         this.metrics = metrics;
+        metrics.upstreamConnections(config.name(), http::originPools, http::openConnections);
     }
 
     /** The transport of one upstream: its TLS trust (the usual CAs plus its caFile) and its deadlines. */
