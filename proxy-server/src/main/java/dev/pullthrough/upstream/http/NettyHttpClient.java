@@ -117,10 +117,15 @@ public final class NettyHttpClient implements AutoCloseable {
      * response timeout), or fails. {@code headers} are name/value pairs, repeated names allowed.
      */
     public CompletableFuture<UpstreamResponse> send(String method, URI uri, List<String[]> headers) {
-        return send(method, uri, headers, 1);
+        return send(method, uri, headers, 1, MAX_IDLE_PER_ORIGIN + 1);
     }
 
-    private CompletableFuture<UpstreamResponse> send(String method, URI uri, List<String[]> headers, int retries) {
+    /**
+     * {@code retries}: resends after a reused connection failed (the request may have been sent);
+     * {@code stale}: connections that may turn out closed before anything was sent (at most the idle
+     * ones of the pool and a fresh one), each skipped at no risk.
+     */
+    private CompletableFuture<UpstreamResponse> send(String method, URI uri, List<String[]> headers, int retries, int stale) {
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null) {
             // Anything else (ftp://, file://, a URI without a host) would otherwise be sent as plain HTTP.
@@ -137,9 +142,21 @@ public final class NettyHttpClient implements AutoCloseable {
                 return;
             }
             Channel channel = (Channel) acquired.getNow();
+            ExchangeHandler handler = channel.pipeline().get(ExchangeHandler.class);
+            if (handler == null) {
+                // Closed after the pool's health check (an idle connection the upstream dropped just
+                // then): its handlers are gone and nothing was sent. Another one; never a caller left waiting.
+                pool.release(channel);
+                if (stale > 0) {
+                    relay(send(method, uri, headers, retries, stale - 1), result);
+                } else {
+                    result.completeExceptionally(new IOException("the upstream closed the connection before answering"));
+                }
+                return;
+            }
             boolean reused = Boolean.TRUE.equals(channel.attr(USED).getAndSet(Boolean.TRUE));
             Exchange exchange = new Exchange(channel, pool, uri);
-            channel.pipeline().get(ExchangeHandler.class).start(exchange);
+            handler.start(exchange);
             exchange.awaitHeadWithin(responseTimeout, uri.getHost() + " did not answer within " + responseTimeout.toSeconds() + "s");
             channel.writeAndFlush(request(method, uri, headers)).addListener(written -> {
                 if (written.isSuccess()) {
@@ -153,19 +170,23 @@ public final class NettyHttpClient implements AutoCloseable {
                     result.complete(response);
                 } else if (reused && retries > 0 && !(failure instanceof TransportTimeout)) {
                     // A kept-alive connection the upstream had closed meanwhile: try once more on a fresh one.
-                    send(method, uri, headers, retries - 1).whenComplete((again, error) -> {
-                        if (error == null) {
-                            result.complete(again);
-                        } else {
-                            result.completeExceptionally(error);
-                        }
-                    });
+                    relay(send(method, uri, headers, retries - 1, stale), result);
                 } else {
                     result.completeExceptionally(failure);
                 }
             });
         });
         return result;
+    }
+
+    private static void relay(CompletableFuture<UpstreamResponse> from, CompletableFuture<UpstreamResponse> to) {
+        from.whenComplete((response, failure) -> {
+            if (failure == null) {
+                to.complete(response);
+            } else {
+                to.completeExceptionally(failure);
+            }
+        });
     }
 
     private static DefaultFullHttpRequest request(String method, URI uri, List<String[]> headers) {
