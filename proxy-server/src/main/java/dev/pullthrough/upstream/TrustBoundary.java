@@ -5,6 +5,7 @@ import java.net.URI;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.stream.Stream;
 
 /**
  * Where one upstream's credentials may go and which hosts it may make the proxy fetch from (issue
@@ -38,7 +39,7 @@ public final class TrustBoundary {
     }
 
     private static List<String> concat(List<String> hosts, String host) {
-        return java.util.stream.Stream.concat(hosts.stream(), java.util.stream.Stream.of(host)).toList();
+        return Stream.concat(hosts.stream(), Stream.of(host)).toList();
     }
 
     /** Whether {@code uri} is something the proxy fetches at all: {@code http} or {@code https}, with a host. */

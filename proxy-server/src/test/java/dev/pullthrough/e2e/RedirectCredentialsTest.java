@@ -27,6 +27,9 @@ class RedirectCredentialsTest {
     @TempDir
     Path temp;
 
+    /** The upstream's port, for the redirects it writes (known once it listens). */
+    private volatile int port;
+
     @Test
     void blob_httpsUpstreamRedirectsToHttpOnSameHostAndPort_noCredentialsInClearText() throws Exception {
         TestPki pki = TestPki.create(temp.resolve("pki"));
@@ -45,7 +48,8 @@ class RedirectCredentialsTest {
                 return new MixedSchemeUpstream.Answer(401, Map.of("WWW-Authenticate", "Basic realm=\"registry\""), new byte[0]);
             }
             if (request.path().equals(blobPath)) {
-                return new MixedSchemeUpstream.Answer(307, Map.of("Location", "http://127.0.0.1:" + portOf(request) + "/cdn/" + digest),
+                // The same host and port as the upstream, by plain HTTP: only the scheme differs.
+                return new MixedSchemeUpstream.Answer(307, Map.of("Location", "http://127.0.0.1:" + port + "/cdn/" + digest),
                         new byte[0]);
             }
             return request.path().equals("/v2/") ? new MixedSchemeUpstream.Answer(200, Map.of(), "{}".getBytes()) : notFound();
@@ -65,12 +69,6 @@ class RedirectCredentialsTest {
                         "the HTTPS origin itself did get them");
             }
         }
-    }
-
-    private volatile int port;
-
-    private int portOf(MixedSchemeUpstream.Request request) {
-        return port;
     }
 
     private static MixedSchemeUpstream.Answer notFound() {

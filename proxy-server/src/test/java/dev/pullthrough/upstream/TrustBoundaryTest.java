@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pullthrough.config.ConfigLoader;
 import java.net.URI;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -79,8 +81,7 @@ class TrustBoundaryTest {
 
     @Test
     void mayReceiveCredentials_dockerHubsTokenService_yes() {
-        TrustBoundary hub = new TrustBoundary(dev.pullthrough.config.ConfigLoader.fromYaml("", java.util.Map.of())
-                .upstreams().get(0));
+        TrustBoundary hub = new TrustBoundary(ConfigLoader.fromYaml("", Map.of()).defaultUpstream());
         assertTrue(hub.mayReceiveCredentials(uri("https://auth.docker.io/token")));
         assertFalse(hub.mayReceiveCredentials(uri("http://auth.docker.io/token")));
     }
