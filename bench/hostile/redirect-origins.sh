@@ -4,8 +4,11 @@
 # (java @jvm.options -jar: 128 MiB heap, exit on OutOfMemoryError). Every STEP pulls it prints the live
 # heap after a full GC, resident memory and the number of origin pools; it fails if the proxy exits, a
 # pull fails, or the proxy is not the same process at the end.
+# REDIRECT=0 is the control: the same pulls served by the upstream itself, no redirect at all; the live
+# heap then grows by what caching that many distinct blobs costs (the repository-link cache), which
+# the redirected run must not exceed.
 # Needs: java 17 with jcmd, python3; builds the jar if missing (REBUILD=1 to rebuild).
-# Usage: bench/hostile/redirect-origins.sh   (N=200000 STEP=20000 THREADS=4)
+# Usage: bench/hostile/redirect-origins.sh   (N=200000 STEP=20000 THREADS=4 REDIRECT=1)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 N=${N:-200000}
@@ -16,8 +19,7 @@ if [ ! -f "$JAR" ] || [ "${REBUILD:-0}" = 1 ]; then (cd "$ROOT" && mvn -B -q -Ds
 WORK=$(mktemp -d /tmp/pullthrough-origins.XXXXXX)
 pid=
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  wait 2>/dev/null || true
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,7 +47,8 @@ for _ in $(seq 1 300); do
   kill -0 "$pid" 2>/dev/null || { cat "$WORK/proxy.log"; exit 1; }
   sleep 0.2
 done
-echo "proxy pid $pid on port $PROXY_PORT; upstream on $UPSTREAM_PORT; $N pulls, each redirected to its own origin"
+echo "proxy pid $pid on port $PROXY_PORT; upstream on $UPSTREAM_PORT; $N pulls, $([ "${REDIRECT:-1}" = 0 ] \
+  && echo "served by the upstream itself (control)" || echo "each redirected to its own origin")"
 status=0
 python3 "$ROOT/bench/hostile/redirect_origins.py" "$PROXY_PORT" "$pid" "$UPSTREAM_PORT" "$N" "$STEP" "$THREADS" || status=$?
 if ! kill -0 "$pid" 2>/dev/null; then

@@ -1,10 +1,13 @@
 """Issue 26, hole 6, at full size: a hostile upstream redirects every blob to an origin of its own
 (127.a.b.c:PORT, all this machine) and serves it there; N pulls go through the proxy. Prints the
 proxy's live heap (after a full GC), resident memory and origin pools every STEP pulls.
+With REDIRECT=0 in the environment the upstream serves each blob itself: the control run, whose heap
+growth is what caching that many distinct blobs costs without a single redirect.
 Usage: redirect_origins.py PROXY_PORT PROXY_PID UPSTREAM_PORT N STEP THREADS"""
 import hashlib
 import http.client
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -12,6 +15,7 @@ import time
 
 proxy_port, pid, up_port, total, step, threads = (int(a) for a in sys.argv[1:7])
 by_digest = {}
+redirect = os.environ.get("REDIRECT", "1") != "0"
 
 
 def blob(n):
@@ -46,6 +50,8 @@ class Upstream(http.server.BaseHTTPRequestHandler):
             n = by_digest.get(path[len("/v2/bench/app/blobs/sha256:"):])
             if n is None:
                 return self.answer(404)
+            if not redirect:
+                return self.answer(200, blob(n), [("Content-Type", "application/octet-stream")])
             return self.answer(307, headers=[("Location", "http://%s:%d/cdn/%d" % (origin(n), up_port, n))])
         if path.startswith("/cdn/"):
             return self.answer(200, blob(int(path[5:])), [("Content-Type", "application/octet-stream")])
@@ -126,9 +132,9 @@ while done < total:
     rss = rss_mib()
     most_heap, most_rss, most_pools = max(most_heap, heap), max(most_rss, rss), max(most_pools, pools)
     print("%9d %10.1f %10.1f M %7.1f M %6d %9d" % (done, time.time() - began, heap, rss, pools, len(failures)), flush=True)
-print("RESULT pulls=%d distinct_origins=%d seconds=%.0f live_heap_start=%.1fMiB live_heap_end=%.1fMiB live_heap_max=%.1fMiB "
+print("RESULT redirect=%d pulls=%d distinct_origins=%d seconds=%.0f live_heap_start=%.1fMiB live_heap_end=%.1fMiB live_heap_max=%.1fMiB "
       "rss_start=%.1fMiB rss_max=%.1fMiB pools_max=%d failures=%d"
-      % (done, done, time.time() - began, heap0, heap, most_heap, rss0, most_rss, most_pools, len(failures)))
+      % (redirect, done, done if redirect else 0, time.time() - began, heap0, heap, most_heap, rss0, most_rss, most_pools, len(failures)))
 if failures:
     print("first failures:", failures[:3])
 sys.exit(1 if failures else 0)
