@@ -40,6 +40,8 @@ final class ConfigBinder {
     static final long DEFAULT_MAX_MANIFEST = 4L << 20;
     static final String DOCKER_HUB_NAME = "docker.io";
     static final String DOCKER_HUB_URL = "https://registry-1.docker.io";
+    /** A DNS name or IPv4 address, or an IPv6 address in brackets as URLs spell it. */
+    private static final Pattern AUTH_HOST = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+]");
     private static final Pattern UPSTREAM_NAME = Pattern.compile("[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?");
 
     static void addDefaultUpstream(ArrayNode list) {
@@ -146,12 +148,27 @@ final class ConfigBinder {
         Duration maxStale = Durations.parse(path + ".maxStale", text(node, path + ".maxStale", "maxStale").orElse(DEFAULT_MAX_STALE));
         return new UpstreamConfig(name, url, bool(node, path + ".default", "default", only), tagTtl, maxStale,
                 text(node, path + ".username", "username"), password(node, path),
-                list(node, path + ".authHosts", "authHosts").orElse(List.of()),
+                authHosts(path + ".authHosts", list(node, path + ".authHosts", "authHosts").orElse(List.of())),
                 list(node, path + ".allow", "allow").orElse(List.of()),
                 timeouts(node, path),
                 text(node, path + ".caFile", "caFile").map(file -> caFile(path + ".caFile", file)),
                 text(node, path + ".maxManifestSize", "maxManifestSize")
                         .map(t -> manifestLimit(path + ".maxManifestSize", t)).orElse(DEFAULT_MAX_MANIFEST));
+    }
+
+    /**
+     * Token-realm hosts trusted with an upstream's credentials are host names (or IP addresses), matched
+     * exactly: a URL or a port here would silently match nothing (issue 26).
+     */
+    private static List<String> authHosts(String path, List<String> hosts) {
+        for (int i = 0; i < hosts.size(); i++) {
+            String host = hosts.get(i);
+            if (!AUTH_HOST.matcher(host).matches()) {
+                throw new ConfigException(path + "[" + i + "]", "'" + host + "' is not a host name",
+                        "give the token realm's host alone, without scheme, port or path, e.g. auth.example.com");
+            }
+        }
+        return hosts;
     }
 
     private static int connectionsPerClient(ObjectNode server) {

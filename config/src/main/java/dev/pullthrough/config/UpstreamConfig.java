@@ -9,7 +9,8 @@ import java.util.Optional;
 /**
  * One registry the proxy pulls from. {@code name} is also its path prefix and its containerd
  * {@code ns=} value; {@code password} is already resolved from the file or environment;
- * {@code authHosts} are the other hosts (token realms) that may receive the credentials;
+ * {@code authHosts} are the other hosts (token realms) that may be asked for tokens and receive the
+ * credentials (over HTTPS; the proxy's {@code upstream.TrustBoundary} applies them);
  * {@code timeouts} bound every wait on it; {@code caFile} is a PEM file of CA certificates it is
  * trusted under besides the usual ones (a registry behind a private CA), checked to parse at load;
  * {@code maxManifestSize} the largest manifest (or listing) it may send, refused before it is buffered.
@@ -36,15 +37,6 @@ public record UpstreamConfig(
     /** Host and port as a client names this registry, e.g. {@code registry-1.docker.io}. */
     public String host() {
         return url.getPort() < 0 ? url.getHost() : url.getHost() + ":" + url.getPort();
-    }
-
-    /** Hosts that may receive this upstream's credentials: its own, Docker Hub's token service, the listed ones. */
-    public boolean trustsWithCredentials(String host) {
-        if (host == null) {
-            return false;
-        }
-        return host.equalsIgnoreCase(url.getHost()) || authHosts.stream().anyMatch(host::equalsIgnoreCase)
-                || isDockerHub() && host.equalsIgnoreCase("auth.docker.io");
     }
 
     /** Docker Hub puts one-part names under {@code library/}. */

@@ -178,6 +178,17 @@ public final class Metrics {
                 .register(registry);
     }
 
+    /**
+     * The connection pools (one per origin: registry, token realm, blob CDN hosts) and the connections
+     * an upstream's client holds now, read when scraped: both are bounded whatever origins it redirects to.
+     */
+    public void upstreamConnections(String upstream, LongSupplier originPools, LongSupplier connections) {
+        Gauge.builder("pullthrough_upstream_origin_pools", originPools::getAsLong).tag("upstream", upstream)
+                .description("Origins an upstream's client keeps a connection pool for").register(registry);
+        Gauge.builder("pullthrough_upstream_connections", connections::getAsLong).tag("upstream", upstream)
+                .description("Connections open to an upstream's origins, idle or busy").register(registry);
+    }
+
     /** Netty's pooled allocator memory, read when scraped. */
     public void nettyMemory(LongSupplier direct, LongSupplier heap) {
         Gauge.builder("pullthrough_netty_allocator_used_bytes", direct::getAsLong).tag("memory", "direct")

@@ -54,6 +54,7 @@ public final class UpstreamClient implements Upstream {
     private final TokenCache tokens;
     private final Metrics metrics;
     private final BodyBudget budget;
+    private final TrustBoundary boundary;
     private static final Duration FAILURE_WARNING_INTERVAL = Duration.ofSeconds(30);
     private volatile long lastFailureWarning;
     /** Set once an upstream has asked for Basic: later requests send it up front. */
@@ -78,6 +79,8 @@ public final class UpstreamClient implements Upstream {
         this.http = http;
         this.tokens = tokens;
         this.metrics = metrics;
+        this.boundary = new TrustBoundary(config);
+        metrics.upstreamConnections(config.name(), http::originPools, http::openConnections);
     }
 
     /** The transport of one upstream: its TLS trust (the usual CAs plus its caFile) and its deadlines. */
@@ -246,6 +249,10 @@ public final class UpstreamClient implements Upstream {
         if (cause instanceof TransportTimeout) {
             return new Refusal.TimedOut(cause.getMessage());
         }
+        if (cause instanceof TokenFailure token) {
+            warnOncePerBurst(what, token.getMessage());
+            return token.isTimeout() ? new Refusal.TimedOut(token.getMessage()) : new Refusal.Unavailable(token.getMessage());
+        }
         if (cause instanceof BodyTooLarge) {
             return new Refusal.Unavailable(what + " is too large (" + cause.getMessage() + "; upstreams[].maxManifestSize)");
         }
@@ -291,7 +298,11 @@ public final class UpstreamClient implements Upstream {
             if (challenge.isEmpty()) {
                 return CompletableFuture.completedFuture(response);
             }
-            return answer(challenge.get(), scope).thenCompose(retryAuth -> {
+            return answer(challenge.get(), scope).whenComplete((auth, failure) -> {
+                if (failure != null) {
+                    response.discard(); // no token to retry with: the 401's body is not wanted either
+                }
+            }).thenCompose(retryAuth -> {
                 if (retryAuth.isEmpty()) {
                     return CompletableFuture.completedFuture(response);
                 }
@@ -322,7 +333,7 @@ public final class UpstreamClient implements Upstream {
 
     /** Basic credentials for the upstream itself, unless that would send them in clear text off this machine. */
     private Optional<String> basic() {
-        return mayReceiveCredentials(config.url()) ? credentials() : Optional.empty();
+        return boundary.mayReceiveCredentials() ? credentials() : Optional.empty();
     }
 
     private Optional<String> credentials() {
@@ -333,7 +344,12 @@ public final class UpstreamClient implements Upstream {
         return Optional.of("Basic " + Base64.getEncoder().encodeToString(pair.getBytes(StandardCharsets.UTF_8)));
     }
 
-    /** GET realm?service=..&scope=.. (Basic with configured credentials), as the token spec describes. */
+    /**
+     * GET realm?service=..&scope=.. (Basic with configured credentials), as the token spec describes,
+     * if the realm is within the upstream's trust boundary. A realm that answers other than 200 gives
+     * no token (the upstream's 401 then stands); one that cannot be asked, times out or sends no
+     * token fails with a {@link TokenFailure} saying which.
+     */
     private CompletableFuture<Optional<TokenCache.Token>> fetchToken(Challenge challenge, String ourScope) {
         Optional<String> realm = challenge.param("realm");
         if (realm.isEmpty()) {
@@ -348,56 +364,65 @@ public final class UpstreamClient implements Upstream {
         try {
             tokenUri = URI.create(url.toString());
         } catch (IllegalArgumentException e) {
-            LOG.warn("upstream {} sent an unusable token realm {}", config.name(), realm.get());
-            return CompletableFuture.completedFuture(Optional.empty());
+            return CompletableFuture.failedFuture(new TokenFailure("the upstream named an unusable token realm " + realm.get(), false));
         }
-        Optional<String> authorization = mayReceiveCredentials(tokenUri) ? credentials() : Optional.empty();
+        Optional<String> refusal = boundary.realmRefusal(tokenUri);
+        if (refusal.isPresent()) {
+            return CompletableFuture.failedFuture(new TokenFailure(refusal.get(), false));
+        }
+        Optional<String> authorization = boundary.mayReceiveCredentials(tokenUri) ? credentials() : Optional.empty();
+        String host = tokenUri.getHost();
         return exchange("GET", tokenUri, List.of(), authorization, "token")
                 .thenCompose(response -> {
                     if (response.status() != 200) {
                         response.discard();
-                        LOG.warn("token server {} of upstream {} answered {}", tokenUri.getHost(), config.name(), response.status());
+                        LOG.warn("token server {} of upstream {} answered {}", host, config.name(), response.status());
                         return CompletableFuture.completedFuture(Optional.<TokenCache.Token>empty());
                     }
-                    return response.aggregate(MAX_TOKEN, manifestTimeout()).thenApply(body -> readToken(body, tokenUri));
+                    return response.aggregate(MAX_TOKEN, manifestTimeout()).thenApply(body -> Optional.of(readToken(body, host)));
                 })
-                .exceptionally(failure -> {
-                    LOG.warn("fetching a token for upstream {} from {} failed: {}", config.name(), tokenUri.getHost(),
-                            FailureReasons.describe(failure, tokenUri.getHost()));
-                    return Optional.empty();
-                });
+                .exceptionallyCompose(failure -> CompletableFuture.<Optional<TokenCache.Token>>failedFuture(tokenFailure(failure, host)));
     }
 
-    private Optional<TokenCache.Token> readToken(byte[] bytes, URI tokenUri) {
-        try {
-            JsonNode body = JSON.readTree(bytes);
-            String token = body.hasNonNull("token") ? body.get("token").asText() : body.path("access_token").asText(null);
-            if (token == null || token.isEmpty()) {
-                return Optional.empty();
-            }
-            long lifetime = body.path("expires_in").asLong(60);
-            return Optional.of(new TokenCache.Token(token, Duration.ofSeconds(Math.max(lifetime, 1))));
-        } catch (IOException e) {
-            LOG.warn("token server {} of upstream {} sent no JSON: {}", tokenUri.getHost(), config.name(), e.getMessage());
-            return Optional.empty();
+    /** What went wrong fetching a token, in words: timed out, too large, not JSON, unreachable. */
+    private TokenFailure tokenFailure(Throwable failure, String host) {
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (cause instanceof TokenFailure token) {
+            return token;
         }
+        if (cause instanceof TransportTimeout) {
+            return new TokenFailure("fetching a token from " + host + " timed out: " + cause.getMessage(), true);
+        }
+        if (cause instanceof BodyTooLarge) {
+            return new TokenFailure("the token server " + host + " sent more than " + (MAX_TOKEN >> 20)
+                    + " MiB, which no token is", false);
+        }
+        return new TokenFailure("fetching a token from " + host + " failed: " + FailureReasons.describe(cause, host), false);
     }
 
-    /**
-     * Configured credentials go only to the upstream and the token hosts it is trusted with, and
-     * never over plain HTTP to a host that is not loopback.
-     */
-    private boolean mayReceiveCredentials(URI uri) {
-        return config.trustsWithCredentials(uri.getHost()) && ("https".equals(uri.getScheme()) || isLoopback(uri.getHost()));
-    }
-
-    private static boolean isLoopback(String host) {
-        return host != null && (host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1"));
+    private static TokenCache.Token readToken(byte[] bytes, String host) {
+        JsonNode body;
+        try {
+            body = JSON.readTree(bytes);
+        } catch (IOException e) {
+            String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+            throw new CompletionException(new TokenFailure("the token server " + host + " sent malformed JSON (" + reason + ")", false));
+        }
+        String token = body == null ? null : body.hasNonNull("token") ? body.get("token").asText() : body.path("access_token").asText(null);
+        if (token == null || token.isEmpty()) {
+            throw new CompletionException(new TokenFailure("the token server " + host
+                    + " answered without a token (neither 'token' nor 'access_token')", false));
+        }
+        long lifetime = body.path("expires_in").asLong(60);
+        return new TokenCache.Token(token, Duration.ofSeconds(Math.max(lifetime, 1)));
     }
 
     // ---------------------------------------------------------------- transport
 
-    /** A redirect (Docker Hub: 307 to a CDN) is followed by hand, with credentials only on the upstream's own host. */
+    /**
+     * A redirect (Docker Hub: 307 to a CDN) is followed by hand, to http(s) targets only, with
+     * credentials only on the upstream's own origin (scheme, host and port: never after a downgrade).
+     */
     private CompletableFuture<UpstreamResponse> followRedirects(UpstreamResponse response, String scope, int hops) {
         if (!isRedirect(response.status()) || hops >= MAX_REDIRECTS) {
             return CompletableFuture.completedFuture(response);
@@ -407,10 +432,17 @@ public final class UpstreamClient implements Upstream {
         if (location.isEmpty()) {
             return CompletableFuture.failedFuture(new IOException("it redirected without a Location"));
         }
-        URI target = response.uri().resolve(location.get());
-        boolean sameHost = target.getHost() != null && target.getHost().equalsIgnoreCase(config.url().getHost())
-                && target.getPort() == config.url().getPort();
-        return exchange("GET", target, List.of(), sameHost ? authorization(scope) : Optional.empty(), "blob")
+        URI target;
+        try {
+            target = response.uri().resolve(location.get());
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(new IOException("it redirected to an unusable Location " + location.get()));
+        }
+        if (!TrustBoundary.isFetchable(target)) {
+            return CompletableFuture.failedFuture(new IOException("it redirected to " + target + ", which is not an http or https URL"));
+        }
+        Optional<String> credentials = boundary.mayFollowWithCredentials(target) ? authorization(scope) : Optional.empty();
+        return exchange("GET", target, List.of(), credentials, "blob")
                 .thenCompose(next -> followRedirects(next, scope, hops + 1));
     }
 

@@ -43,7 +43,8 @@ public final class TokenCache {
 
     /**
      * The cached token, or the one {@code fetch} gets: one fetch per (upstream, scope) at a time,
-     * shared by every caller that needs it meanwhile. Failed fetches are not cached.
+     * shared by every caller that needs it meanwhile. Failed fetches are not cached; their failure is
+     * passed to every caller of that fetch.
      */
     public CompletableFuture<Optional<String>> getOrFetch(String upstream, String scope,
                                                          Supplier<CompletableFuture<Optional<Token>>> fetch) {
@@ -64,10 +65,13 @@ public final class TokenCache {
             fetched = CompletableFuture.failedFuture(e);
         }
         fetched.whenComplete((token, failure) -> {
-            Optional<Token> result = failure == null ? token : Optional.empty();
-            result.ifPresent(t -> tokens.put(key, t));
             fetching.remove(key, mine);
-            mine.complete(result);
+            if (failure != null) {
+                mine.completeExceptionally(failure); // why there is no token (timeout, refused realm) reaches every waiter
+                return;
+            }
+            token.ifPresent(t -> tokens.put(key, t));
+            mine.complete(token);
         });
         return mine.thenApply(token -> token.map(Token::value));
     }

@@ -66,6 +66,11 @@ final class Exchange implements UpstreamResponse {
         return response != null;
     }
 
+    /** Whether the whole response arrived (it may wait in {@code early} for the caller to choose how to read it). */
+    boolean responseComplete() {
+        return ended;
+    }
+
     // ---------------------------------------------------------------- from the connection (event loop)
 
     void onResponse(HttpResponse received) {

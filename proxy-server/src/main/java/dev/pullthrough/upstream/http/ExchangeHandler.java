@@ -58,7 +58,9 @@ final class ExchangeHandler extends SimpleChannelInboundHandler<HttpObject> {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         Exchange exchange = current;
-        if (exchange != null) {
+        // An upstream that sends "Connection: close" closes right after the response; epoll may read it
+        // all (and see the close) before the caller chose how to read the body: that is no failure.
+        if (exchange != null && !exchange.responseComplete()) {
             exchange.failed(new IOException("the upstream closed the connection"
                     + (exchange.headArrived() ? " in the middle of the body" : " before answering")));
         }

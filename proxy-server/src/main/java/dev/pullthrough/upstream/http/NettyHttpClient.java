@@ -7,9 +7,8 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.pool.AbstractChannelPoolHandler;
-import io.netty.channel.pool.ChannelHealthChecker;
-import io.netty.channel.pool.ChannelPool;
-import io.netty.channel.pool.SimpleChannelPool;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -19,13 +18,18 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
+import com.github.benmanes.caffeine.cache.Scheduler;
+import com.github.benmanes.caffeine.cache.Ticker;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.X509ExtendedTrustManager;
 
@@ -33,6 +37,9 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * HTTP/1.1 to the origins of one upstream (its registry, token realm, blob CDN), on the shared
  * {@link ClientLoops}: a pool of keep-alive connections per origin, TLS with the upstream's trust,
  * and the connect and response deadlines. No thread waits: every call completes a future.
+ * Whatever origins an upstream's redirects name, at most {@link #MAX_ORIGINS} pools are kept, and
+ * one unused for {@link #IDLE_SECONDS} is closed with its connections (issue 26: a pool per origin
+ * kept for ever let a hostile upstream exhaust the heap one redirect at a time).
  */
 public final class NettyHttpClient implements AutoCloseable {
     /** Set on a connection once it carried an exchange: a failure on reuse may just be a stale connection. */
@@ -41,6 +48,19 @@ public final class NettyHttpClient implements AutoCloseable {
     /** A kept-alive connection unused this long is closed: registries drop theirs about then anyway. */
     private static final int IDLE_SECONDS = 60;
     private static final int MAX_HEADERS = 64 * 1024;
+    /**
+     * Origins with a pool at once: a registry, its token realm and its blob CDN hosts are a handful;
+     * a new origin beyond this closes the least recently used pool (its connections are made again
+     * when needed), so the pools cost at most this many times their idle connections.
+     */
+    static final int MAX_ORIGINS = 32;
+    /** Idle connections kept per origin: a burst of parallel layer downloads reuses this many. */
+    static final int MAX_IDLE_PER_ORIGIN = 8;
+    /**
+     * TLS sessions remembered for resumption: the JDK's default (20,480 for a day) lets an upstream
+     * redirecting to ever new HTTPS hosts fill the heap with sessions.
+     */
+    private static final int TLS_SESSIONS = 256;
     /**
      * Socket reads of up to 1 MiB, passed on as chunks of up to that: each chunk costs a hand-over to
      * the writer thread and back, so 64 KiB chunks (Netty's default) cost CPU a 2-core machine does not
@@ -52,19 +72,44 @@ public final class NettyHttpClient implements AutoCloseable {
     private final SslContext tls;
     private final Duration connectTimeout;
     private final Duration responseTimeout;
-    private final Map<String, ChannelPool> pools = new ConcurrentHashMap<>();
+    /** Every connection open now, pooled or carrying an exchange (a closed one leaves by itself). */
+    private final ChannelGroup open = new DefaultChannelGroup("upstream", GlobalEventExecutor.INSTANCE);
+    /**
+     * Pools by origin. Closing a pool waits for nothing, so eviction runs on whichever thread added
+     * or touched a pool (an event loop too), and the size bound holds when that call returns.
+     */
+    private final Cache<String, OriginPool> pools;
 
     /** {@code trust}: the CAs TLS servers are checked against (hostnames are verified too). */
     public NettyHttpClient(ClientLoops loops, X509ExtendedTrustManager trust, Duration connectTimeout, Duration responseTimeout)
             throws IOException {
+        this(loops, trust, connectTimeout, responseTimeout, Ticker.systemTicker());
+    }
+
+    /** As above, with the clock pools age by ({@code ticker}, moved by tests). */
+    NettyHttpClient(ClientLoops loops, X509ExtendedTrustManager trust, Duration connectTimeout, Duration responseTimeout,
+                    Ticker ticker) throws IOException {
         this.loops = loops;
         this.connectTimeout = connectTimeout;
         this.responseTimeout = responseTimeout;
         try {
-            this.tls = SslContextBuilder.forClient().trustManager(trust).endpointIdentificationAlgorithm("HTTPS").build();
+            this.tls = SslContextBuilder.forClient().trustManager(trust).endpointIdentificationAlgorithm("HTTPS")
+                    .sessionCacheSize(TLS_SESSIONS).build();
         } catch (SSLException e) {
             throw new IOException("cannot set up TLS: " + e.getMessage(), e);
         }
+        this.pools = Caffeine.newBuilder()
+                .maximumSize(MAX_ORIGINS)
+                .expireAfterAccess(Duration.ofSeconds(IDLE_SECONDS))
+                .ticker(ticker)
+                .executor(Runnable::run)
+                .scheduler(Scheduler.systemScheduler())
+                .removalListener((String origin, OriginPool pool, RemovalCause cause) -> {
+                    if (pool != null) {
+                        pool.close();
+                    }
+                })
+                .build();
     }
 
     /**
@@ -72,12 +117,22 @@ public final class NettyHttpClient implements AutoCloseable {
      * response timeout), or fails. {@code headers} are name/value pairs, repeated names allowed.
      */
     public CompletableFuture<UpstreamResponse> send(String method, URI uri, List<String[]> headers) {
-        return send(method, uri, headers, 1);
+        return send(method, uri, headers, 1, MAX_IDLE_PER_ORIGIN + 1);
     }
 
-    private CompletableFuture<UpstreamResponse> send(String method, URI uri, List<String[]> headers, int retries) {
+    /**
+     * {@code retries}: resends after a reused connection failed (the request may have been sent);
+     * {@code stale}: connections that may turn out closed before anything was sent (at most the idle
+     * ones of the pool and a fresh one), each skipped at no risk.
+     */
+    private CompletableFuture<UpstreamResponse> send(String method, URI uri, List<String[]> headers, int retries, int stale) {
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null) {
+            // Anything else (ftp://, file://, a URI without a host) would otherwise be sent as plain HTTP.
+            return CompletableFuture.failedFuture(new IOException("only http and https URLs with a host are fetched, not " + uri));
+        }
         CompletableFuture<UpstreamResponse> result = new CompletableFuture<>();
-        ChannelPool pool = pool(uri);
+        OriginPool pool = pool(uri);
         pool.acquire().addListener(acquired -> {
             if (!acquired.isSuccess()) {
                 Throwable cause = acquired.cause();
@@ -87,9 +142,21 @@ public final class NettyHttpClient implements AutoCloseable {
                 return;
             }
             Channel channel = (Channel) acquired.getNow();
+            ExchangeHandler handler = channel.pipeline().get(ExchangeHandler.class);
+            if (handler == null) {
+                // Closed after the pool's health check (an idle connection the upstream dropped just
+                // then): its handlers are gone and nothing was sent. Another one; never a caller left waiting.
+                pool.release(channel);
+                if (stale > 0) {
+                    relay(send(method, uri, headers, retries, stale - 1), result);
+                } else {
+                    result.completeExceptionally(new IOException("the upstream closed the connection before answering"));
+                }
+                return;
+            }
             boolean reused = Boolean.TRUE.equals(channel.attr(USED).getAndSet(Boolean.TRUE));
             Exchange exchange = new Exchange(channel, pool, uri);
-            channel.pipeline().get(ExchangeHandler.class).start(exchange);
+            handler.start(exchange);
             exchange.awaitHeadWithin(responseTimeout, uri.getHost() + " did not answer within " + responseTimeout.toSeconds() + "s");
             channel.writeAndFlush(request(method, uri, headers)).addListener(written -> {
                 if (written.isSuccess()) {
@@ -103,19 +170,23 @@ public final class NettyHttpClient implements AutoCloseable {
                     result.complete(response);
                 } else if (reused && retries > 0 && !(failure instanceof TransportTimeout)) {
                     // A kept-alive connection the upstream had closed meanwhile: try once more on a fresh one.
-                    send(method, uri, headers, retries - 1).whenComplete((again, error) -> {
-                        if (error == null) {
-                            result.complete(again);
-                        } else {
-                            result.completeExceptionally(error);
-                        }
-                    });
+                    relay(send(method, uri, headers, retries - 1, stale), result);
                 } else {
                     result.completeExceptionally(failure);
                 }
             });
         });
         return result;
+    }
+
+    private static void relay(CompletableFuture<UpstreamResponse> from, CompletableFuture<UpstreamResponse> to) {
+        from.whenComplete((response, failure) -> {
+            if (failure == null) {
+                to.complete(response);
+            } else {
+                to.completeExceptionally(failure);
+            }
+        });
     }
 
     private static DefaultFullHttpRequest request(String method, URI uri, List<String[]> headers) {
@@ -130,20 +201,21 @@ public final class NettyHttpClient implements AutoCloseable {
         return request;
     }
 
-    private ChannelPool pool(URI uri) {
+    private OriginPool pool(URI uri) {
         boolean https = "https".equalsIgnoreCase(uri.getScheme());
         int port = uri.getPort() >= 0 ? uri.getPort() : https ? 443 : 80;
         String host = uri.getHost();
-        return pools.computeIfAbsent((https ? "https://" : "http://") + host + ":" + port, origin -> {
+        return pools.get((https ? "https://" : "http://") + host.toLowerCase(Locale.ROOT) + ":" + port, origin -> {
             Bootstrap bootstrap = new Bootstrap().group(loops.group).channel(loops.channelType)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.AUTO_READ, false)
                     .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64 * 1024, 256 * 1024, MAX_CHUNK))
                     .remoteAddress(host, port);
-            return new SimpleChannelPool(bootstrap, new AbstractChannelPoolHandler() {
+            return new OriginPool(bootstrap, new AbstractChannelPoolHandler() {
                 @Override
                 public void channelCreated(Channel channel) {
+                    open.add(channel);
                     ChannelPipeline pipeline = channel.pipeline();
                     if (https) {
                         pipeline.addLast(tls.newHandler(channel.alloc(), host, port));
@@ -152,12 +224,25 @@ public final class NettyHttpClient implements AutoCloseable {
                     pipeline.addLast(new IdleStateHandler(0, 0, IDLE_SECONDS));
                     pipeline.addLast(new ExchangeHandler());
                 }
-            }, ChannelHealthChecker.ACTIVE);
+            }, MAX_IDLE_PER_ORIGIN);
         });
+    }
+
+    /** Origins with a pool now (at most {@link #MAX_ORIGINS}). */
+    public long originPools() {
+        pools.cleanUp();
+        return pools.estimatedSize();
+    }
+
+    /** Connections open now, idle or busy. */
+    public long openConnections() {
+        return open.size();
     }
 
     @Override
     public void close() {
-        pools.values().forEach(ChannelPool::close);
+        pools.invalidateAll();
+        pools.cleanUp();
+        open.close();
     }
 }
