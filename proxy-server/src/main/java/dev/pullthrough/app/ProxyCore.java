@@ -72,7 +72,8 @@ public final class ProxyCore implements AutoCloseable {
     private static final Duration DOWNLOAD_DRAIN = Duration.ofSeconds(2);
     /** Memory for hot manifests and tag resolutions in front of RocksDB. */
     private static final long HOT_MANIFEST_BYTES = 32L << 20;
-    private static final long HOT_TAGS = 100_000;
+    /** Tag resolutions in memory, by bytes (about 40,000 typical ones); repository links take half as much more. */
+    private static final long HOT_TAG_BYTES = 16L << 20;
 
     final PullthroughConfig config;
     final Storage storage;
@@ -130,7 +131,7 @@ public final class ProxyCore implements AutoCloseable {
             return upstream;
         }).toList());
         CachedMetadataStore cached = new CachedMetadataStore(mirror.<MetadataStore>map(m -> m).orElse(storage.metadata),
-                HOT_MANIFEST_BYTES, HOT_TAGS);
+                HOT_MANIFEST_BYTES, HOT_TAG_BYTES);
         metadata = cached;
         BlobLeases leases = new BlobLeases();
         janitor = new CacheJanitor(metadata, storage.blobs, config.storage().maxSize(), leases::inUse,

@@ -34,7 +34,19 @@ public final class CachedMetadataStore extends ForwardingMetadataStore implement
     private final Cache<TagKey, TagResolution> tags;
     private final Cache<String, Boolean> links;
 
-    public CachedMetadataStore(MetadataStore store, long manifestBytes, long tagEntries) {
+    /**
+     * What a tag entry costs beyond its strings: the key and resolution records, the digest record,
+     * the String and array headers and Caffeine's node (about 350 bytes measured on a 64-bit JVM).
+     */
+    private static final int TAG_OVERHEAD = 400;
+    /** What a link entry costs beyond its key's characters: String, array header and node. */
+    private static final int LINK_OVERHEAD = 120;
+
+    /**
+     * Tags and links are weighed in bytes, not counted (issue 26): a hostile upstream answers any tag
+     * and digest, and a million links of long names were more than the whole 128 MiB heap.
+     */
+    public CachedMetadataStore(MetadataStore store, long manifestBytes, long tagBytes) {
         super(store);
         // Upkeep (draining the access buffers, evicting) runs on the thread that read or wrote, a few
         // microseconds now and then: on the default executor every busy stretch of cache hits woke a
@@ -45,8 +57,16 @@ public final class CachedMetadataStore extends ForwardingMetadataStore implement
                 .weigher((Digest digest, StoredManifest manifest) -> manifest.bytes().length + MANIFEST_OVERHEAD)
                 .build();
         this.largestHot = manifestBytes / 16;
-        this.tags = Caffeine.newBuilder().executor(Runnable::run).maximumSize(tagEntries).build();
-        this.links = Caffeine.newBuilder().executor(Runnable::run).maximumSize(tagEntries * 10).build();
+        this.tags = Caffeine.newBuilder().executor(Runnable::run)
+                .maximumWeight(tagBytes)
+                .weigher((TagKey key, TagResolution resolution) -> TAG_OVERHEAD + key.upstream().length()
+                        + key.repository().length() + key.tag().length() + key.acceptKey().length()
+                        + resolution.mediaType().length() + resolution.digest().hex().length())
+                .build();
+        this.links = Caffeine.newBuilder().executor(Runnable::run)
+                .maximumWeight(tagBytes / 2)
+                .weigher((String key, Boolean linked) -> LINK_OVERHEAD + key.length())
+                .build();
     }
 
     @Override

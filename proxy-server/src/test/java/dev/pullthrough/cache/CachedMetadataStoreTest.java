@@ -68,7 +68,7 @@ class CachedMetadataStoreTest {
     @Test
     void removeManifest_racingAReadThatFoundIt_memoryDoesNotKeepIt() throws Exception {
         rocks.putManifest(MANIFEST); // in the store, not yet in memory
-        CachedMetadataStore cached = new CachedMetadataStore(slowReads(), 1 << 20, 100);
+        CachedMetadataStore cached = new CachedMetadataStore(slowReads(), 1 << 20, 1 << 20);
         holdReads = true;
 
         CompletableFuture<Optional<StoredManifest>> read = CompletableFuture.supplyAsync(() -> cached.manifest(MANIFEST.digest()));
@@ -90,5 +90,28 @@ class CachedMetadataStoreTest {
             assertTrue(System.nanoTime() < deadline, "condition not met within 10 s");
             Thread.sleep(1);
         }
+    }
+
+    @Test
+    void link_manyLongNames_memoryHoldsOnlyTheirBytesWorth() {
+        // Links as a hostile upstream makes them: any digest under long repository names (issue 26).
+        MetadataStore linksOnly = (MetadataStore) Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {MetadataStore.class}, (proxy, method, args) -> method.getName().equals("linked") ? Boolean.TRUE : null);
+        long bound = 1 << 20;
+        CachedMetadataStore cached = new CachedMetadataStore(linksOnly, 1 << 20, bound);
+        String longName = "org/" + "x".repeat(240);
+        int total = 20_000;
+        Digest[] digests = new Digest[total];
+        for (int i = 0; i < total; i++) {
+            digests[i] = Digest.sha256Of(Integer.toString(i).getBytes(StandardCharsets.UTF_8));
+            cached.link("docker.io", longName + i, digests[i]);
+        }
+        int hot = 0;
+        for (int i = 0; i < total; i++) {
+            hot += cached.hotLinked("docker.io", longName + i, digests[i]) ? 1 : 0;
+        }
+        // Each link weighs at least its key's 330 characters: half the bound holds at most ~1,600.
+        assertTrue(hot > 0 && hot <= (bound / 2) / 330, "links held in memory: " + hot + " of " + total);
+        assertTrue(cached.linked("docker.io", longName + 0, digests[0]), "a link memory dropped is still read from the store");
     }
 }

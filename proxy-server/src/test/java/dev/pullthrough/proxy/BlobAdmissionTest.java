@@ -73,7 +73,7 @@ class BlobAdmissionTest {
         paths = new BlobPaths(temp);
         rocks = new RocksMetadataStore(paths.metadataDir());
         store = new FileBlobStore(paths);
-        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1000);
+        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1 << 20);
         janitor = new CacheJanitor(metadata, store, MAX_SIZE, d -> false, evicted::add, Clock.systemUTC(), Runnable::run);
         blobs = new BlobService(store, metadata, janitor, new BlobLeases(), new Metrics(), downloads, 4, Runnable::run,
                 Clock.systemUTC(), false);

@@ -71,7 +71,7 @@ class BlobServiceTest {
         BlobPaths paths = new BlobPaths(temp);
         rocks = new RocksMetadataStore(paths.metadataDir());
         store = new FileBlobStore(paths);
-        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1000);
+        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1 << 20);
         CacheJanitor janitor = new CacheJanitor(metadata, store, 1L << 30, d -> false, e -> { }, Clock.systemUTC(), Runnable::run);
         blobs = new BlobService(store, metadata, janitor, new BlobLeases(), new Metrics(), downloads, 4, Runnable::run,
                 Clock.systemUTC(), false);

@@ -87,7 +87,7 @@ class ManifestServiceTest {
         BlobPaths paths = new BlobPaths(dir);
         RocksMetadataStore rocks = new RocksMetadataStore(paths.metadataDir());
         stores.add(rocks);
-        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1000);
+        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1 << 20);
         CacheJanitor janitor = new CacheJanitor(metadata, new FileBlobStore(paths), 1L << 30, d -> false, e -> { }, clock, Runnable::run);
         return new ManifestService(metadata, metadata, new ManifestAdmission(metadata, janitor), janitor, new Metrics(),
                 clock, false, Runnable::run, tags);

@@ -70,7 +70,7 @@ class PrefetchGraphWalkTest {
         BlobPaths paths = new BlobPaths(temp);
         rocks = new RocksMetadataStore(paths.metadataDir());
         FileBlobStore store = new FileBlobStore(paths);
-        metadata = new CachedMetadataStore(rocks, 1 << 20, 1000);
+        metadata = new CachedMetadataStore(rocks, 1 << 20, 1 << 20);
         CacheJanitor janitor = new CacheJanitor(metadata, store, 1L << 30, d -> false, e -> { }, Clock.systemUTC(), Runnable::run);
         blobs = new BlobService(store, metadata, janitor, new BlobLeases(), new Metrics(), downloads, 4, Runnable::run,
                 Clock.systemUTC(), false);
