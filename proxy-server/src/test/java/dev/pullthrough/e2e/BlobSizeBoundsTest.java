@@ -208,7 +208,7 @@ class BlobSizeBoundsTest {
     // ---------------------------------------------------------------- the hostile answers
 
     /** Declares {@code declared} bytes, sends {@code send} of them, then stalls until released; the connection then drops. */
-    private static FaultyUpstream.Answer declaring(long declared, int send, CountDownLatch release) {
+    static FaultyUpstream.Answer declaring(long declared, int send, CountDownLatch release) {
         return exchange -> {
             exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
             exchange.sendResponseHeaders(200, declared);

@@ -39,9 +39,9 @@ class HostileGraphAndLinksTest {
     Path temp;
 
     /** A doubling chain served by {@code upstream} under {@code team/app}: tag {@code top}, 41 manifests, 2 blobs. */
-    private record Graph(Digest top, List<Digest> manifests, List<Digest> blobs) {}
+    record Graph(Digest top, List<Digest> manifests, List<Digest> blobs) {}
 
-    private static Graph doublingChain(FaultyUpstream upstream) {
+    static Graph doublingChain(FaultyUpstream upstream) {
         byte[] config = "{\"architecture\":\"amd64\",\"os\":\"linux\"}".getBytes(StandardCharsets.UTF_8);
         byte[] layer = new byte[4096];
         new Random(26).nextBytes(layer);
@@ -73,7 +73,7 @@ class HostileGraphAndLinksTest {
     }
 
     /** Each distinct digest fetched at most once (the top by its tag), and every one of them fetched. */
-    private static void assertEachDigestFetchedOnce(FaultyUpstream upstream, Graph graph) {
+    static void assertEachDigestFetchedOnce(FaultyUpstream upstream, Graph graph) {
         int manifestGets = upstream.count("GET /v2/team/app/manifests/top");
         for (Digest manifest : graph.manifests()) {
             manifestGets += upstream.count("GET /v2/team/app/manifests/" + manifest);

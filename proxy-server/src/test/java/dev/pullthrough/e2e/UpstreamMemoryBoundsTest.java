@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -32,9 +33,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Issue 26: what an upstream declares must not take down the proxy started as README starts it
- * ({@code java @jvm.options}: 128 MiB heap, exit on OutOfMemoryError). One proxy process for the
- * whole class; after each attack it is the same process, still serves a cached blob byte-exact,
+ * Issue 26, the hostile suite on one process: what an upstream declares must not take down the proxy
+ * started as README starts it ({@code java @jvm.options}: 128 MiB heap, exit on OutOfMemoryError):
+ * manifests of a million values, sixteen of the largest at once, huge tag lists, a blob declaring a
+ * petabyte, an index graph of 2^40 paths. One proxy process for the whole class; after each attack it is the same process, still serves a cached blob byte-exact,
  * stayed under {@link #RSS_BOUND} throughout, and ends within {@link #GROWTH_BOUND} of where it
  * started.
  */
@@ -175,6 +177,40 @@ class UpstreamMemoryBoundsTest {
                 assertEquals(502, refused.statusCode(), body);
                 assertTrue(body.contains("do not fit the proxy's memory budget for upstream bodies"), body);
             }
+            assertSurvived(watch);
+        }
+    }
+
+    // ---------------------------------------------------------------- the other holes, on the same process
+
+    @Test
+    void blob_declaringAPetabyte_passedThroughWithNothingEvicted() throws Exception {
+        Digest digest = Digest.sha256Of("a petabyte, it says".getBytes(StandardCharsets.UTF_8));
+        CountDownLatch release = new CountDownLatch(1);
+        upstream.route("GET /v2/test/peta/blobs/" + digest, BlobSizeBoundsTest.declaring(1_000_000_000_000_000L, 8 << 20, release));
+        try (RssWatch watch = new RssWatch()) {
+            HttpResponse<InputStream> answer = HTTP.send(HttpRequest.newBuilder(proxy.url().resolve("/v2/test/peta/blobs/" + digest))
+                    .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofInputStream());
+            try (InputStream in = answer.body()) {
+                assertEquals(200, answer.statusCode());
+                assertEquals(1 << 20, in.readNBytes(1 << 20).length, "the upstream's bytes pass through as they come");
+            } finally {
+                release.countDown();
+            }
+            // assertSurvived: the blob cached before is still cached (no second GET), nothing evicted for it.
+            assertSurvived(watch);
+        }
+    }
+
+    @Test
+    void prefetch_childTwiceNested40Levels_oneGetPerDistinctDigest() throws Exception {
+        HostileGraphAndLinksTest.Graph graph = HostileGraphAndLinksTest.doublingChain(upstream);
+        try (RssWatch watch = new RssWatch()) {
+            HttpResponse<String> answer = HTTP.send(HttpRequest.newBuilder(proxy.url().resolve("/prefetch?image=hostile/team/app:top"))
+                    .timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+
+            assertEquals(200, answer.statusCode(), answer.body());
+            HostileGraphAndLinksTest.assertEachDigestFetchedOnce(upstream, graph);
             assertSurvived(watch);
         }
     }
