@@ -184,7 +184,7 @@ class UpstreamMemoryBoundsTest {
     // ---------------------------------------------------------------- the other holes, on the same process
 
     @Test
-    void blob_declaringAPetabyte_passedThroughWithNothingEvicted() throws Exception {
+    void blob_declaringAPetabyte_passedThroughSameProcessSameMemory() throws Exception {
         Digest digest = Digest.sha256Of("a petabyte, it says".getBytes(StandardCharsets.UTF_8));
         CountDownLatch release = new CountDownLatch(1);
         upstream.route("GET /v2/test/peta/blobs/" + digest, BlobSizeBoundsTest.declaring(1_000_000_000_000_000L, 8 << 20, release));
@@ -197,7 +197,7 @@ class UpstreamMemoryBoundsTest {
             } finally {
                 release.countDown();
             }
-            // assertSurvived: the blob cached before is still cached (no second GET), nothing evicted for it.
+            // What it evicts is BlobSizeBoundsTest's (a cache near its bound); here: the same process, memory, the cached blob.
             assertSurvived(watch);
         }
     }
