@@ -58,13 +58,7 @@ final class ProxyProcess implements AutoCloseable {
      * from the environment as in {@link #environment}.
      */
     static ProxyProcess serveLikeReadme(Path data, String yaml, int port, Path log) {
-        Path config = data.resolveSibling(data.getFileName() + ".yaml");
-        try {
-            Files.createDirectories(data);
-            Files.writeString(config, yaml);
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        }
+        Path config = configFile(data, ".yaml", yaml);
         Map<String, String> env = Map.of(
                 "PULLTHROUGH_SERVER_HOST", "127.0.0.1",
                 "PULLTHROUGH_SERVER_PORT", Integer.toString(port),
@@ -90,19 +84,7 @@ final class ProxyProcess implements AutoCloseable {
 
     /** Runs a maintenance command (fsck, ...) to its end. */
     static Processes.Result command(Path data, URI upstream, Path log, String... args) {
-        Process process = start(List.of(), List.of(args), environment(data, upstream, Loopback.freePort()), log);
-        try {
-            if (!process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                throw new AssertionError("pullthrough " + String.join(" ", args) + " did not finish");
-            }
-            return new Processes.Result(process.exitValue(), Files.readString(log));
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
+        return toTheEnd(start(List.of(), List.of(args), environment(data, upstream, Loopback.freePort()), log), log, args);
     }
 
     /**
@@ -110,17 +92,27 @@ final class ProxyProcess implements AutoCloseable {
      * starts the jar, {@code java @jvm.options}; storage path from the environment.
      */
     static Processes.Result commandLikeReadme(Path data, String yaml, Path log, String... args) {
-        Path config = data.resolveSibling(data.getFileName() + "-command.yaml");
+        Path config = configFile(data, "-command.yaml", yaml);
+        List<String> command = new ArrayList<>(List.of(args));
+        command.addAll(1, List.of("--config", config.toString()));
+        return toTheEnd(start(List.of("@" + projectFile("jvm.options")), command,
+                Map.of("PULLTHROUGH_STORAGE_PATH", data.toString()), log), log, args);
+    }
+
+    /** {@code yaml} written beside the data directory (which is made too), under the data directory's name plus {@code suffix}. */
+    private static Path configFile(Path data, String suffix, String yaml) {
+        Path config = data.resolveSibling(data.getFileName() + suffix);
         try {
             Files.createDirectories(data);
             Files.writeString(config, yaml);
         } catch (IOException e) {
             throw new AssertionError(e);
         }
-        List<String> command = new ArrayList<>(List.of(args));
-        command.addAll(1, List.of("--config", config.toString()));
-        Process process = start(List.of("@" + projectFile("jvm.options")), command,
-                Map.of("PULLTHROUGH_STORAGE_PATH", data.toString()), log);
+        return config;
+    }
+
+    /** Waits up to 120 s for a command to end; its exit code and output. */
+    private static Processes.Result toTheEnd(Process process, Path log, String... args) {
         try {
             if (!process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
                 process.destroyForcibly();
