@@ -306,8 +306,8 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             }
             started.complete(size);
             onCommit.accept(stored);
-            // After the index counts the bytes: for a moment they count twice, never not at all.
-            reservation.release();
+            // Indexed now: the reservation becomes what the index counts, in one step.
+            reservation.settle(stored.size());
             done.complete(stored);
             ended();
         } catch (Throwable e) {

@@ -294,10 +294,9 @@ public final class BlobService {
                 ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository(), blocking);
     }
 
-    /** A download finished and verified: index it (the janitor starts a pass if that took the cache over its bound). */
+    /** A download finished and verified: index it (its reservation then becomes what the janitor counts). */
     private void committed(StoredBlob blob) {
         metadata.putBlob(blob.digest(), blob.size(), clock.millis());
-        janitor.added(blob.size());
     }
 
     private Optional<ProxyResponse> fromDisk(Digest digest, boolean head, Optional<String> range) throws IOException {

@@ -64,6 +64,12 @@ public final class CacheJanitor {
     /** Bytes held for downloads in flight ({@link Reservation}): counted against the bound before they are written. */
     private final AtomicLong reserved = new AtomicLong();
     private final Object counting = new Object();
+    /**
+     * Taken to move a committed blob's bytes from {@link #reserved} to {@link #used}, and to read their
+     * sum: the move is one step for whoever makes room, so those bytes count once, never twice (which
+     * evicted a blob too many when a download started just as another committed) and never not at all.
+     */
+    private final Object charging = new Object();
     private volatile boolean counted;
     private final Map<Digest, Long> pendingAccesses = new ConcurrentHashMap<>();
 
@@ -175,6 +181,26 @@ public final class CacheJanitor {
             return true;
         }
 
+        /**
+         * The blob was committed and indexed ({@code size} bytes): its room becomes what the index
+         * counts, in one step (a pass starts in the background when that took the cache over its bound).
+         */
+        public void settle(long size) {
+            long held;
+            synchronized (this) {
+                held = released ? 0 : bytes;
+                bytes = 0;
+                released = true;
+            }
+            synchronized (charging) {
+                used.addAndGet(size);
+                reserved.addAndGet(-held);
+            }
+            if (used.get() > maxSize) {
+                requestPass(0);
+            }
+        }
+
         /** The room goes back, for good (idempotent). */
         public synchronized void release() {
             reserved.addAndGet(-bytes);
@@ -191,6 +217,13 @@ public final class CacheJanitor {
     public void added(long size) {
         if (used.addAndGet(size) > maxSize) {
             requestPass(0);
+        }
+    }
+
+    /** What the index counts plus every reservation, read in one step with {@link Reservation#settle}'s move. */
+    private long charged() {
+        synchronized (charging) {
+            return used.get() + reserved.get();
         }
     }
 
@@ -232,13 +265,16 @@ public final class CacheJanitor {
      * that work step by step.
      */
     public int makeRoomFor(long incoming) {
-        if (counted && used.get() + reserved.get() + incoming <= maxSize) {
+        if (counted && charged() + incoming <= maxSize) {
             return 0;
         }
         countOnce();
-        long held = reserved.get() + incoming;
-        if (used.get() + held <= maxSize) {
-            return 0;
+        long held;
+        synchronized (charging) {
+            held = reserved.get() + incoming;
+            if (used.get() + held <= maxSize) {
+                return 0;
+            }
         }
         flushAccesses();
         // Its own evictions first, the pass after: the pass's steps lower the count before their

@@ -84,4 +84,20 @@ class CacheJanitorReservationTest {
         assertFalse(growing.growTo(10), "a released reservation holds nothing again");
         assertEquals(0, janitor.reserved());
     }
+
+    @Test
+    void settle_committedBlob_itsBytesCountOnceNothingEvicted() throws IOException {
+        CacheJanitor.Reservation download = janitor.reserve(0).orElseThrow();
+        assertTrue(download.growTo(200)); // 800 + 200: exactly the bound
+        Digest digest = BlobFiles.write(blobs, new byte[200]);
+        metadata.putBlob(digest, 200, 2_000); // the commit indexes it, then settles its room
+
+        download.settle(200);
+
+        assertEquals(1_000, janitor.used());
+        assertEquals(0, janitor.reserved(), "the room became what the index counts");
+        assertTrue(janitor.reserve(0).orElseThrow().growTo(0));
+        assertEquals(List.of(), evicted, "counted twice, the bound would have looked passed");
+        assertFalse(download.growTo(10), "a settled reservation holds nothing again");
+    }
 }
