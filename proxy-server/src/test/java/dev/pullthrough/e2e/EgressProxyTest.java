@@ -8,9 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pullthrough.e2e.TestImages.Format;
 import dev.pullthrough.e2e.TestImages.Pushed;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.testing.Loopback;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -163,6 +165,42 @@ class EgressProxyTest {
                 assertEquals(proxied, egress.connectsTo(registryPort), "a NO_PROXY host is reached directly: " + egress.connects());
             }
         }
+    }
+
+    @Test
+    void httpProxyVariable_ofTheServeProcess_wrongPassword_every502NamesIt_loggedOnce_passwordNowhere() throws Exception {
+        String wrong = "wrong-pw-77";
+        Path log = temp.resolve("serve.log");
+        try (FaultyUpstream registry = new FaultyUpstream();
+             Tinyproxy egress = Tinyproxy.start(temp.resolve("tinyproxy"), USER, PASSWORD, registry.url().getPort());
+             ProxyProcess proxy = ProxyProcess.serve(temp.resolve("data"), registry.url(), Loopback.freePort(), log,
+                     Map.of("HTTP_PROXY", egress.url(USER, wrong)))) {
+            int burst = 5;
+            for (int i = 0; i < burst; i++) {
+                HttpResponse<byte[]> refused = RegistryHttp.manifest(proxy.url(), "egress/app", "v" + i);
+                String body = new String(refused.body(), StandardCharsets.UTF_8);
+                assertEquals(502, refused.statusCode(), body);
+                assertTrue(body.contains("egress proxy 127.0.0.1:" + egress.port() + " (HTTP_PROXY) refused CONNECT"), body);
+                assertFalse(body.contains(wrong), body);
+            }
+
+            assertEquals(burst, egress.connectsTo(registry.url().getPort()), "the variable of the process environment was used");
+            assertEquals(0, registry.count("GET /v2/"), "nothing reached the registry");
+            String logged = Files.readString(log);
+            assertEquals(1, logged.split("refused CONNECT", -1).length - 1, "once per burst: " + logged);
+            assertFalse(logged.contains(wrong), "no password in the log: " + logged);
+        }
+    }
+
+    @Test
+    void check_proxyPasswordMasked() {
+        Processes.Result checked = ProxyProcess.commandLikeReadme(temp.resolve("data"),
+                "upstreams:\n  - name: egress.test\n    url: https://registry.example\n    proxy: http://user:hunter2-proxy@egress.internal:3128\n",
+                temp.resolve("check.log"), "check");
+
+        assertEquals(0, checked.exitCode(), checked.output());
+        assertTrue(checked.output().contains("user@egress.internal:3128"), checked.output());
+        assertFalse(checked.output().contains("hunter2-proxy"), checked.output());
     }
 
     // ---------------------------------------------------------------- helpers
