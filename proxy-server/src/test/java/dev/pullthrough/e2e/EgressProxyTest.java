@@ -112,6 +112,41 @@ class EgressProxyTest {
         }
     }
 
+    @Test
+    void proxyKey_connectPortNotAllowed_is502WithTheProxysAnswer() throws Exception {
+        try (FaultyUpstream registry = new FaultyUpstream();
+             Tinyproxy egress = Tinyproxy.start(temp.resolve("tinyproxy"), USER, PASSWORD, 1);
+             ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: egress.test\n    url: "
+                     + registry.url() + "\n    default: true\n    proxy: " + egress.url(USER, PASSWORD) + "\n")) {
+            HttpResponse<byte[]> refused = RegistryHttp.manifest(proxy.url(), "egress/app", "v1");
+
+            String body = new String(refused.body(), StandardCharsets.UTF_8);
+            assertEquals(502, refused.statusCode(), body);
+            assertTrue(body.contains("refused CONNECT to 127.0.0.1:" + registry.url().getPort() + ": 403 Access violation"), body);
+            assertEquals(0, registry.count("GET /v2/egress/app/manifests/v1"));
+        }
+    }
+
+    @Test
+    void proxyKey_proxyNeverAnswersConnect_is502WithinConnectTimeoutNotTheResponseTimeout() throws Exception {
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 16, java.net.InetAddress.getLoopbackAddress());
+             FaultyUpstream registry = new FaultyUpstream();
+             ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: egress.test\n    url: "
+                     + registry.url() + "\n    default: true\n    connectTimeout: 2s\n    responseTimeout: 60s\n"
+                     + "    proxy: http://127.0.0.1:" + silent.getLocalPort() + "\n")) {
+            // The backlog accepts the connection; nothing ever reads the CONNECT or answers it.
+            long started = System.nanoTime();
+            HttpResponse<byte[]> refused = RegistryHttp.manifest(proxy.url(), "egress/app", "v1");
+            long seconds = java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started);
+
+            String body = new String(refused.body(), StandardCharsets.UTF_8);
+            assertEquals(502, refused.statusCode(), body);
+            assertTrue(body.contains("egress proxy 127.0.0.1:" + silent.getLocalPort() + " (upstreams[0].proxy) did not open the tunnel to 127.0.0.1:"
+                    + registry.url().getPort() + " within 2s"), body);
+            assertTrue(seconds < 45, "the proxy's deadline (2 s), not the 60 s response timeout: " + seconds + " s");
+        }
+    }
+
     // ---------------------------------------------------------------- HTTPS targets: CONNECT, TLS inside
 
     @Test
