@@ -51,6 +51,24 @@ public record Egress(Optional<EgressProxy> https, Optional<EgressProxy> http, No
         return https.isEmpty() && http.isEmpty();
     }
 
+    /** For the start-up log: the route without any password, e.g. {@code via http://user@egress:3128 (upstreams[0].proxy)}. */
+    @Override
+    public String toString() {
+        if (isDirect()) {
+            return "direct";
+        }
+        if (fromKey().isPresent()) {
+            return "via " + fromKey().get() + " (" + fromKey().get().setting() + ")";
+        }
+        StringBuilder text = new StringBuilder();
+        https.ifPresent(p -> text.append("https via ").append(p).append(" (").append(p.setting()).append(")"));
+        http.ifPresent(p -> text.append(text.length() > 0 ? ", " : "").append("http via ").append(p).append(" (").append(p.setting()).append(")"));
+        if (!noProxy.isEmpty()) {
+            text.append(", direct to NO_PROXY '").append(noProxy).append("'");
+        }
+        return text.toString();
+    }
+
     private static Optional<EgressProxy> variable(Map<String, String> env, String lower, String upper) {
         return first(env, lower, upper).map(e -> EgressProxy.parse(e.getKey(), e.getValue().trim()));
     }

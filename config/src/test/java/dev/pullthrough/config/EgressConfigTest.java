@@ -99,6 +99,15 @@ class EgressConfigTest {
         assertTrue(e.getMessage().contains("HTTPS_PROXY"), e.getMessage());
     }
 
+    @Test
+    void toString_namesTheRouteWithoutPasswords() {
+        assertEquals("via http://user@egress.internal:3128 (upstreams[0].proxy)",
+                egress("    proxy: http://user:hunter2@egress.internal:3128\n", Map.of()).toString());
+        assertEquals("https via http://u@p:1 (HTTPS_PROXY), http via http://p:2 (http_proxy), direct to NO_PROXY '.corp'",
+                egress("", Map.of("HTTPS_PROXY", "http://u:hunter2@p:1", "http_proxy", "p:2", "NO_PROXY", ".corp")).toString());
+        assertEquals("direct", egress("", Map.of()).toString());
+    }
+
     // ---------------------------------------------------------------- check
 
     @Test

@@ -224,6 +224,8 @@ class EgressProxyTest {
             String logged = Files.readString(log);
             assertEquals(1, logged.split("refused CONNECT", -1).length - 1, "once per burst: " + logged);
             assertFalse(logged.contains(wrong), "no password in the log: " + logged);
+            assertTrue(logged.contains("http via http://" + USER + "@127.0.0.1:" + egress.port() + " (HTTP_PROXY)"),
+                    "the start-up line names the route: " + logged);
         }
     }
 
