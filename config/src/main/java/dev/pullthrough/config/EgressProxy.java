@@ -45,7 +45,8 @@ public record EgressProxy(String host, int port, Optional<String> username, Opti
             username = Optional.of(decode(colon < 0 ? userInfo : userInfo.substring(0, colon)));
             password = colon < 0 ? Optional.empty() : Optional.of(decode(userInfo.substring(colon + 1)));
         }
-        return new EgressProxy(url.getHost(), url.getPort(), username, password, setting);
+        String host = url.getHost().startsWith("[") ? url.getHost().substring(1, url.getHost().length() - 1) : url.getHost();
+        return new EgressProxy(host, url.getPort(), username, password, setting);
     }
 
     /** The same proxy with {@code secret} as its password (from {@code proxyPasswordFile} or the environment). */

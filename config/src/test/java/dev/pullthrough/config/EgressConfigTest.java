@@ -106,6 +106,8 @@ class EgressConfigTest {
         assertEquals("https via http://u@p:1 (HTTPS_PROXY), http via http://p:2 (http_proxy), direct to NO_PROXY '.corp'",
                 egress("", Map.of("HTTPS_PROXY", "http://u:hunter2@p:1", "http_proxy", "p:2", "NO_PROXY", ".corp")).toString());
         assertEquals("direct", egress("", Map.of()).toString());
+        assertEquals("via http://[::1]:3128 (upstreams[0].proxy)", egress("    proxy: http://[::1]:3128\n", Map.of()).toString(),
+                "an IPv6 proxy keeps one pair of brackets");
     }
 
     // ---------------------------------------------------------------- check
