@@ -52,6 +52,11 @@ final class ConfigBinder {
     }
 
     static PullthroughConfig bind(ObjectNode root) {
+        return bind(root, java.util.Map.of());
+    }
+
+    /** {@code env}: the process environment, for the proxy variables ({@code HTTPS_PROXY}, {@code NO_PROXY}). */
+    static PullthroughConfig bind(ObjectNode root, java.util.Map<String, String> env) {
         ObjectNode server = object(root, "server");
         ObjectNode storage = object(root, "storage");
         ObjectNode auth = object(root, "auth");
@@ -75,7 +80,7 @@ final class ConfigBinder {
         WarmConfig warmConfig = new WarmConfig(positive(warm, "warm", "interval", DEFAULT_WARM_INTERVAL),
                 list(warm, "warm.images", "images").orElse(List.of()));
         return new PullthroughConfig(serverConfig, admin, storageConfig,
-                bool(root, "offline", "offline", false), jsonLog(object(root, "log")), authConfig, upstreams(root), warmConfig,
+                bool(root, "offline", "offline", false), jsonLog(object(root, "log")), authConfig, upstreams(root, env), warmConfig,
                 cluster(root, storageConfig));
     }
 
@@ -108,7 +113,7 @@ final class ConfigBinder {
         return Optional.of(new TlsConfig(cert, key, text(tls, "server.tls.clientCaFile", "clientCaFile").map(Path::of)));
     }
 
-    private static List<UpstreamConfig> upstreams(ObjectNode root) {
+    private static List<UpstreamConfig> upstreams(ObjectNode root, java.util.Map<String, String> env) {
         JsonNode node = root.get("upstreams");
         if (node == null || node.isNull()) {
             ArrayNode list = JsonNodeFactory.instance.arrayNode();
@@ -121,7 +126,7 @@ final class ConfigBinder {
         List<UpstreamConfig> upstreams = new ArrayList<>();
         Set<String> names = new HashSet<>();
         for (int i = 0; i < node.size(); i++) {
-            UpstreamConfig upstream = upstream((ObjectNode) node.get(i), "upstreams[" + i + "]", node.size() == 1);
+            UpstreamConfig upstream = upstream((ObjectNode) node.get(i), "upstreams[" + i + "]", node.size() == 1, env);
             if (!names.add(upstream.name())) {
                 throw new ConfigException("upstreams[" + i + "].name", "'" + upstream.name() + "' is used twice",
                         "give every upstream its own name");
@@ -136,7 +141,7 @@ final class ConfigBinder {
         return upstreams;
     }
 
-    private static UpstreamConfig upstream(ObjectNode node, String path, boolean only) {
+    private static UpstreamConfig upstream(ObjectNode node, String path, boolean only, java.util.Map<String, String> env) {
         URI url = url(path + ".url", text(node, path + ".url", "url").orElseThrow(() ->
                 new ConfigException(path + ".url", "is missing", "give the registry's base URL, e.g. https://ghcr.io")));
         String name = text(node, path + ".name", "name").orElse(url.getPort() < 0 ? url.getHost() : url.getHost() + ":" + url.getPort());
@@ -153,7 +158,37 @@ final class ConfigBinder {
                 timeouts(node, path),
                 text(node, path + ".caFile", "caFile").map(file -> caFile(path + ".caFile", file)),
                 text(node, path + ".maxManifestSize", "maxManifestSize")
-                        .map(t -> manifestLimit(path + ".maxManifestSize", t)).orElse(DEFAULT_MAX_MANIFEST));
+                        .map(t -> manifestLimit(path + ".maxManifestSize", t)).orElse(DEFAULT_MAX_MANIFEST),
+                egress(node, path, env));
+    }
+
+    /**
+     * {@code proxy} (its password inline, or from {@code proxyPassword}, {@code proxyPasswordFile} or
+     * {@code PULLTHROUGH_UPSTREAMS_<i>_PROXYPASSWORD}, like other secrets); without it, the proxy variables.
+     */
+    private static Egress egress(ObjectNode node, String path, java.util.Map<String, String> env) {
+        Optional<String> password = secret(node, path, "proxyPassword");
+        Optional<String> url = text(node, path + ".proxy", "proxy");
+        if (url.isEmpty()) {
+            if (password.isPresent()) {
+                throw new ConfigException(path + ".proxyPassword", "is set without " + path + ".proxy",
+                        "give the proxy, e.g. proxy: http://user@egress.internal:3128, or remove the password");
+            }
+            return Egress.fromEnvironment(env);
+        }
+        EgressProxy proxy = EgressProxy.parse(path + ".proxy", url.get());
+        if (password.isPresent()) {
+            if (proxy.password().isPresent()) {
+                throw new ConfigException(path + ".proxy", "holds a password and proxyPassword(File) gives another",
+                        "keep the password in one place: http://user@host:port with proxyPasswordFile");
+            }
+            if (proxy.username().isEmpty()) {
+                throw new ConfigException(path + ".proxy", "has no user for the password of proxyPassword(File)",
+                        "name the user in the URL: http://user@egress.internal:3128");
+            }
+            proxy = proxy.withPassword(password.get());
+        }
+        return Egress.through(proxy);
     }
 
     /**

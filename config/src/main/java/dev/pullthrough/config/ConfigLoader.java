@@ -45,7 +45,7 @@ public final class ConfigLoader {
     private static PullthroughConfig fromTree(ObjectNode tree, Map<String, String> env) {
         checkKnownKeys(tree, ConfigSchema.ROOT, "");
         applyEnvironment(tree, env);
-        return ConfigBinder.bind(tree);
+        return ConfigBinder.bind(tree, env);
     }
 
     private static ObjectNode readYaml(Path file) {

@@ -62,7 +62,10 @@ final class ConfigSchema {
                     "blobMinRate", scalar(),
                     "blobRateWindow", scalar(),
                     "caFile", scalar(),
-                    "maxManifestSize", scalar()));
+                    "maxManifestSize", scalar(),
+                    "proxy", scalar(),
+                    "proxyPassword", scalar(),
+                    "proxyPasswordFile", scalar()));
 
     static ConfigSchema scalar() {
         return new ConfigSchema(Kind.SCALAR, Map.of());

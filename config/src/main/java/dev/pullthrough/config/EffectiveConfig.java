@@ -90,6 +90,11 @@ public final class EffectiveConfig {
         keys.put("blobRateWindow", Durations.format(timeouts.blobRateWindow()));
         upstream.caFile().ifPresent(ca -> keys.put("caFile", ca.toString()));
         keys.put("maxManifestSize", Sizes.format(upstream.maxManifestSize()));
+        // Only the proxy key is written back: the variables apply again wherever the output is loaded.
+        upstream.egress().fromKey().ifPresent(proxy -> {
+            keys.put("proxy", proxy.toString());
+            proxy.password().ifPresent(password -> keys.put("proxyPassword", MASK));
+        });
         return keys;
     }
 

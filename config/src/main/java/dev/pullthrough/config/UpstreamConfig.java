@@ -13,7 +13,8 @@ import java.util.Optional;
  * credentials (over HTTPS; the proxy's {@code upstream.TrustBoundary} applies them);
  * {@code timeouts} bound every wait on it; {@code caFile} is a PEM file of CA certificates it is
  * trusted under besides the usual ones (a registry behind a private CA), checked to parse at load;
- * {@code maxManifestSize} the largest manifest (or listing) it may send, refused before it is buffered.
+ * {@code maxManifestSize} the largest manifest (or listing) it may send, refused before it is buffered;
+ * {@code egress} how its requests leave this machine (its {@code proxy} key, else the proxy variables).
  */
 public record UpstreamConfig(
         String name,
@@ -27,7 +28,16 @@ public record UpstreamConfig(
         List<String> allow,
         UpstreamTimeouts timeouts,
         Optional<Path> caFile,
-        long maxManifestSize) {
+        long maxManifestSize,
+        Egress egress) {
+
+    /** An upstream reached directly. */
+    public UpstreamConfig(String name, URI url, boolean isDefault, Duration tagTtl, Duration maxStale, Optional<String> username,
+                          Optional<String> password, List<String> authHosts, List<String> allow, UpstreamTimeouts timeouts,
+                          Optional<Path> caFile, long maxManifestSize) {
+        this(name, url, isDefault, tagTtl, maxStale, username, password, authHosts, allow, timeouts, caFile, maxManifestSize,
+                Egress.direct());
+    }
 
     public UpstreamConfig {
         authHosts = List.copyOf(authHosts);

@@ -72,7 +72,7 @@ public final class ProxyApplication implements AutoCloseable {
         core.startHousekeeping();
         core.startKeepWarm();
         LOG.info("pullthrough serving {} upstream(s): {}; default {}; data in {}", config.upstreams().size(),
-                config.upstreams().stream().map(u -> u.name() + "=" + u.url()).collect(Collectors.joining(", ")),
+                config.upstreams().stream().map(u -> u.name() + "=" + u.url() + (u.egress().isDirect() ? "" : " " + u.egress())).collect(Collectors.joining(", ")),
                 config.defaultUpstream().name(), config.storage().path().toAbsolutePath());
         return new ProxyApplication(core, server, registryAddress);
     }

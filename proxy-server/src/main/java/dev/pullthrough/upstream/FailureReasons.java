@@ -1,5 +1,6 @@
 package dev.pullthrough.upstream;
 
+import dev.pullthrough.upstream.http.EgressProxyFailure;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
 import java.nio.channels.UnresolvedAddressException;
@@ -17,6 +18,9 @@ final class FailureReasons {
             cause = cause.getCause();
         }
         for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof EgressProxyFailure) {
+                return t.getMessage(); // names the proxy and its answer; checked first, its cause may be a ConnectException
+            }
             if (t instanceof UnresolvedAddressException || t instanceof UnknownHostException) {
                 return "cannot resolve " + host;
             }

@@ -83,10 +83,10 @@ public final class UpstreamClient implements Upstream {
         metrics.upstreamConnections(config.name(), http::originPools, http::openConnections);
     }
 
-    /** The transport of one upstream: its TLS trust (the usual CAs plus its caFile) and its deadlines. */
+    /** The transport of one upstream: its TLS trust (the usual CAs plus its caFile), its deadlines and its egress proxy. */
     public static NettyHttpClient newHttpClient(UpstreamConfig config, ClientLoops loops) throws IOException {
         return new NettyHttpClient(loops, UpstreamTrust.of(config.caFile()), config.timeouts().connect(),
-                config.timeouts().response());
+                config.timeouts().response(), config.egress());
     }
 
     @Override

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -135,6 +136,8 @@ final class ProxyProcess implements AutoCloseable {
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()));
         builder.environment().keySet().removeIf(k -> k.startsWith("PULLTHROUGH_"));
+        // The runner's own egress proxy must not carry a test's loopback traffic (issue 27): a test sets these itself.
+        builder.environment().keySet().removeIf(k -> List.of("http_proxy", "https_proxy", "no_proxy").contains(k.toLowerCase(Locale.ROOT)));
         builder.environment().putAll(env);
         try {
             return builder.start();

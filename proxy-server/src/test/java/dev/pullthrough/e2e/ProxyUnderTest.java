@@ -33,11 +33,22 @@ final class ProxyUnderTest implements AutoCloseable {
 
     /** A proxy from YAML with its admin endpoints on a port of their own, {@code adminPort}. */
     static ProxyUnderTest start(Path data, String yaml, int port, int adminPort) {
-        PullthroughConfig config = ConfigLoader.fromYaml(yaml, Map.of(
+        return start(data, yaml, port, adminPort, Map.of());
+    }
+
+    /** A proxy from YAML with more of its process environment, {@code env} (e.g. {@code HTTPS_PROXY}). */
+    static ProxyUnderTest start(Path data, String yaml, Map<String, String> env) {
+        return start(data, yaml, 0, 0, env);
+    }
+
+    private static ProxyUnderTest start(Path data, String yaml, int port, int adminPort, Map<String, String> env) {
+        Map<String, String> environment = new java.util.HashMap<>(env);
+        environment.putAll(Map.of(
                 "PULLTHROUGH_SERVER_HOST", "127.0.0.1",
                 "PULLTHROUGH_SERVER_PORT", Integer.toString(port),
                 "PULLTHROUGH_ADMIN_PORT", Integer.toString(adminPort),
                 "PULLTHROUGH_STORAGE_PATH", data.toString()));
+        PullthroughConfig config = ConfigLoader.fromYaml(yaml, environment);
         try {
             ProxyApplication app = ProxyApplication.start(config);
             return new ProxyUnderTest(app, app.registryPort());

@@ -14,6 +14,9 @@ import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.proxy.HttpProxyHandler;
+import io.netty.handler.proxy.ProxyConnectException;
+import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -24,11 +27,16 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Scheduler;
 import com.github.benmanes.caffeine.cache.Ticker;
+import dev.pullthrough.config.Egress;
+import dev.pullthrough.config.EgressProxy;
 import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.X509ExtendedTrustManager;
@@ -39,7 +47,9 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * and the connect and response deadlines. No thread waits: every call completes a future.
  * Whatever origins an upstream's redirects name, at most {@link #MAX_ORIGINS} pools are kept, and
  * one unused for {@link #IDLE_SECONDS} is closed with its connections (issue 26: a pool per origin
- * kept for ever let a hostile upstream exhaust the heap one redirect at a time).
+ * kept for ever let a hostile upstream exhaust the heap one redirect at a time). Every origin is
+ * reached as the upstream's {@link Egress} says: directly, or through an HTTP proxy with CONNECT
+ * (issue 27), the TLS of an https origin then running inside the tunnel.
  */
 public final class NettyHttpClient implements AutoCloseable {
     /** Set on a connection once it carried an exchange: a failure on reuse may just be a stale connection. */
@@ -72,6 +82,7 @@ public final class NettyHttpClient implements AutoCloseable {
     private final SslContext tls;
     private final Duration connectTimeout;
     private final Duration responseTimeout;
+    private final Egress egress;
     /** Every connection open now, pooled or carrying an exchange (a closed one leaves by itself). */
     private final ChannelGroup open = new DefaultChannelGroup("upstream", GlobalEventExecutor.INSTANCE);
     /**
@@ -83,13 +94,25 @@ public final class NettyHttpClient implements AutoCloseable {
     /** {@code trust}: the CAs TLS servers are checked against (hostnames are verified too). */
     public NettyHttpClient(ClientLoops loops, X509ExtendedTrustManager trust, Duration connectTimeout, Duration responseTimeout)
             throws IOException {
-        this(loops, trust, connectTimeout, responseTimeout, Ticker.systemTicker());
+        this(loops, trust, connectTimeout, responseTimeout, Egress.direct());
+    }
+
+    /** As above, every origin reached as {@code egress} says (directly, or through its proxy). */
+    public NettyHttpClient(ClientLoops loops, X509ExtendedTrustManager trust, Duration connectTimeout, Duration responseTimeout,
+                           Egress egress) throws IOException {
+        this(loops, trust, connectTimeout, responseTimeout, egress, Ticker.systemTicker());
     }
 
     /** As above, with the clock pools age by ({@code ticker}, moved by tests). */
     NettyHttpClient(ClientLoops loops, X509ExtendedTrustManager trust, Duration connectTimeout, Duration responseTimeout,
                     Ticker ticker) throws IOException {
+        this(loops, trust, connectTimeout, responseTimeout, Egress.direct(), ticker);
+    }
+
+    private NettyHttpClient(ClientLoops loops, X509ExtendedTrustManager trust, Duration connectTimeout, Duration responseTimeout,
+                            Egress egress, Ticker ticker) throws IOException {
         this.loops = loops;
+        this.egress = egress;
         this.connectTimeout = connectTimeout;
         this.responseTimeout = responseTimeout;
         try {
@@ -131,8 +154,53 @@ public final class NettyHttpClient implements AutoCloseable {
             // Anything else (ftp://, file://, a URI without a host) would otherwise be sent as plain HTTP.
             return CompletableFuture.failedFuture(new IOException("only http and https URLs with a host are fetched, not " + uri));
         }
+        Optional<EgressProxy> proxy = egress.proxyFor(uri);
+        if (proxy.isPresent()) {
+            CompletableFuture<UpstreamResponse> proxied = new CompletableFuture<>();
+            sendOn(pool(uri, proxy), method, uri, headers, retries, stale).whenComplete((response, failure) -> {
+                if (failure == null) {
+                    proxied.complete(response);
+                } else {
+                    proxied.completeExceptionally(throughProxy(failure, proxy.get(), uri));
+                }
+            });
+            return proxied;
+        }
+        return sendOn(pool(uri, proxy), method, uri, headers, retries, stale);
+    }
+
+    /**
+     * A failure on the way through {@code proxy} said as the proxy's: its refusal of CONNECT (with
+     * its status), a refused connection to it, or its silence; other failures are the target's.
+     */
+    private Throwable throughProxy(Throwable failure, EgressProxy proxy, URI uri) {
+        String named = "egress proxy " + proxy.address() + " (" + proxy.setting() + ")";
+        String target = uri.getHost() + ":" + (uri.getPort() >= 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80);
+        if (failure instanceof ProxyConnectException refused) {
+            String message = String.valueOf(refused.getMessage());
+            int status = message.indexOf("status: ");
+            if (status >= 0) {
+                // HttpProxyHandler's message: "http, basic, <proxy> => <target>, status: 407 Proxy Authentication Required"
+                return new EgressProxyFailure(named + " refused CONNECT to " + target + ": " + message.substring(status + 8), failure);
+            }
+            if (message.endsWith("timeout")) {
+                return new EgressProxyFailure(named + " did not open the tunnel to " + target + " within "
+                        + connectTimeout.toSeconds() + "s", failure);
+            }
+            return new EgressProxyFailure(named + " failed on the way to " + target + ": " + message, failure);
+        }
+        if (failure instanceof ConnectException) {
+            return new EgressProxyFailure(named + " refused the connection", failure);
+        }
+        if (failure instanceof TransportTimeout && failure.getMessage().startsWith("no connection")) {
+            return new EgressProxyFailure("no connection to " + named + " within " + connectTimeout.toSeconds() + "s", failure);
+        }
+        return failure;
+    }
+
+    private CompletableFuture<UpstreamResponse> sendOn(OriginPool pool, String method, URI uri, List<String[]> headers,
+                                                       int retries, int stale) {
         CompletableFuture<UpstreamResponse> result = new CompletableFuture<>();
-        OriginPool pool = pool(uri);
         pool.acquire().addListener(acquired -> {
             if (!acquired.isSuccess()) {
                 Throwable cause = acquired.cause();
@@ -201,22 +269,30 @@ public final class NettyHttpClient implements AutoCloseable {
         return request;
     }
 
-    private OriginPool pool(URI uri) {
+    /** The pool of {@code uri}'s origin on the route {@code proxy} names: the route is part of the key. */
+    private OriginPool pool(URI uri, Optional<EgressProxy> proxy) {
         boolean https = "https".equalsIgnoreCase(uri.getScheme());
         int port = uri.getPort() >= 0 ? uri.getPort() : https ? 443 : 80;
         String host = uri.getHost();
-        return pools.get((https ? "https://" : "http://") + host.toLowerCase(Locale.ROOT) + ":" + port, origin -> {
+        String route = proxy.map(p -> " via " + p.username().map(u -> u + "@").orElse("") + p.address()).orElse("");
+        return pools.get((https ? "https://" : "http://") + host.toLowerCase(Locale.ROOT) + ":" + port + route, origin -> {
             Bootstrap bootstrap = new Bootstrap().group(loops.group).channel(loops.channelType)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.AUTO_READ, false)
-                    .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64 * 1024, 256 * 1024, MAX_CHUNK))
-                    .remoteAddress(host, port);
+                    .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64 * 1024, 256 * 1024, MAX_CHUNK));
+            if (proxy.isPresent()) {
+                // The proxy resolves the target's name: inside a corporate network only it may know the address.
+                bootstrap.resolver(NoopAddressResolverGroup.INSTANCE).remoteAddress(InetSocketAddress.createUnresolved(host, port));
+            } else {
+                bootstrap.remoteAddress(host, port);
+            }
             return new OriginPool(bootstrap, new AbstractChannelPoolHandler() {
                 @Override
                 public void channelCreated(Channel channel) {
                     open.add(channel);
                     ChannelPipeline pipeline = channel.pipeline();
+                    proxy.ifPresent(p -> pipeline.addLast(tunnel(p)));
                     if (https) {
                         pipeline.addLast(tls.newHandler(channel.alloc(), host, port));
                     }
@@ -226,6 +302,19 @@ public final class NettyHttpClient implements AutoCloseable {
                 }
             }, MAX_IDLE_PER_ORIGIN);
         });
+    }
+
+    /**
+     * CONNECT through {@code proxy}, for plain http targets too (simpler than absolute-form, and the
+     * proxy's refusal then never looks like the target's answer); requests wait until the tunnel is up.
+     */
+    private HttpProxyHandler tunnel(EgressProxy proxy) {
+        InetSocketAddress address = new InetSocketAddress(proxy.host(), proxy.port());
+        HttpProxyHandler handler = proxy.username().isPresent()
+                ? new HttpProxyHandler(address, proxy.username().get(), proxy.password().orElse(""))
+                : new HttpProxyHandler(address);
+        handler.setConnectTimeoutMillis(connectTimeout.toMillis());
+        return handler;
     }
 
     /** Origins with a pool now (at most {@link #MAX_ORIGINS}). */
