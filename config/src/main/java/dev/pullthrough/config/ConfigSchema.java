@@ -62,7 +62,9 @@ final class ConfigSchema {
                     "blobMinRate", scalar(),
                     "blobRateWindow", scalar(),
                     "caFile", scalar(),
-                    "maxManifestSize", scalar()));
+                    "maxManifestSize", scalar(),
+                    "credentialHelper", scalar(),
+                    "credentialTtl", scalar()));
 
     static ConfigSchema scalar() {
         return new ConfigSchema(Kind.SCALAR, Map.of());

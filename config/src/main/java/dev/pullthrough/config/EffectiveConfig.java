@@ -90,6 +90,11 @@ public final class EffectiveConfig {
         keys.put("blobRateWindow", Durations.format(timeouts.blobRateWindow()));
         upstream.caFile().ifPresent(ca -> keys.put("caFile", ca.toString()));
         keys.put("maxManifestSize", Sizes.format(upstream.maxManifestSize()));
+        upstream.credentials().passwordFile().ifPresent(file -> keys.put("passwordFile", file.toString()));
+        upstream.credentials().helper().ifPresent(helper -> {
+            keys.put("credentialHelper", helper);
+            keys.put("credentialTtl", Durations.format(upstream.credentials().ttl()));
+        });
         return keys;
     }
 

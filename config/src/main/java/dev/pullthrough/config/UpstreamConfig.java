@@ -13,7 +13,8 @@ import java.util.Optional;
  * credentials (over HTTPS; the proxy's {@code upstream.TrustBoundary} applies them);
  * {@code timeouts} bound every wait on it; {@code caFile} is a PEM file of CA certificates it is
  * trusted under besides the usual ones (a registry behind a private CA), checked to parse at load;
- * {@code maxManifestSize} the largest manifest (or listing) it may send, refused before it is buffered.
+ * {@code maxManifestSize} the largest manifest (or listing) it may send, refused before it is buffered;
+ * {@code credentials} where rotating credentials come from (a password file, a credential helper).
  */
 public record UpstreamConfig(
         String name,
@@ -27,7 +28,8 @@ public record UpstreamConfig(
         List<String> allow,
         UpstreamTimeouts timeouts,
         Optional<Path> caFile,
-        long maxManifestSize) {
+        long maxManifestSize,
+        CredentialConfig credentials) {
 
     public UpstreamConfig {
         authHosts = List.copyOf(authHosts);
