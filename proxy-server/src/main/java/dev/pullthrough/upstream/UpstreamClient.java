@@ -340,7 +340,7 @@ public final class UpstreamClient implements Upstream {
      * are fresh ones asked for (a rotated password, a helper's new answer) and tried once more.
      */
     private CompletableFuture<UpstreamResponse> send(String method, URI uri, List<String> accept, String scope, String kind) {
-        return authorization(scope).thenCompose(sent -> exchange(method, uri, accept, sent.map(Auth::header), kind)
+        return authorization(scope).thenCompose(sent -> exchangeWith(method, uri, accept, sent, kind)
                 .thenCompose(response -> {
                     if (response.status() != 401) {
                         return CompletableFuture.completedFuture(response);
@@ -371,7 +371,7 @@ public final class UpstreamClient implements Upstream {
                 return CompletableFuture.completedFuture(response);
             }
             response.discard();
-            return exchange(method, uri, accept, retryAuth.map(Auth::header), kind).thenCompose(retried ->
+            return exchangeWith(method, uri, accept, retryAuth, kind).thenCompose(retried ->
                     retried.status() == 401 && retryAuth.get().basic().isPresent()
                             ? retryWithFresh(method, uri, accept, kind, retried, retryAuth.get().basic().get())
                             : CompletableFuture.completedFuture(retried));
@@ -393,7 +393,7 @@ public final class UpstreamClient implements Upstream {
                 return CompletableFuture.completedFuture(refused);
             }
             refused.discard();
-            return exchange(method, uri, accept, Optional.of(fresh.get().basic()), kind);
+            return exchangeWith(method, uri, accept, Optional.of(Auth.basic(fresh.get())), kind);
         });
     }
 
@@ -453,7 +453,7 @@ public final class UpstreamClient implements Upstream {
         String host = tokenUri.getHost();
         CompletableFuture<Optional<Credentials>> ours = boundary.mayReceiveCredentials(tokenUri)
                 ? credentials.current() : CompletableFuture.completedFuture(Optional.empty());
-        return ours.thenCompose(sent -> exchange("GET", tokenUri, List.of(), sent.map(Credentials::basic), "token")
+        return ours.thenCompose(sent -> exchangeWith("GET", tokenUri, List.of(), sent.map(Auth::basic), "token")
                 .thenCompose(response -> refusedByRealm(response, sent)
                         ? retryTokenWithFresh(tokenUri, response, sent.get())
                         : CompletableFuture.completedFuture(response))
@@ -476,7 +476,7 @@ public final class UpstreamClient implements Upstream {
                 return CompletableFuture.completedFuture(refused);
             }
             refused.discard();
-            return exchange("GET", tokenUri, List.of(), Optional.of(fresh.get().basic()), "token");
+            return exchangeWith("GET", tokenUri, List.of(), Optional.of(Auth.basic(fresh.get())), "token");
         });
     }
 
@@ -553,6 +553,20 @@ public final class UpstreamClient implements Upstream {
                 ? authorization(scope) : CompletableFuture.completedFuture(Optional.empty());
         return auth.thenCompose(sent -> exchange("GET", target, List.of(), sent.map(Auth::header), "blob"))
                 .thenCompose(next -> followRedirects(next, scope, hops + 1));
+    }
+
+    /**
+     * An exchange with an {@code Authorization}: when it carried our Basic credentials and the answer
+     * was not a refusal of them, the credential source learns they work (a burst of refusals ended).
+     */
+    private CompletableFuture<UpstreamResponse> exchangeWith(String method, URI uri, List<String> accept, Optional<Auth> auth,
+                                                             String kind) {
+        return exchange(method, uri, accept, auth.map(Auth::header), kind).whenComplete((response, failure) -> {
+            if (failure == null && auth.isPresent() && auth.get().basic().isPresent()
+                    && response.status() != 401 && response.status() != 403) {
+                credentials.accepted(auth.get().basic().get());
+            }
+        });
     }
 
     private CompletableFuture<UpstreamResponse> exchange(String method, URI uri, List<String> accept,

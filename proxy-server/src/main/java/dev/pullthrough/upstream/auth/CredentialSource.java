@@ -20,6 +20,10 @@ public interface CredentialSource {
      */
     CompletableFuture<Optional<Credentials>> afterRefusal(Optional<Credentials> refused);
 
+    /** The upstream or its realm accepted {@code used}: a burst of refusals, if there was one, is over. */
+    default void accepted(Credentials used) {
+    }
+
     /** Fixed credentials, or none. */
     static CredentialSource fixed(Optional<Credentials> credentials) {
         CompletableFuture<Optional<Credentials>> answer = CompletableFuture.completedFuture(credentials);

@@ -14,8 +14,9 @@ import java.util.concurrent.Executor;
  */
 public final class RotatingCredentials implements CredentialSource {
     /**
-     * After a load a refusal caused, further refusals within this long reuse its answer: a secret
-     * that is wrong at its source costs one load per window, not one per request.
+     * After a load a refusal caused, further refusals within this long reuse its answer, unless the
+     * upstream accepted it meanwhile: a secret that is wrong at its source costs one load per window,
+     * not one per request.
      */
     public static final Duration BURST = Duration.ofSeconds(30);
 
@@ -32,7 +33,7 @@ public final class RotatingCredentials implements CredentialSource {
     private final Duration ttl;
     private final Clock clock;
     private final Executor executor;
-    private Answer answer;
+    private volatile Answer answer;
     private CompletableFuture<Answer> loading;
 
     /** {@code initial}: what is known already (a password file read at start), used until its TTL passes. */
@@ -69,6 +70,19 @@ public final class RotatingCredentials implements CredentialSource {
             return CompletableFuture.completedFuture(Optional.of(answer.credentials()));
         }
         return load(true);
+    }
+
+    @Override
+    public void accepted(Credentials used) {
+        Answer known = answer;
+        if (known == null || !known.afterRefusal() || !known.credentials().equals(used)) {
+            return; // the common case, on every request: no lock
+        }
+        synchronized (this) {
+            if (answer == known) {
+                answer = new Answer(known.credentials(), known.loadedAtMillis(), false); // the burst is over
+            }
+        }
     }
 
     /** The load in flight, or a new one; its answer is kept before any caller sees it. */

@@ -98,6 +98,20 @@ class RotatingCredentialsTest {
         assertEquals(3, loads.get(), "a refusal after the burst window asks again");
     }
 
+    @Test
+    void afterRefusal_newBurstAfterTheFreshAnswerWorked_loadsAgainAtOnce() {
+        RotatingCredentials credentials = helper(Duration.ofMinutes(10));
+        Credentials first = now(credentials.current());
+        secret = "second";
+        Credentials second = now(credentials.afterRefusal(Optional.of(first)));
+        credentials.accepted(second); // the upstream took it: that burst is over
+        clock.advance(Duration.ofSeconds(1));
+        secret = "third";
+        assertEquals("third", now(credentials.afterRefusal(Optional.of(second))).secret(),
+                "rotated again within the burst window, after a success: asked again");
+        assertEquals(3, loads.get());
+    }
+
     // ---------------------------------------------------------------- single flight
 
     @Test
