@@ -20,6 +20,12 @@ public final class RotatingCredentials implements CredentialSource {
      */
     public static final Duration BURST = Duration.ofSeconds(30);
 
+    /**
+     * A failed load is the answer for this long: a helper that fails at once is not run again for
+     * every request of a burst (each gets the same clear failure).
+     */
+    public static final Duration FAILURE_HOLD = Duration.ofSeconds(5);
+
     /** Gets the credentials now, blocking (runs a process, reads a file). */
     @FunctionalInterface
     public interface Loader {
@@ -35,6 +41,9 @@ public final class RotatingCredentials implements CredentialSource {
     private final Executor executor;
     private volatile Answer answer;
     private CompletableFuture<Answer> loading;
+    /** The last failed load and when it failed, answered again within {@link #FAILURE_HOLD}. */
+    private CompletableFuture<Answer> failed;
+    private long failedAtMillis;
 
     /** {@code initial}: what is known already (a password file read at start), used until its TTL passes. */
     public RotatingCredentials(Loader loader, Optional<Credentials> initial, Duration ttl, Clock clock, Executor executor) {
@@ -88,6 +97,9 @@ public final class RotatingCredentials implements CredentialSource {
     /** The load in flight, or a new one; its answer is kept before any caller sees it. */
     private CompletableFuture<Optional<Credentials>> load(boolean afterRefusal) {
         CompletableFuture<Answer> run = loading;
+        if (run == null && failed != null && clock.millis() - failedAtMillis < FAILURE_HOLD.toMillis()) {
+            run = failed;
+        }
         if (run == null) {
             CompletableFuture<Answer> started = new CompletableFuture<>();
             run = started;
@@ -110,6 +122,8 @@ public final class RotatingCredentials implements CredentialSource {
         } catch (CredentialFailure | RuntimeException e) {
             synchronized (this) {
                 loading = null;
+                failed = run;
+                failedAtMillis = clock.millis();
             }
             run.completeExceptionally(e);
             return;

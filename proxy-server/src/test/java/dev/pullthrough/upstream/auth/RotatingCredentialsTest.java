@@ -132,11 +132,28 @@ class RotatingCredentialsTest {
     // ---------------------------------------------------------------- failures
 
     @Test
-    void current_loadFails_failureReachesCallerAndIsNotKept() {
+    void current_loadFails_failureReachesCallerThenLoadsAgainAfterTheHold() {
         RotatingCredentials credentials = helper(Duration.ofMinutes(10));
         failing = true;
         CompletionException failure = assertThrows(CompletionException.class, () -> credentials.current().join());
         assertInstanceOf(CredentialFailure.class, failure.getCause());
+        failing = false;
+        clock.advance(RotatingCredentials.FAILURE_HOLD);
+        assertEquals("first", now(credentials.current()).secret());
+        assertEquals(2, loads.get());
+    }
+
+    @Test
+    void current_helperKeepsFailing_oneRunPerHoldNotPerRequest() {
+        RotatingCredentials credentials = helper(Duration.ofMinutes(10));
+        failing = true;
+        for (int i = 0; i < 50; i++) {
+            assertThrows(CompletionException.class, () -> credentials.current().join());
+            assertThrows(CompletionException.class, () -> credentials.afterRefusal(Optional.empty()).join());
+            clock.advance(Duration.ofMillis(50));
+        }
+        assertEquals(1, loads.get(), "100 requests within 2.5 s share the one failure");
+        clock.advance(RotatingCredentials.FAILURE_HOLD);
         failing = false;
         assertEquals("first", now(credentials.current()).secret());
         assertEquals(2, loads.get());
