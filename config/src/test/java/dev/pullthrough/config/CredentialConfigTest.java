@@ -50,6 +50,14 @@ class CredentialConfigTest {
     }
 
     @Test
+    void credentialHelper_fromTheEnvironment_likeEveryKey() {
+        PullthroughConfig config = ConfigLoader.fromYaml("upstreams:\n  - name: gcr.io\n    url: https://gcr.io\n",
+                Map.of("PULLTHROUGH_UPSTREAMS_0_CREDENTIALHELPER", "gcr", "PULLTHROUGH_UPSTREAMS_0_CREDENTIALTTL", "45m"));
+        assertEquals(Optional.of("gcr"), config.defaultUpstream().credentials().helper());
+        assertEquals(Duration.ofMinutes(45), config.defaultUpstream().credentials().ttl());
+    }
+
+    @Test
     void credentialTtl_zero_refused() {
         assertEquals("upstreams[0].credentialTtl",
                 assertThrows(ConfigException.class, () -> load("credentialHelper: gcr", "credentialTtl: 0s")).key());
