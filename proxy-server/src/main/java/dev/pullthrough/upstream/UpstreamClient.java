@@ -277,7 +277,7 @@ public final class UpstreamClient implements Upstream {
      */
     private Refusal credentialsRefused(int status) {
         metrics.upstreamCredentialsRefused(config.name(), 1);
-        warnOncePerBurst("a request", "it refused the proxy's credentials (" + status + ")");
+        warnOncePerBurst("manifests and blobs", "it refused the proxy's credentials (" + status + ")");
         return new Refusal.CredentialsRefused(status);
     }
 
