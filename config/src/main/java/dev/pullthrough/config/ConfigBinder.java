@@ -159,7 +159,7 @@ final class ConfigBinder {
                 text(node, path + ".caFile", "caFile").map(file -> caFile(path + ".caFile", file)),
                 text(node, path + ".maxManifestSize", "maxManifestSize")
                         .map(t -> manifestLimit(path + ".maxManifestSize", t)).orElse(DEFAULT_MAX_MANIFEST),
-                egress(node, path, env));
+                egress(node, path, env), credentials(node, path));
     }
 
     /**
@@ -189,6 +189,32 @@ final class ConfigBinder {
             proxy = proxy.withPassword(password.get());
         }
         return Egress.through(proxy);
+    }
+
+    /** A credential helper's name, as in {@code docker-credential-<name>}: no path, no shell. */
+    private static final Pattern HELPER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
+
+    /**
+     * {@code passwordFile} (kept to be read again) or {@code credentialHelper}: the helper gives the
+     * user name and the secret both, so it does not go with {@code username}/{@code password} (issue 27).
+     */
+    private static CredentialConfig credentials(ObjectNode node, String path) {
+        Optional<String> helper = text(node, path + ".credentialHelper", "credentialHelper");
+        Optional<String> passwordFile = text(node, path + ".passwordFile", "passwordFile");
+        Duration ttl = positive(node, path, "credentialTtl", CredentialConfig.DEFAULT_TTL);
+        if (helper.isPresent()) {
+            for (String key : List.of("username", "password", "passwordFile")) {
+                if (text(node, path + "." + key, key).isPresent()) {
+                    throw new ConfigException(path + ".credentialHelper", "is set together with " + key,
+                            "keep only one: the helper answers with the user name and the secret, or remove credentialHelper");
+                }
+            }
+            if (!HELPER_NAME.matcher(helper.get()).matches()) {
+                throw new ConfigException(path + ".credentialHelper", "'" + helper.get() + "' is not a helper name",
+                        "give the part after docker-credential-, e.g. ecr-login for docker-credential-ecr-login on the PATH");
+            }
+        }
+        return new CredentialConfig(passwordFile.map(Path::of), helper, ttl);
     }
 
     /**

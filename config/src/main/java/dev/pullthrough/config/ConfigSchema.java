@@ -65,7 +65,9 @@ final class ConfigSchema {
                     "maxManifestSize", scalar(),
                     "proxy", scalar(),
                     "proxyPassword", scalar(),
-                    "proxyPasswordFile", scalar()));
+                    "proxyPasswordFile", scalar(),
+                    "credentialHelper", scalar(),
+                    "credentialTtl", scalar()));
 
     static ConfigSchema scalar() {
         return new ConfigSchema(Kind.SCALAR, Map.of());

@@ -95,6 +95,11 @@ public final class EffectiveConfig {
             keys.put("proxy", proxy.toString());
             proxy.password().ifPresent(password -> keys.put("proxyPassword", MASK));
         });
+        upstream.credentials().passwordFile().ifPresent(file -> keys.put("passwordFile", file.toString()));
+        upstream.credentials().helper().ifPresent(helper -> {
+            keys.put("credentialHelper", helper);
+            keys.put("credentialTtl", Durations.format(upstream.credentials().ttl()));
+        });
         return keys;
     }
 

@@ -15,6 +15,7 @@ import java.util.Optional;
  * trusted under besides the usual ones (a registry behind a private CA), checked to parse at load;
  * {@code maxManifestSize} the largest manifest (or listing) it may send, refused before it is buffered;
  * {@code egress} how its requests leave this machine (its {@code proxy} key, else the proxy variables).
+ * {@code credentials} where rotating credentials come from (a password file, a credential helper).
  */
 public record UpstreamConfig(
         String name,
@@ -29,15 +30,8 @@ public record UpstreamConfig(
         UpstreamTimeouts timeouts,
         Optional<Path> caFile,
         long maxManifestSize,
-        Egress egress) {
-
-    /** An upstream reached directly. */
-    public UpstreamConfig(String name, URI url, boolean isDefault, Duration tagTtl, Duration maxStale, Optional<String> username,
-                          Optional<String> password, List<String> authHosts, List<String> allow, UpstreamTimeouts timeouts,
-                          Optional<Path> caFile, long maxManifestSize) {
-        this(name, url, isDefault, tagTtl, maxStale, username, password, authHosts, allow, timeouts, caFile, maxManifestSize,
-                Egress.direct());
-    }
+        Egress egress,
+        CredentialConfig credentials) {
 
     public UpstreamConfig {
         authHosts = List.copyOf(authHosts);

@@ -116,6 +116,7 @@ public final class StatusReport {
                 "manifestGets", (long) metrics.sum("pullthrough_upstream_requests", "upstream", upstream.name(),
                         "kind", "manifest", "method", "GET"),
                 "pullsSaved", (long) metrics.sum("pullthrough_upstream_pulls_saved", "upstream", upstream.name()),
+                "credentialsRefused", (long) metrics.sum("pullthrough_upstream_credentials_refused", "upstream", upstream.name()),
                 "rateLimitRemaining", remaining.isPresent() ? remaining.getAsLong() : null,
                 "rateLimit", limit.isPresent() ? limit.getAsLong() : null);
     }

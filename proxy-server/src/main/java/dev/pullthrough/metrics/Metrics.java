@@ -55,6 +55,15 @@ public final class Metrics {
                 "upstream", upstream).increment();
     }
 
+    /**
+     * {@code times} requests the upstream (or its token realm) answered by refusing the proxy's
+     * credentials (issue 27); 0 makes the series exist from the start.
+     */
+    public void upstreamCredentialsRefused(String upstream, long times) {
+        counter("pullthrough_upstream_credentials_refused", "Upstream requests refused for the proxy's credentials (401/403)",
+                "upstream", upstream).increment(times);
+    }
+
     private final Map<String, AtomicLong> gauges = new ConcurrentHashMap<>();
 
     /** The upstream's latest {@code ratelimit-remaining} (Docker Hub: pulls left in its window). */

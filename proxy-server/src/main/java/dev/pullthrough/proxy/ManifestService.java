@@ -441,7 +441,8 @@ public final class ManifestService {
         if (cached.isPresent() && cached.get().ageMillis() < limit) {
             metrics.cacheLookup("manifest", true);
             String why = "upstream " + target.upstreamName() + " " + (outage instanceof Refusal.RateLimited
-                    ? "is rate-limiting the proxy" : "is unavailable");
+                    ? "is rate-limiting the proxy" : outage instanceof Refusal.CredentialsRefused
+                    ? "refused the proxy's credentials" : "is unavailable");
             return served(cached.get().manifest(), true, Map.of("Warning", "299 - \"" + why + "; serving a cached tag\""));
         }
         ProxyResponse error = UpstreamErrors.forRefusal(outage, ErrorCode.MANIFEST_UNKNOWN, describe(target, tag),

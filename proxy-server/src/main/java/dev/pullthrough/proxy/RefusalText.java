@@ -29,6 +29,9 @@ final class RefusalText {
         if (refusal instanceof Refusal.InsufficientScope) {
             return "the repository does not exist there or the proxy's credentials may not pull it";
         }
+        if (refusal instanceof Refusal.CredentialsRefused refused) {
+            return "it refused the proxy's credentials (" + refused.status() + ")";
+        }
         if (refusal instanceof Refusal.Denied) {
             return "it denied access (403)";
         }

@@ -31,6 +31,11 @@ final class UpstreamErrors {
             return error(ErrorCode.UNAUTHORIZED, "upstream " + upstream + " refused the proxy's credentials for " + what
                     + "; check upstreams[].username and password");
         }
+        if (refusal instanceof Refusal.CredentialsRefused refused) {
+            return error(refused.status() == 403 ? ErrorCode.DENIED : ErrorCode.UNAUTHORIZED, "upstream " + upstream
+                    + " refused the proxy's credentials (" + refused.status() + ") for " + what
+                    + " and nothing cached fits; check upstreams[].username and password, or its credentialHelper");
+        }
         if (refusal instanceof Refusal.Denied) {
             return error(ErrorCode.DENIED, "upstream " + upstream + " denied access to " + what);
         }

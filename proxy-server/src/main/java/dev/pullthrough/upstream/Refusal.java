@@ -30,6 +30,13 @@ public sealed interface Refusal {
     /** The upstream denied access (403). */
     record Denied() implements Refusal {}
 
+    /**
+     * The upstream or its token realm refused the credentials the proxy sent ({@code status} 401 or
+     * 403), fresh ones included: expired, revoked, rotated (issue 27). Says nothing about the thing
+     * asked for, so what is cached is served as in an outage.
+     */
+    record CredentialsRefused(int status) implements Refusal {}
+
     /** The upstream is rate-limiting the proxy (429), with its {@code Retry-After} when it sent one. */
     record RateLimited(Optional<String> retryAfter) implements Refusal {}
 
@@ -48,10 +55,13 @@ public sealed interface Refusal {
     /** The upstream did not answer within a deadline; {@code reason} says which. */
     record TimedOut(String reason) implements Refusal {}
 
-    /** Whether the upstream is down or limiting us (serve what is cached), rather than answering about the thing. */
+    /**
+     * Whether the upstream is down, limiting us or refusing our credentials (serve what is cached),
+     * rather than answering about the thing.
+     */
     default boolean isOutage() {
         return this instanceof RateLimited || this instanceof Unavailable || this instanceof TimedOut
-                || this instanceof ServerError;
+                || this instanceof ServerError || this instanceof CredentialsRefused;
     }
 
     /**

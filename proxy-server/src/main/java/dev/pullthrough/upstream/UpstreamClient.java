@@ -8,6 +8,11 @@ import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.oci.RepositoryName;
 import dev.pullthrough.upstream.auth.Challenge;
+import dev.pullthrough.upstream.auth.CredentialFailure;
+import dev.pullthrough.upstream.auth.CredentialHelper;
+import dev.pullthrough.upstream.auth.CredentialSource;
+import dev.pullthrough.upstream.auth.CredentialSources;
+import dev.pullthrough.upstream.auth.Credentials;
 import dev.pullthrough.upstream.auth.TokenCache;
 import dev.pullthrough.upstream.http.BodyTooLarge;
 import dev.pullthrough.upstream.http.ClientLoops;
@@ -18,13 +23,15 @@ import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +66,16 @@ public final class UpstreamClient implements Upstream {
     private volatile long lastFailureWarning;
     /** Set once an upstream has asked for Basic: later requests send it up front. */
     private volatile boolean basicRequired;
+    private final CredentialSource credentials;
+    /**
+     * Where credential helpers run and password files are read again (issue 27): off the event
+     * loops. Threads only while a load runs; one load per upstream at a time.
+     */
+    private static final ExecutorService CREDENTIAL_LOADS = Executors.newCachedThreadPool(runnable -> {
+        Thread thread = new Thread(runnable, "credential-load");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     public UpstreamClient(UpstreamConfig config, NettyHttpClient http, TokenCache tokens, Metrics metrics) {
         this(config, http, tokens, metrics, BodyBudget.eighthOfHeap());
@@ -74,6 +91,14 @@ public final class UpstreamClient implements Upstream {
 
     /** {@code budget}: the heap that manifest and listing bodies of every upstream may take at once. */
     public UpstreamClient(UpstreamConfig config, NettyHttpClient http, TokenCache tokens, Metrics metrics, BodyBudget budget) {
+        this(config, http, tokens, metrics, budget,
+                CredentialSources.of(config, Clock.systemUTC(), CREDENTIAL_LOADS, CredentialHelper.systemPath()));
+    }
+
+    /** {@code credentials}: where this upstream's credentials come from (fixed, a file, a helper). */
+    public UpstreamClient(UpstreamConfig config, NettyHttpClient http, TokenCache tokens, Metrics metrics, BodyBudget budget,
+                          CredentialSource credentials) {
+        this.credentials = credentials;
         this.budget = budget;
         this.config = config;
         this.http = http;
@@ -81,6 +106,7 @@ public final class UpstreamClient implements Upstream {
         this.metrics = metrics;
         this.boundary = new TrustBoundary(config);
         metrics.upstreamConnections(config.name(), http::originPools, http::openConnections);
+        metrics.upstreamCredentialsRefused(config.name(), 0);
     }
 
     /** The transport of one upstream: its TLS trust (the usual CAs plus its caFile), its deadlines and its egress proxy. */
@@ -229,10 +255,12 @@ public final class UpstreamClient implements Upstream {
             case 404:
                 return new Refusal.NotFound();
             case 401:
-                return response.header("WWW-Authenticate").orElse("").contains("insufficient_scope")
-                        ? new Refusal.InsufficientScope() : new Refusal.Unauthorized();
+                if (response.header("WWW-Authenticate").orElse("").contains("insufficient_scope")) {
+                    return new Refusal.InsufficientScope();
+                }
+                return credentials.configured() ? credentialsRefused(401) : new Refusal.Unauthorized();
             case 403:
-                return new Refusal.Denied();
+                return credentials.configured() ? credentialsRefused(403) : new Refusal.Denied();
             case 429:
                 return new Refusal.RateLimited(response.header("Retry-After"));
             default:
@@ -243,11 +271,25 @@ public final class UpstreamClient implements Upstream {
         }
     }
 
+    /**
+     * The upstream (or its realm) refused the credentials the proxy sent, after the auth loop tried
+     * fresh ones: counted, said once per burst, and served like an outage where something is cached.
+     */
+    private Refusal credentialsRefused(int status) {
+        metrics.upstreamCredentialsRefused(config.name(), 1);
+        warnOncePerBurst("manifests and blobs", "it refused the proxy's credentials (" + status + ")");
+        return new Refusal.CredentialsRefused(status);
+    }
+
     /** A request that failed before an answer: what went wrong, in words a person can act on. */
     private Refusal refusal(Throwable failure, String what) {
         Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         if (cause instanceof TransportTimeout) {
             return new Refusal.TimedOut(cause.getMessage());
+        }
+        if (cause instanceof CredentialFailure noCredentials) {
+            warnOncePerBurst(what, noCredentials.getMessage());
+            return new Refusal.Unavailable(noCredentials.getMessage());
         }
         if (cause instanceof TokenFailure token) {
             warnOncePerBurst(what, token.getMessage());
@@ -280,68 +322,106 @@ public final class UpstreamClient implements Upstream {
 
     // ---------------------------------------------------------------- the auth loop
 
+    /** An {@code Authorization} value, and the credentials it carries when it is Basic (to know what was refused). */
+    private record Auth(String header, Optional<Credentials> basic) {
+        static Auth bearer(String token) {
+            return new Auth("Bearer " + token, Optional.empty());
+        }
+
+        static Auth basic(Credentials credentials) {
+            return new Auth(credentials.basic(), Optional.of(credentials));
+        }
+    }
+
     /**
      * The one auth loop: send with what is known, and on a {@code 401} answer the challenge once.
      * A second {@code 401} goes back to the caller: Docker Hub answers a missing or private
-     * repository that way, and it must not become a loop.
+     * repository that way, and it must not become a loop. Only when Basic credentials were refused
+     * are fresh ones asked for (a rotated password, a helper's new answer) and tried once more.
      */
     private CompletableFuture<UpstreamResponse> send(String method, URI uri, List<String> accept, String scope, String kind) {
-        Optional<String> sent = authorization(scope);
-        return exchange(method, uri, accept, sent, kind).thenCompose(response -> {
-            if (response.status() != 401) {
+        return authorization(scope).thenCompose(sent -> exchangeWith(method, uri, accept, sent, kind)
+                .thenCompose(response -> {
+                    if (response.status() != 401) {
+                        return CompletableFuture.completedFuture(response);
+                    }
+                    if (sent.isPresent() && sent.get().basic().isPresent()) {
+                        return retryWithFresh(method, uri, accept, kind, response, sent.get().basic().get());
+                    }
+                    return challenged(method, uri, accept, scope, kind, sent, response);
+                }));
+    }
+
+    /** A {@code 401} to what was sent: answer its challenge and try once more. */
+    private CompletableFuture<UpstreamResponse> challenged(String method, URI uri, List<String> accept, String scope, String kind,
+                                                           Optional<Auth> sent, UpstreamResponse response) {
+        if (sent.isPresent() && sent.get().header().startsWith("Bearer ")) {
+            tokens.invalidate(config.name(), scope); // expired or revoked: the retry needs a fresh one
+        }
+        Optional<Challenge> challenge = Challenge.parse(response.header("WWW-Authenticate").orElse(null));
+        if (challenge.isEmpty()) {
+            return CompletableFuture.completedFuture(response);
+        }
+        return answer(challenge.get(), scope).whenComplete((auth, failure) -> {
+            if (failure != null) {
+                response.discard(); // no token to retry with: the 401's body is not wanted either
+            }
+        }).thenCompose(retryAuth -> {
+            if (retryAuth.isEmpty()) {
                 return CompletableFuture.completedFuture(response);
             }
-            if (sent.isPresent() && sent.get().startsWith("Bearer ")) {
-                tokens.invalidate(config.name(), scope); // expired or revoked: the retry needs a fresh one
-            }
-            Optional<Challenge> challenge = Challenge.parse(response.header("WWW-Authenticate").orElse(null));
-            if (challenge.isEmpty()) {
-                return CompletableFuture.completedFuture(response);
-            }
-            return answer(challenge.get(), scope).whenComplete((auth, failure) -> {
-                if (failure != null) {
-                    response.discard(); // no token to retry with: the 401's body is not wanted either
-                }
-            }).thenCompose(retryAuth -> {
-                if (retryAuth.isEmpty()) {
-                    return CompletableFuture.completedFuture(response);
-                }
-                response.discard();
-                return exchange(method, uri, accept, retryAuth, kind);
-            });
+            response.discard();
+            return exchangeWith(method, uri, accept, retryAuth, kind).thenCompose(retried ->
+                    retried.status() == 401 && retryAuth.get().basic().isPresent()
+                            ? retryWithFresh(method, uri, accept, kind, retried, retryAuth.get().basic().get())
+                            : CompletableFuture.completedFuture(retried));
         });
     }
 
-    private CompletableFuture<Optional<String>> answer(Challenge challenge, String scope) {
+    /**
+     * The upstream refused Basic credentials: try once with fresher ones when the source has any
+     * (one helper run or file read per burst of refusals, shared by the requests of that burst).
+     */
+    private CompletableFuture<UpstreamResponse> retryWithFresh(String method, URI uri, List<String> accept, String kind,
+                                                               UpstreamResponse refused, Credentials used) {
+        return credentials.afterRefusal(Optional.of(used)).whenComplete((fresh, failure) -> {
+            if (failure != null) {
+                refused.discard();
+            }
+        }).thenCompose(fresh -> {
+            if (fresh.isEmpty() || fresh.get().equals(used) || !boundary.mayReceiveCredentials()) {
+                return CompletableFuture.completedFuture(refused);
+            }
+            refused.discard();
+            return exchangeWith(method, uri, accept, Optional.of(Auth.basic(fresh.get())), kind);
+        });
+    }
+
+    private CompletableFuture<Optional<Auth>> answer(Challenge challenge, String scope) {
         if (challenge.scheme().equals("bearer")) {
             return tokens.getOrFetch(config.name(), scope, () -> fetchToken(challenge, scope))
-                    .thenApply(token -> token.map(t -> "Bearer " + t));
+                    .thenApply(token -> token.map(Auth::bearer));
         }
-        if (challenge.scheme().equals("basic") && config.username().isPresent()) {
+        if (challenge.scheme().equals("basic") && credentials.configured()) {
             basicRequired = true;
-            return CompletableFuture.completedFuture(basic());
+            return basic();
         }
         return CompletableFuture.completedFuture(Optional.empty());
     }
 
-    private Optional<String> authorization(String scope) {
+    /** What to send up front: Basic once the upstream asked for it, else a cached token for the scope. */
+    private CompletableFuture<Optional<Auth>> authorization(String scope) {
         if (basicRequired) {
             return basic();
         }
-        return tokens.get(config.name(), scope).map(token -> "Bearer " + token);
+        return CompletableFuture.completedFuture(tokens.get(config.name(), scope).map(Auth::bearer));
     }
 
     /** Basic credentials for the upstream itself, unless that would send them in clear text off this machine. */
-    private Optional<String> basic() {
-        return boundary.mayReceiveCredentials() ? credentials() : Optional.empty();
-    }
-
-    private Optional<String> credentials() {
-        if (config.username().isEmpty()) {
-            return Optional.empty();
-        }
-        String pair = config.username().get() + ":" + config.password().orElse("");
-        return Optional.of("Basic " + Base64.getEncoder().encodeToString(pair.getBytes(StandardCharsets.UTF_8)));
+    private CompletableFuture<Optional<Auth>> basic() {
+        return boundary.mayReceiveCredentials()
+                ? credentials.current().thenApply(c -> c.map(Auth::basic))
+                : CompletableFuture.completedFuture(Optional.empty());
     }
 
     /**
@@ -370,18 +450,43 @@ public final class UpstreamClient implements Upstream {
         if (refusal.isPresent()) {
             return CompletableFuture.failedFuture(new TokenFailure(refusal.get(), false));
         }
-        Optional<String> authorization = boundary.mayReceiveCredentials(tokenUri) ? credentials() : Optional.empty();
         String host = tokenUri.getHost();
-        return exchange("GET", tokenUri, List.of(), authorization, "token")
-                .thenCompose(response -> {
-                    if (response.status() != 200) {
-                        response.discard();
-                        LOG.warn("token server {} of upstream {} answered {}", host, config.name(), response.status());
-                        return CompletableFuture.completedFuture(Optional.<TokenCache.Token>empty());
-                    }
-                    return response.aggregate(MAX_TOKEN, manifestTimeout()).thenApply(body -> Optional.of(readToken(body, host)));
-                })
-                .exceptionallyCompose(failure -> CompletableFuture.<Optional<TokenCache.Token>>failedFuture(tokenFailure(failure, host)));
+        CompletableFuture<Optional<Credentials>> ours = boundary.mayReceiveCredentials(tokenUri)
+                ? credentials.current() : CompletableFuture.completedFuture(Optional.empty());
+        return ours.thenCompose(sent -> exchangeWith("GET", tokenUri, List.of(), sent.map(Auth::basic), "token")
+                .thenCompose(response -> refusedByRealm(response, sent)
+                        ? retryTokenWithFresh(tokenUri, response, sent.get())
+                        : CompletableFuture.completedFuture(response))
+                .thenCompose(response -> readTokenAnswer(response, host))
+                .exceptionallyCompose(failure -> CompletableFuture.<Optional<TokenCache.Token>>failedFuture(tokenFailure(failure, host))));
+    }
+
+    private static boolean refusedByRealm(UpstreamResponse response, Optional<Credentials> sent) {
+        return sent.isPresent() && (response.status() == 401 || response.status() == 403);
+    }
+
+    /** The realm refused the credentials: ask it once more with fresher ones, when the source has any. */
+    private CompletableFuture<UpstreamResponse> retryTokenWithFresh(URI tokenUri, UpstreamResponse refused, Credentials used) {
+        return credentials.afterRefusal(Optional.of(used)).whenComplete((fresh, failure) -> {
+            if (failure != null) {
+                refused.discard();
+            }
+        }).thenCompose(fresh -> {
+            if (fresh.isEmpty() || fresh.get().equals(used)) {
+                return CompletableFuture.completedFuture(refused);
+            }
+            refused.discard();
+            return exchangeWith("GET", tokenUri, List.of(), Optional.of(Auth.basic(fresh.get())), "token");
+        });
+    }
+
+    private CompletableFuture<Optional<TokenCache.Token>> readTokenAnswer(UpstreamResponse response, String host) {
+        if (response.status() != 200) {
+            response.discard();
+            LOG.warn("token server {} of upstream {} answered {}", host, config.name(), response.status());
+            return CompletableFuture.completedFuture(Optional.empty());
+        }
+        return response.aggregate(MAX_TOKEN, manifestTimeout()).thenApply(body -> Optional.of(readToken(body, host)));
     }
 
     /** What went wrong fetching a token, in words: timed out, too large, not JSON, unreachable. */
@@ -389,6 +494,9 @@ public final class UpstreamClient implements Upstream {
         Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         if (cause instanceof TokenFailure token) {
             return token;
+        }
+        if (cause instanceof CredentialFailure noCredentials) {
+            return new TokenFailure(noCredentials.getMessage(), false);
         }
         if (cause instanceof TransportTimeout) {
             return new TokenFailure("fetching a token from " + host + " timed out: " + cause.getMessage(), true);
@@ -441,9 +549,24 @@ public final class UpstreamClient implements Upstream {
         if (!TrustBoundary.isFetchable(target)) {
             return CompletableFuture.failedFuture(new IOException("it redirected to " + target + ", which is not an http or https URL"));
         }
-        Optional<String> credentials = boundary.mayFollowWithCredentials(target) ? authorization(scope) : Optional.empty();
-        return exchange("GET", target, List.of(), credentials, "blob")
+        CompletableFuture<Optional<Auth>> auth = boundary.mayFollowWithCredentials(target)
+                ? authorization(scope) : CompletableFuture.completedFuture(Optional.empty());
+        return auth.thenCompose(sent -> exchange("GET", target, List.of(), sent.map(Auth::header), "blob"))
                 .thenCompose(next -> followRedirects(next, scope, hops + 1));
+    }
+
+    /**
+     * An exchange with an {@code Authorization}: when it carried our Basic credentials and the answer
+     * was not a refusal of them, the credential source learns they work (a burst of refusals ended).
+     */
+    private CompletableFuture<UpstreamResponse> exchangeWith(String method, URI uri, List<String> accept, Optional<Auth> auth,
+                                                             String kind) {
+        return exchange(method, uri, accept, auth.map(Auth::header), kind).whenComplete((response, failure) -> {
+            if (failure == null && auth.isPresent() && auth.get().basic().isPresent()
+                    && response.status() != 401 && response.status() != 403) {
+                credentials.accepted(auth.get().basic().get());
+            }
+        });
     }
 
     private CompletableFuture<UpstreamResponse> exchange(String method, URI uri, List<String> accept,

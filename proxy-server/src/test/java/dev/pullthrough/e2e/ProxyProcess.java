@@ -59,13 +59,19 @@ final class ProxyProcess implements AutoCloseable {
      * from the environment as in {@link #environment}.
      */
     static ProxyProcess serveLikeReadme(Path data, String yaml, int port, Path log) {
+        return serveLikeReadme(data, yaml, port, log, Map.of());
+    }
+
+    /** {@link #serveLikeReadme(Path, String, int, Path)} with more environment, e.g. a {@code PATH} holding a credential helper. */
+    static ProxyProcess serveLikeReadme(Path data, String yaml, int port, Path log, Map<String, String> more) {
         Path config = configFile(data, ".yaml", yaml);
-        Map<String, String> env = Map.of(
+        Map<String, String> env = new HashMap<>(Map.of(
                 "PULLTHROUGH_SERVER_HOST", "127.0.0.1",
                 "PULLTHROUGH_SERVER_PORT", Integer.toString(port),
                 "PULLTHROUGH_ADMIN_PORT", Integer.toString(port),
                 "PULLTHROUGH_STORAGE_PATH", data.toString(),
-                "MALLOC_ARENA_MAX", "2");
+                "MALLOC_ARENA_MAX", "2"));
+        env.putAll(more);
         List<String> jvm = List.of("@" + projectFile("jvm.options"));
         Process process = start(jvm, List.of("serve", "--config", config.toString()), env, log);
         ProxyProcess proxy = new ProxyProcess(process, port);

@@ -26,6 +26,8 @@ final class TokenServer implements AutoCloseable {
     private final List<Request> requests = new CopyOnWriteArrayList<>();
     private final AtomicInteger issued = new AtomicInteger();
     private final long expiresIn;
+    /** When set, the only {@code Authorization} given a token; any other gets 401 (a realm refusing credentials). */
+    private volatile String required;
 
     TokenServer(long expiresInSeconds, long delayMillis) {
         this(expiresInSeconds, delayMillis, null);
@@ -56,7 +58,13 @@ final class TokenServer implements AutoCloseable {
                     query.put(pair.substring(0, eq), URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
                 }
             }
-            requests.add(new Request(query, exchange.getRequestHeaders().getFirst("Authorization")));
+            String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+            requests.add(new Request(query, authorization));
+            if (required != null && !required.equals(authorization)) {
+                exchange.sendResponseHeaders(401, -1);
+                exchange.close();
+                return;
+            }
             try {
                 Thread.sleep(delayMillis);
             } catch (InterruptedException e) {
@@ -76,6 +84,11 @@ final class TokenServer implements AutoCloseable {
     URI realm() {
         String scheme = server instanceof com.sun.net.httpserver.HttpsServer ? "https" : "http";
         return URI.create(scheme + "://127.0.0.1:" + server.getAddress().getPort() + "/token");
+    }
+
+    /** From now on, tokens only for this {@code Authorization} value. */
+    void require(String authorization) {
+        required = authorization;
     }
 
     List<Request> requests() {
