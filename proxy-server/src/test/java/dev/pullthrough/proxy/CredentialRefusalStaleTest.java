@@ -22,11 +22,8 @@ import dev.pullthrough.upstream.TestUpstream;
 import dev.pullthrough.upstream.UpstreamResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Clock;
+import dev.pullthrough.testing.MovableClock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -146,30 +143,6 @@ class CredentialRefusalStaleTest {
                 return CompletableFuture.completedFuture(UpstreamResult.refused(refusing));
             }
             return CompletableFuture.completedFuture(UpstreamResult.ok(new ManifestHead(Optional.of(DIGEST.toString()))));
-        }
-    }
-
-    /** A clock the test moves. */
-    private static final class MovableClock extends Clock {
-        private volatile Instant now = Instant.parse("2026-12-01T12:00:00Z");
-
-        void advance(Duration by) {
-            now = now.plus(by);
-        }
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
         }
     }
 }

@@ -4,11 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.time.Clock;
+import dev.pullthrough.testing.MovableClock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -168,29 +165,5 @@ class RotatingCredentialsTest {
         assertEquals("first", now(file.afterRefusal(Optional.of(new Credentials("puller", "at-start")))).secret(),
                 "a refusal reads the file again at once");
         assertEquals(1, loads.get());
-    }
-
-    /** A clock the test moves. */
-    private static final class MovableClock extends Clock {
-        private volatile Instant now = Instant.parse("2026-12-01T12:00:00Z");
-
-        void advance(Duration by) {
-            now = now.plus(by);
-        }
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
     }
 }
