@@ -32,6 +32,19 @@ class FallbackConfigTest {
     }
 
     @Test
+    void fallback_fromEnvironment_commaSeparated() {
+        PullthroughConfig config = ConfigLoader.fromYaml("""
+                upstreams:
+                  - name: docker.io
+                    url: https://registry-1.docker.io
+                  - name: mirror.example
+                    url: https://mirror.example
+                    default: false
+                """, Map.of("PULLTHROUGH_UPSTREAMS_0_FALLBACK", "mirror.example", "PULLTHROUGH_UPSTREAMS_0_DEFAULT", "true"));
+        assertEquals(List.of("mirror.example"), config.defaultUpstream().fallback());
+    }
+
+    @Test
     void fallback_inEffectiveConfig_shown() {
         assertTrue(EffectiveConfig.yaml(load("[mirror.example]")).contains("mirror.example"));
     }
