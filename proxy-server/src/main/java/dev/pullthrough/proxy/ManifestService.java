@@ -43,7 +43,8 @@ import java.util.function.Function;
  * with one {@code HEAD} (free on Docker Hub), a {@code GET} only when the digest moved to something
  * not cached. Only when nothing cached fits a client does its {@code Accept} go upstream. While the
  * upstream is down or limiting us, a fitting stale answer is served with a {@code Warning} for up
- * to {@code maxStale}.
+ * to {@code maxStale}. With nothing to serve so, a fallback source's answer for the tag is served (issue 27),
+ * with a {@code Warning} naming the source, and kept apart ({@link BorrowedTags}) for the tag TTL only.
  *
  * <p>By digest: immutable bytes, served from cache when the client accepts their media type (or
  * this accept set was already given them by the upstream). Otherwise the upstream decides, as it
