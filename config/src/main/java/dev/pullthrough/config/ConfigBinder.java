@@ -133,12 +133,40 @@ final class ConfigBinder {
             }
             upstreams.add(upstream);
         }
+        checkFallbacks(upstreams, names);
         long defaults = upstreams.stream().filter(UpstreamConfig::isDefault).count();
         if (defaults != 1) {
             throw new ConfigException("upstreams", (defaults == 0 ? "none" : defaults) + " of them are marked default",
                     "mark exactly one upstream with 'default: true'");
         }
         return upstreams;
+    }
+
+    /**
+     * {@code fallback} names other configured upstreams, each once and not the upstream itself; only
+     * one level is followed (a fallback's own fallbacks are not asked), so no cycle can form (issue 27).
+     */
+    private static void checkFallbacks(List<UpstreamConfig> upstreams, Set<String> names) {
+        for (int i = 0; i < upstreams.size(); i++) {
+            UpstreamConfig upstream = upstreams.get(i);
+            Set<String> seen = new HashSet<>();
+            for (int j = 0; j < upstream.fallback().size(); j++) {
+                String key = "upstreams[" + i + "].fallback[" + j + "]";
+                String fallback = upstream.fallback().get(j);
+                if (fallback.equals(upstream.name())) {
+                    throw new ConfigException(key, "'" + fallback + "' is this upstream itself",
+                            "name other upstreams only, or remove it");
+                }
+                if (!names.contains(fallback)) {
+                    throw new ConfigException(key, "'" + fallback + "' is not a configured upstream",
+                            "use the name of an entry of upstreams (one of " + String.join(", ", names.stream().sorted().toList())
+                                    + "), or add that upstream");
+                }
+                if (!seen.add(fallback)) {
+                    throw new ConfigException(key, "'" + fallback + "' is named twice", "name each fallback once");
+                }
+            }
+        }
     }
 
     private static UpstreamConfig upstream(ObjectNode node, String path, boolean only, java.util.Map<String, String> env) {
@@ -159,7 +187,8 @@ final class ConfigBinder {
                 text(node, path + ".caFile", "caFile").map(file -> caFile(path + ".caFile", file)),
                 text(node, path + ".maxManifestSize", "maxManifestSize")
                         .map(t -> manifestLimit(path + ".maxManifestSize", t)).orElse(DEFAULT_MAX_MANIFEST),
-                egress(node, path, env), credentials(node, path));
+                egress(node, path, env), credentials(node, path),
+                list(node, path + ".fallback", "fallback").orElse(List.of()));
     }
 
     /**

@@ -67,7 +67,8 @@ final class ConfigSchema {
                     "proxyPassword", scalar(),
                     "proxyPasswordFile", scalar(),
                     "credentialHelper", scalar(),
-                    "credentialTtl", scalar()));
+                    "credentialTtl", scalar(),
+                    "fallback", scalarList()));
 
     static ConfigSchema scalar() {
         return new ConfigSchema(Kind.SCALAR, Map.of());

@@ -100,6 +100,9 @@ public final class EffectiveConfig {
             keys.put("credentialHelper", helper);
             keys.put("credentialTtl", Durations.format(upstream.credentials().ttl()));
         });
+        if (!upstream.fallback().isEmpty()) {
+            keys.put("fallback", upstream.fallback());
+        }
         return keys;
     }
 

@@ -16,6 +16,8 @@ import java.util.Optional;
  * {@code maxManifestSize} the largest manifest (or listing) it may send, refused before it is buffered;
  * {@code egress} how its requests leave this machine (its {@code proxy} key, else the proxy variables).
  * {@code credentials} where rotating credentials come from (a password file, a credential helper).
+ * {@code fallback} the names of other configured upstreams asked, in order, for content by digest
+ * when this one fails (issue 27); their own fallbacks are not followed.
  */
 public record UpstreamConfig(
         String name,
@@ -31,11 +33,13 @@ public record UpstreamConfig(
         Optional<Path> caFile,
         long maxManifestSize,
         Egress egress,
-        CredentialConfig credentials) {
+        CredentialConfig credentials,
+        List<String> fallback) {
 
     public UpstreamConfig {
         authHosts = List.copyOf(authHosts);
         allow = List.copyOf(allow);
+        fallback = List.copyOf(fallback);
     }
 
     /** Host and port as a client names this registry, e.g. {@code registry-1.docker.io}. */

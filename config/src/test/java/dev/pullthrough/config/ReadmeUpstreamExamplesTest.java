@@ -52,7 +52,7 @@ class ReadmeUpstreamExamplesTest {
         List<String> headings = examples.stream().map(Example::heading).toList();
         for (String section : List.of("### Several upstreams: Docker Hub, ghcr.io and a private registry",
                 "### Behind a corporate proxy", "### Rotating credentials: ECR, GCR and Artifact Registry with a credential helper",
-                "### GCR, Artifact Registry, GHCR and Quay")) {
+                "### GCR, Artifact Registry, GHCR and Quay", "### Fallback sources: another registry when Docker Hub rate-limits")) {
             assertTrue(headings.contains(section), "README has an upstream example under " + section + ": " + headings);
         }
         for (Example example : examples) {

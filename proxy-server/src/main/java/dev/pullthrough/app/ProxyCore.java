@@ -30,6 +30,7 @@ import dev.pullthrough.storage.maintenance.StartupRecovery;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.upstream.BodyBudget;
+import dev.pullthrough.upstream.FallbackUpstream;
 import dev.pullthrough.upstream.Upstream;
 import dev.pullthrough.upstream.UpstreamClient;
 import dev.pullthrough.upstream.auth.TokenCache;
@@ -121,7 +122,10 @@ public final class ProxyCore implements AutoCloseable {
             }
         });
         router = new UpstreamRouter(upstreams.stream().map(client -> {
-            Upstream upstream = client;
+            // Innermost, so that the bucket is read before any source is asked and a cluster's one
+            // download of a digest is the one that falls back (issue 27). The sources are the other
+            // upstreams' own clients, unwrapped: their fallbacks are not followed.
+            Upstream upstream = FallbackUpstream.around(client, upstreams, metrics);
             if (bucket.isPresent()) {
                 upstream = new BucketFirstUpstream(upstream, bucket.get());
             }

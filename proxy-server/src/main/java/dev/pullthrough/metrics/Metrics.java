@@ -64,6 +64,24 @@ public final class Metrics {
                 "upstream", upstream).increment(times);
     }
 
+    /**
+     * {@code bytes} of a blob, verified against its digest, that a fallback {@code source} gave for
+     * {@code upstream} (issue 27); called with 0 for every configured pair at start.
+     */
+    public void fallbackBlobBytes(String upstream, String source, long bytes) {
+        counter("pullthrough_fallback_blob_bytes", "Verified blob bytes from an upstream's fallback sources",
+                "upstream", upstream, "source", source).increment(bytes);
+    }
+
+    /**
+     * {@code count} manifests a fallback {@code source} gave for {@code upstream}: {@code by} "digest"
+     * (verified) or "tag" (borrowed while the upstream failed); called with 0 for every pair at start.
+     */
+    public void fallbackManifests(String upstream, String source, String by, long count) {
+        counter("pullthrough_fallback_manifests", "Manifests from an upstream's fallback sources, by digest or by tag",
+                "upstream", upstream, "source", source, "by", by).increment(count);
+    }
+
     private final Map<String, AtomicLong> gauges = new ConcurrentHashMap<>();
 
     /** The upstream's latest {@code ratelimit-remaining} (Docker Hub: pulls left in its window). */

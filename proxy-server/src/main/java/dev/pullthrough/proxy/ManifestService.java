@@ -16,6 +16,7 @@ import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.StoredManifest;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
+import dev.pullthrough.upstream.BodyBudget;
 import dev.pullthrough.upstream.ManifestBody;
 import dev.pullthrough.upstream.ManifestHead;
 import dev.pullthrough.upstream.Refusal;
@@ -29,6 +30,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
@@ -41,7 +43,8 @@ import java.util.function.Function;
  * with one {@code HEAD} (free on Docker Hub), a {@code GET} only when the digest moved to something
  * not cached. Only when nothing cached fits a client does its {@code Accept} go upstream. While the
  * upstream is down or limiting us, a fitting stale answer is served with a {@code Warning} for up
- * to {@code maxStale}.
+ * to {@code maxStale}. With nothing to serve so, a fallback source's answer for the tag is served (issue 27),
+ * with a {@code Warning} naming the source, and kept apart ({@link BorrowedTags}) for the tag TTL only.
  *
  * <p>By digest: immutable bytes, served from cache when the client accepts their media type (or
  * this accept set was already given them by the upstream). Otherwise the upstream decides, as it
@@ -73,8 +76,9 @@ public final class ManifestService {
      * queued behind that one are answered from what is cached at once instead of each waiting out
      * the same timeout in turn, and a dead upstream is not asked again for a moment.
      */
-    private final Cache<String, Refusal> recentOutages = Caffeine.newBuilder()
-            .expireAfterWrite(OUTAGE_MEMORY).maximumSize(100_000).build();
+    private final Cache<String, Refusal> recentOutages;
+    /** Tags answered by a fallback source while the upstream failed and nothing was cached (issue 27). */
+    private final BorrowedTags borrowed;
 
     public ManifestService(MetadataStore metadata, HotMetadata hot, ManifestAdmission admission, CacheJanitor janitor,
                            Metrics metrics, Clock clock, boolean offline, Executor blocking) {
@@ -93,6 +97,10 @@ public final class ManifestService {
         this.metrics = metrics;
         this.clock = clock;
         this.offline = offline;
+        this.borrowed = new BorrowedTags(clock);
+        // On the service's clock, so that in-process tests move past an outage's memory as past a TTL.
+        this.recentOutages = Caffeine.newBuilder().ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
+                .expireAfterWrite(OUTAGE_MEMORY).maximumSize(100_000).build();
     }
 
     /** The answer for a manifest request; blocks on the metadata store, never on the upstream. */
@@ -207,7 +215,7 @@ public final class ManifestService {
             }
             Refusal outage = recentOutages.getIfPresent(flight);
             if (outage != null) {
-                return done(staleOr(target, tag, accept, now, outage));
+                return staleOrBorrowed(target, tag, accept, now, outage);
             }
             return fromOtherReplicas(target, tag, accept, now).thenCompose(theirs -> fresh(theirs, ttl)
                     ? done(sharedAnswer(theirs.get()))
@@ -317,18 +325,18 @@ public final class ManifestService {
      */
     private CompletableFuture<Optional<ProxyResponse>> revalidate(Target target, String tag, List<String> accept,
                                                                   Optional<Cached> cached) {
-        return target.upstream().headManifest(target.repository(), tag, accept).thenApplyAsync(answer -> {
+        return target.upstream().headManifest(target.repository(), tag, accept).thenComposeAsync(answer -> {
             if (answer instanceof UpstreamResult.Refused<ManifestHead> refused) {
                 if (refused.refusal().isOutage()) {
                     recentOutages.put(flightKey(target, tag), refused.refusal());
-                    return Optional.of(staleOr(target, tag, accept, cached, refused.refusal()));
+                    return staleOrBorrowed(target, tag, accept, cached, refused.refusal()).thenApply(Optional::of);
                 }
-                return Optional.<ProxyResponse>empty(); // gone or refused: the GET brings the upstream's own error body
+                return CompletableFuture.completedFuture(Optional.<ProxyResponse>empty()); // gone or refused: the GET brings the upstream's own error body
             }
             Optional<StoredManifest> named = ((UpstreamResult.Ok<ManifestHead>) answer).value().declaredDigest()
                     .flatMap(ManifestService::tryParse).flatMap(metadata::manifest);
             if (named.isEmpty()) {
-                return Optional.<ProxyResponse>empty();
+                return CompletableFuture.completedFuture(Optional.<ProxyResponse>empty());
             }
             StoredManifest manifest = named.get();
             if (!metadata.linked(target.upstreamName(), target.repository().value(), manifest.digest())) {
@@ -336,34 +344,38 @@ public final class ManifestService {
             }
             record(target, tag, accept, manifest);
             metrics.cacheLookup("manifest", true);
-            return Optional.of(served(manifest, true, Map.of()));
+            return CompletableFuture.completedFuture(Optional.of(served(manifest, true, Map.of())));
         }, blocking);
     }
 
     private CompletableFuture<ProxyResponse> fetchTag(Target target, String tag, List<String> accept, Optional<Cached> cached) {
         String what = describe(target, tag);
-        return target.upstream().manifest(target.repository(), tag, accept).thenApplyAsync(answer -> {
+        return target.upstream().manifest(target.repository(), tag, accept).thenComposeAsync(answer -> {
             if (answer instanceof UpstreamResult.Refused<ManifestBody> refused) {
                 if (refused.refusal().isOutage()) {
                     recentOutages.put(flightKey(target, tag), refused.refusal());
-                    return staleOr(target, tag, accept, cached, refused.refusal());
+                    return staleOrBorrowed(target, tag, accept, cached, refused.refusal());
                 }
-                return UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.MANIFEST_UNKNOWN, what, target.upstreamName());
+                return done(UpstreamErrors.forRefusal(refused.refusal(), ErrorCode.MANIFEST_UNKNOWN, what, target.upstreamName()));
             }
-            ManifestBody body = ((UpstreamResult.Ok<ManifestBody>) answer).value();
-            if (isSignedSchema1(body.mediaType())) {
-                return passThroughSchema1(body);
-            }
-            Digest digest;
-            try {
-                digest = body.declaredDigest().map(Digest::parse).orElseGet(() -> Digest.sha256Of(body.bytes()));
-            } catch (InvalidDigestException e) {
-                body.close();
-                return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE,
-                        "upstream " + target.upstreamName() + " sent an invalid Docker-Content-Digest: " + e.getMessage());
-            }
-            return admitAndServe(target, what, digest, body, accept, manifest -> record(target, tag, accept, manifest));
+            return done(admitTag(target, tag, accept, what, ((UpstreamResult.Ok<ManifestBody>) answer).value()));
         }, blocking);
+    }
+
+    /** The upstream's answer for a tag, admitted, recorded and served. */
+    private ProxyResponse admitTag(Target target, String tag, List<String> accept, String what, ManifestBody body) {
+        if (isSignedSchema1(body.mediaType())) {
+            return passThroughSchema1(body);
+        }
+        Digest digest;
+        try {
+            digest = body.declaredDigest().map(Digest::parse).orElseGet(() -> Digest.sha256Of(body.bytes()));
+        } catch (InvalidDigestException e) {
+            body.close();
+            return UpstreamErrors.error(ErrorCode.UPSTREAM_UNAVAILABLE,
+                    "upstream " + target.upstreamName() + " sent an invalid Docker-Content-Digest: " + e.getMessage());
+        }
+        return admitAndServe(target, what, digest, body, accept, manifest -> record(target, tag, accept, manifest));
     }
 
     /**
@@ -433,16 +445,75 @@ public final class ManifestService {
     }
 
     /**
+     * While the upstream cannot answer: what is cached ({@link #staleOr}) when it may be served;
+     * otherwise a fallback source's answer for the tag (issue 27), served with a Warning naming the
+     * source and kept apart for the tag TTL only, never recorded as the upstream's resolution.
+     */
+    private CompletableFuture<ProxyResponse> staleOrBorrowed(Target target, String tag, List<String> accept,
+                                                           Optional<Cached> cached, Refusal outage) {
+        if (servableStale(target, cached)) {
+            return done(staleOr(target, tag, accept, cached, outage));
+        }
+        String key = flightKey(target, tag) + '\0' + AcceptHeader.normalise(accept);
+        Duration ttl = target.upstream().config().tagTtl();
+        Optional<ProxyResponse> known = borrowed.get(key, ttl)
+                .flatMap(b -> metadata.manifest(b.resolution().digest()).map(m -> {
+                    janitor.accessed(m.digest());
+                    return borrowedAnswer(target, outage, b.source(), m, BodyBudget.Permit.NONE);
+                }));
+        if (known.isPresent()) {
+            return done(known.get());
+        }
+        return target.upstream().borrowTag(target.repository(), tag, accept).thenApplyAsync(answer -> {
+            if (answer.isEmpty()) {
+                return staleOr(target, tag, accept, cached, outage);
+            }
+            ManifestBody body = answer.get().body();
+            String source = answer.get().source();
+            try {
+                Digest digest = body.declaredDigest().flatMap(ManifestService::tryParse).orElseGet(() -> Digest.sha256Of(body.bytes()));
+                StoredManifest manifest = admission.admit(target.upstreamName(), target.repository().value(), digest,
+                        body.mediaType(), body.bytes(), AcceptHeader.types(accept));
+                borrowed.put(key, new BorrowedTags.Borrowed(new TagResolution(digest, manifest.mediaType(), clock.millis()), source));
+                janitor.accessed(manifest.digest());
+                return borrowedAnswer(target, outage, source, manifest, body.permit());
+            } catch (ManifestAdmission.Refused e) {
+                body.close();
+                return staleOr(target, tag, accept, cached, outage);
+            } catch (RuntimeException e) {
+                body.close();
+                throw e;
+            }
+        }, blocking);
+    }
+
+    private boolean servableStale(Target target, Optional<Cached> cached) {
+        long limit = target.upstream().config().tagTtl().plus(target.upstream().config().maxStale()).toMillis();
+        return cached.isPresent() && cached.get().ageMillis() < limit;
+    }
+
+    /** A tag as a fallback source answered it, with a Warning that says so (RFC 7234 299, as for stale tags). */
+    private ProxyResponse borrowedAnswer(Target target, Refusal outage, String source, StoredManifest manifest,
+                                        BodyBudget.Permit permit) {
+        metrics.cacheLookup("manifest", false);
+        return new ProxyResponse.Manifest(manifest.mediaType(), manifest.digest(), manifest.bytes(), false,
+                Map.of("Warning", "299 - \"upstream " + target.upstreamName() + " " + outageWords(outage)
+                        + "; serving the tag as fallback " + source + " resolves it\""), permit);
+    }
+
+    private static String outageWords(Refusal outage) {
+        return outage instanceof Refusal.RateLimited ? "is rate-limiting the proxy"
+                : outage instanceof Refusal.CredentialsRefused ? "refused the proxy's credentials" : "is unavailable";
+    }
+
+    /**
      * While the upstream cannot answer: the cached answer that fits this client, past its TTL, up
      * to maxStale, with a warning. Otherwise the upstream's failure, saying what is cached.
      */
     private ProxyResponse staleOr(Target target, String tag, List<String> accept, Optional<Cached> cached, Refusal outage) {
-        long limit = target.upstream().config().tagTtl().plus(target.upstream().config().maxStale()).toMillis();
-        if (cached.isPresent() && cached.get().ageMillis() < limit) {
+        if (servableStale(target, cached)) {
             metrics.cacheLookup("manifest", true);
-            String why = "upstream " + target.upstreamName() + " " + (outage instanceof Refusal.RateLimited
-                    ? "is rate-limiting the proxy" : outage instanceof Refusal.CredentialsRefused
-                    ? "refused the proxy's credentials" : "is unavailable");
+            String why = "upstream " + target.upstreamName() + " " + outageWords(outage);
             return served(cached.get().manifest(), true, Map.of("Warning", "299 - \"" + why + "; serving a cached tag\""));
         }
         ProxyResponse error = UpstreamErrors.forRefusal(outage, ErrorCode.MANIFEST_UNKNOWN, describe(target, tag),

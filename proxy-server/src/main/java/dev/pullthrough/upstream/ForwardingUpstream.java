@@ -4,6 +4,7 @@ import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.RepositoryName;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /** An upstream in front of another: every call goes to it unless a subclass answers it otherwise. */
@@ -42,5 +43,10 @@ public abstract class ForwardingUpstream implements Upstream {
     @Override
     public CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind) {
         return upstream.listing(name, pathAndQuery, kind);
+    }
+
+    @Override
+    public CompletableFuture<Optional<Borrowed>> borrowTag(RepositoryName name, String tag, List<String> accept) {
+        return upstream.borrowTag(name, tag, accept);
     }
 }

@@ -4,6 +4,7 @@ import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.oci.RepositoryName;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -28,4 +29,16 @@ public interface Upstream {
 
     /** A small JSON endpoint under the repository, e.g. {@code tags/list?n=10}; {@code kind} names it for metrics. */
     CompletableFuture<UpstreamResult<Listing>> listing(RepositoryName name, String pathAndQuery, String kind);
+
+    /**
+     * A tag's manifest as one of this upstream's {@code fallback} sources answers it, for when this
+     * upstream fails and nothing is cached (issue 27): the first source that answers, with its name;
+     * empty when there are none or none does.
+     */
+    default CompletableFuture<Optional<Borrowed>> borrowTag(RepositoryName name, String tag, List<String> accept) {
+        return CompletableFuture.completedFuture(Optional.empty());
+    }
+
+    /** A tag's manifest from a fallback {@code source}, not this upstream's own word; the taker closes the body. */
+    record Borrowed(String source, ManifestBody body) {}
 }
