@@ -84,7 +84,7 @@ public final class ListingService {
                 if (keepNotFound && isNotFound(refusal)) {
                     cache.put(key, new Entry(refusalResponse, now));
                 } else if (refusal.isOutage()) {
-                    return stale(target, cached, now, ttl).orElse(refusalResponse);
+                    return stale(target, cached, now, ttl, refusal).orElse(refusalResponse);
                 }
                 return refusalResponse;
             }
@@ -104,13 +104,14 @@ public final class ListingService {
     }
 
     /** A cached listing (not a remembered 404) within maxStale past its TTL, with a warning. */
-    private Optional<ProxyResponse> stale(Target target, Entry cached, long now, long ttl) {
+    private Optional<ProxyResponse> stale(Target target, Entry cached, long now, long ttl, Refusal outage) {
         long limit = ttl + target.upstream().config().maxStale().toMillis();
         if (cached == null || !(cached.response() instanceof ProxyResponse.Json json) || now - cached.fetchedAtMillis() >= limit) {
             return Optional.empty();
         }
         Map<String, String> headers = new HashMap<>(json.headers());
-        headers.put("Warning", "299 - \"upstream " + target.upstreamName() + " unavailable; serving a cached listing\"");
+        headers.put("Warning", "299 - \"upstream " + target.upstreamName() + " " + RefusalText.outageWords(outage)
+                + "; serving a cached listing\"");
         return Optional.of(new ProxyResponse.Json(json.status(), json.contentType(), json.body(), headers));
     }
 

@@ -497,13 +497,8 @@ public final class ManifestService {
                                         BodyBudget.Permit permit) {
         metrics.cacheLookup("manifest", false);
         return new ProxyResponse.Manifest(manifest.mediaType(), manifest.digest(), manifest.bytes(), false,
-                Map.of("Warning", "299 - \"upstream " + target.upstreamName() + " " + outageWords(outage)
+                Map.of("Warning", "299 - \"upstream " + target.upstreamName() + " " + RefusalText.outageWords(outage)
                         + "; serving the tag as fallback " + source + " resolves it\""), permit);
-    }
-
-    private static String outageWords(Refusal outage) {
-        return outage instanceof Refusal.RateLimited ? "is rate-limiting the proxy"
-                : outage instanceof Refusal.CredentialsRefused ? "refused the proxy's credentials" : "is unavailable";
     }
 
     /**
@@ -513,7 +508,7 @@ public final class ManifestService {
     private ProxyResponse staleOr(Target target, String tag, List<String> accept, Optional<Cached> cached, Refusal outage) {
         if (servableStale(target, cached)) {
             metrics.cacheLookup("manifest", true);
-            String why = "upstream " + target.upstreamName() + " " + outageWords(outage);
+            String why = "upstream " + target.upstreamName() + " " + RefusalText.outageWords(outage);
             return served(cached.get().manifest(), true, Map.of("Warning", "299 - \"" + why + "; serving a cached tag\""));
         }
         ProxyResponse error = UpstreamErrors.forRefusal(outage, ErrorCode.MANIFEST_UNKNOWN, describe(target, tag),

@@ -13,6 +13,12 @@ final class RefusalText {
 
     private RefusalText() {}
 
+    /** Why a stale or borrowed answer is served, for its {@code Warning: 299}: "upstream X " + these words. */
+    static String outageWords(Refusal outage) {
+        return outage instanceof Refusal.RateLimited ? "is rate-limiting the proxy"
+                : outage instanceof Refusal.CredentialsRefused ? "refused the proxy's credentials" : "is unavailable";
+    }
+
     static String describe(Refusal refusal) {
         if (refusal instanceof Refusal.OwnError own) {
             return "it answered " + own.status() + ": " + bodyText(own.body());

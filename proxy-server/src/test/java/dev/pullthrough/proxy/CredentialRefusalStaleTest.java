@@ -43,6 +43,7 @@ class CredentialRefusalStaleTest {
             + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:" + "a".repeat(64)
             + "\",\"size\":2},\"layers\":[]}").getBytes(StandardCharsets.UTF_8);
     private static final Digest DIGEST = Digest.sha256Of(MANIFEST);
+    private static final String TAGS = "{\"name\":\"team/app\",\"tags\":[\"v1\"]}";
     private static final List<String> ACCEPT = List.of(MediaTypes.OCI_MANIFEST, MediaTypes.OCI_INDEX);
 
     @TempDir
@@ -117,6 +118,18 @@ class CredentialRefusalStaleTest {
         assertTrue(assertInstanceOf(ProxyResponse.Manifest.class, get("v1")).headers().get("Warning").startsWith("299 - "));
     }
 
+    @Test
+    void tagsList_credentialsRefusedPastTtl_cachedListingServedWithAWarningThatSaysSo() {
+        ListingService listings = new ListingService(false, clock);
+        var route = new dev.pullthrough.registry.api.Route.Tags(target.repository(), Optional.empty(), Optional.empty());
+        assertEquals(200, assertInstanceOf(ProxyResponse.Json.class, listings.tags(target, route).join()).status());
+        upstream.refusing = new Refusal.CredentialsRefused(401);
+        clock.advance(Duration.ofMinutes(6));
+        ProxyResponse.Json stale = assertInstanceOf(ProxyResponse.Json.class, listings.tags(target, route).join());
+        assertEquals(TAGS, new String(stale.body(), StandardCharsets.UTF_8));
+        assertEquals("299 - \"upstream fake refused the proxy's credentials; serving a cached listing\"", stale.headers().get("Warning"));
+    }
+
     /** One manifest under any tag; refuses with {@link #refusing} once set; counts HEADs. */
     private static final class RefusingUpstream extends TestUpstream {
         final AtomicInteger heads = new AtomicInteger();
@@ -133,6 +146,16 @@ class CredentialRefusalStaleTest {
             }
             return CompletableFuture.completedFuture(UpstreamResult.ok(
                     new ManifestBody(MediaTypes.OCI_MANIFEST, Optional.of(DIGEST.toString()), MANIFEST)));
+        }
+
+        @Override
+        public CompletableFuture<UpstreamResult<dev.pullthrough.upstream.Listing>> listing(RepositoryName name, String pathAndQuery,
+                                                                                         String kind) {
+            if (refusing != null) {
+                return CompletableFuture.completedFuture(UpstreamResult.refused(refusing));
+            }
+            return CompletableFuture.completedFuture(UpstreamResult.ok(new dev.pullthrough.upstream.Listing("application/json",
+                    TAGS.getBytes(StandardCharsets.UTF_8), Optional.empty(), Optional.empty())));
         }
 
         @Override
