@@ -188,7 +188,8 @@ final class ConfigBinder {
                 text(node, path + ".maxManifestSize", "maxManifestSize")
                         .map(t -> manifestLimit(path + ".maxManifestSize", t)).orElse(DEFAULT_MAX_MANIFEST),
                 egress(node, path, env), credentials(node, path),
-                list(node, path + ".fallback", "fallback").orElse(List.of()));
+                list(node, path + ".fallback", "fallback").orElse(List.of()),
+                bool(node, path + ".refreshAhead", "refreshAhead", true));
     }
 
     /**

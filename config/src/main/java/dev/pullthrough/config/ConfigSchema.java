@@ -68,7 +68,8 @@ final class ConfigSchema {
                     "proxyPasswordFile", scalar(),
                     "credentialHelper", scalar(),
                     "credentialTtl", scalar(),
-                    "fallback", scalarList()));
+                    "fallback", scalarList(),
+                    "refreshAhead", scalar()));
 
     static ConfigSchema scalar() {
         return new ConfigSchema(Kind.SCALAR, Map.of());

@@ -73,7 +73,8 @@ public final class EffectiveConfig {
 
     private static Map<String, Object> upstream(UpstreamConfig upstream) {
         Map<String, Object> keys = map("name", upstream.name(), "url", upstream.url().toString(), "default", upstream.isDefault(),
-                "tagTtl", Durations.format(upstream.tagTtl()), "maxStale", Durations.format(upstream.maxStale()));
+                "tagTtl", Durations.format(upstream.tagTtl()), "maxStale", Durations.format(upstream.maxStale()),
+                "refreshAhead", upstream.refreshAhead());
         upstream.username().ifPresent(user -> keys.put("username", user));
         upstream.password().ifPresent(password -> keys.put("password", MASK));
         if (!upstream.authHosts().isEmpty()) {

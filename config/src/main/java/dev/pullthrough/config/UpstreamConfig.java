@@ -18,6 +18,8 @@ import java.util.Optional;
  * {@code credentials} where rotating credentials come from (a password file, a credential helper).
  * {@code fallback} the names of other configured upstreams asked, in order, for content by digest
  * when this one fails (issue 27); their own fallbacks are not followed.
+ * {@code refreshAhead}: a tag pulled often is revalidated shortly before its TTL ends, in the
+ * background, so that its clients never wait on the upstream (issue 28).
  */
 public record UpstreamConfig(
         String name,
@@ -34,7 +36,8 @@ public record UpstreamConfig(
         long maxManifestSize,
         Egress egress,
         CredentialConfig credentials,
-        List<String> fallback) {
+        List<String> fallback,
+        boolean refreshAhead) {
 
     public UpstreamConfig {
         authHosts = List.copyOf(authHosts);

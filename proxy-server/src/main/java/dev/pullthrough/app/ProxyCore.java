@@ -244,6 +244,7 @@ public final class ProxyCore implements AutoCloseable {
             }
             try {
                 clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream, loops), tokens, metrics, bodies));
+                metrics.tagRefreshSeries(upstream.name());
             } catch (IOException e) {
                 throw new StartupException("upstreams[" + i + "].caFile: " + e.getMessage(), e);
             }

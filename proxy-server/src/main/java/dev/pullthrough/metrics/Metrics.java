@@ -56,6 +56,38 @@ public final class Metrics {
     }
 
     /**
+     * A hot tag revalidated before its TTL ended (issue 28); {@code outcome} "renewed" (the upstream
+     * confirmed it again) or "failed"; "none" makes the series exist from the start.
+     */
+    public void tagRefreshAhead(String upstream, String outcome) {
+        Counter renewed = counter("pullthrough_tag_refreshes", "Hot tags revalidated in the background before their TTL ended",
+                "upstream", upstream, "outcome", "renewed");
+        Counter failed = counter("pullthrough_tag_refreshes", "Hot tags revalidated in the background before their TTL ended",
+                "upstream", upstream, "outcome", "failed");
+        if (outcome.equals("renewed")) {
+            renewed.increment();
+        } else if (outcome.equals("failed")) {
+            failed.increment();
+        }
+    }
+
+    /**
+     * A client of a hot tag arrived after its previous confirmation had expired and was served at once,
+     * because a refresh-ahead had renewed it: the upstream round trip it would have waited for.
+     */
+    public void tagRefreshWaitAvoided(String upstream) {
+        counter("pullthrough_tag_refresh_waits_avoided", "Clients of hot tags served without waiting thanks to refresh-ahead",
+                "upstream", upstream).increment();
+    }
+
+    /** Every refresh-ahead series of {@code upstream}, at 0. */
+    public void tagRefreshSeries(String upstream) {
+        tagRefreshAhead(upstream, "none");
+        counter("pullthrough_tag_refresh_waits_avoided", "Clients of hot tags served without waiting thanks to refresh-ahead",
+                "upstream", upstream);
+    }
+
+    /**
      * {@code times} requests the upstream (or its token realm) answered by refusing the proxy's
      * credentials (issue 27); 0 makes the series exist from the start.
      */

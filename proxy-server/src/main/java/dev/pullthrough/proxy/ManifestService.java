@@ -79,6 +79,8 @@ public final class ManifestService {
     private final Cache<String, Refusal> recentOutages;
     /** Tags answered by a fallback source while the upstream failed and nothing was cached (issue 27). */
     private final BorrowedTags borrowed;
+    /** Hot tags, revalidated in the background before their TTL ends (issue 28). */
+    private final RefreshAhead refreshAhead = new RefreshAhead();
 
     public ManifestService(MetadataStore metadata, HotMetadata hot, ManifestAdmission admission, CacheJanitor janitor,
                            Metrics metrics, Clock clock, boolean offline, Executor blocking) {
@@ -126,9 +128,12 @@ public final class ManifestService {
                             || hot.hotTag(seenKey(target, digest, accept)).map(r -> r.digest().equals(digest)).orElse(false));
         } else {
             long ttl = target.upstream().config().tagTtl().toMillis();
-            manifest = chosen(hot::hotTag, target, reference.toString(), accept)
-                    .filter(r -> offline || clock.millis() - r.checkedAtMillis() < ttl)
-                    .flatMap(r -> hot.hotManifest(r.digest()));
+            Optional<TagResolution> fresh = chosen(hot::hotTag, target, reference.toString(), accept)
+                    .filter(r -> offline || clock.millis() - r.checkedAtMillis() < ttl);
+            manifest = fresh.flatMap(r -> hot.hotManifest(r.digest()));
+            if (manifest.isPresent()) {
+                hit(target, reference.toString(), accept, fresh.get().mediaType(), fresh.get().checkedAtMillis());
+            }
         }
         if (manifest.isEmpty()) {
             return Optional.empty();
@@ -189,14 +194,15 @@ public final class ManifestService {
 
     // ---------------------------------------------------------------- by tag
 
-    /** The cached manifest of a tag that fits a client, and how long ago the upstream last confirmed it. */
-    private record Cached(StoredManifest manifest, long ageMillis) {}
+    /** The cached manifest of a tag that fits a client, and how long ago the upstream last confirmed it (at {@code checkedAtMillis}). */
+    private record Cached(StoredManifest manifest, long ageMillis, long checkedAtMillis) {}
 
     private CompletableFuture<ProxyResponse> byTag(Target target, String tag, List<String> accept) {
         long ttl = target.upstream().config().tagTtl().toMillis();
         Optional<Cached> cached = cached(target, tag, accept);
         if (cached.isPresent() && (offline || cached.get().ageMillis() < ttl)) {
             metrics.cacheLookup("manifest", true);
+            hit(target, tag, accept, cached.get().manifest().mediaType(), cached.get().checkedAtMillis());
             return done(served(cached.get().manifest(), true, Map.of()));
         }
         if (offline) {
@@ -220,6 +226,49 @@ public final class ManifestService {
             return fromOtherReplicas(target, tag, accept, now).thenCompose(theirs -> fresh(theirs, ttl)
                     ? done(sharedAnswer(theirs.get()))
                     : askOrAwaitAnotherReplica(target, tag, accept, flight, ttl, theirs.isPresent() ? theirs : now));
+        }, blocking);
+    }
+
+    // ---------------------------------------------------------------- refresh-ahead (issue 28)
+
+    /**
+     * A client was served the answer the upstream confirmed at {@code checkedAt}, within its TTL. A
+     * hot answer near its TTL's end is revalidated in the background; clients go on being served the
+     * confirmed answer meanwhile, so none waits on the upstream, and none gets an answer past its TTL.
+     */
+    private void hit(Target target, String tag, List<String> accept, String mediaType, long checkedAt) {
+        if (offline || !target.upstream().config().refreshAhead()) {
+            return;
+        }
+        // One heat per answer: every accept set served the tag's own manifest shares it, so a mixed
+        // fleet costs one HEAD per TTL, not one per kind of client.
+        String key = flightKey(target, tag) + '\0' + mediaType;
+        RefreshAhead.Hit hit = refreshAhead.hit(key, checkedAt, clock.millis(), target.upstream().config().tagTtl().toMillis());
+        if (hit.waitAvoided()) {
+            metrics.tagRefreshWaitAvoided(target.upstreamName());
+        }
+        if (hit.refresh()) {
+            blocking.execute(() -> refresh(target, tag, accept, key, checkedAt));
+        }
+    }
+
+    /** Revalidates a hot tag as the next client past its TTL would (the same single flight, HEAD first). */
+    private void refresh(Target target, String tag, List<String> accept, String key, long startedFor) {
+        String flight = flightKey(target, tag);
+        long ttl = target.upstream().config().tagTtl().toMillis();
+        tagFlights.run(flight, () -> {
+            Optional<Cached> now = cached(target, tag, accept);
+            if (now.isEmpty() || now.get().checkedAtMillis() != startedFor || recentOutages.getIfPresent(flight) != null) {
+                return done((ProxyResponse) null); // confirmed meanwhile, gone, or the upstream just failed
+            }
+            return askOrAwaitAnotherReplica(target, tag, accept, flight, ttl, now);
+        }, blocking).whenCompleteAsync((response, failure) -> {
+            if (response != null) {
+                response.release(); // no client waits for this answer
+            }
+            boolean renewed = cached(target, tag, accept).map(c -> c.checkedAtMillis() != startedFor).orElse(false);
+            refreshAhead.done(key, startedFor, renewed);
+            metrics.tagRefreshAhead(target.upstreamName(), renewed ? "renewed" : "failed");
         }, blocking);
     }
 
@@ -277,7 +326,8 @@ public final class ManifestService {
         Optional<StoredManifest> cached = metadata.manifest(resolution.digest());
         if (cached.isPresent()) {
             keep.run();
-            return CompletableFuture.completedFuture(Optional.of(new Cached(cached.get(), now - resolution.checkedAtMillis())));
+            return CompletableFuture.completedFuture(Optional.of(new Cached(cached.get(), now - resolution.checkedAtMillis(),
+                    resolution.checkedAtMillis())));
         }
         return target.upstream().manifest(target.repository(), resolution.digest().toString(), accept).thenApplyAsync(answer -> {
             if (!(answer instanceof UpstreamResult.Ok<ManifestBody> ok)) {
@@ -290,7 +340,7 @@ public final class ManifestService {
                 StoredManifest manifest = admission.admit(target.upstreamName(), target.repository().value(),
                         resolution.digest(), body.mediaType(), body.bytes(), AcceptHeader.types(accept));
                 keep.run();
-                return Optional.of(new Cached(manifest, clock.millis() - resolution.checkedAtMillis()));
+                return Optional.of(new Cached(manifest, clock.millis() - resolution.checkedAtMillis(), resolution.checkedAtMillis()));
             } catch (ManifestAdmission.Refused e) {
                 return Optional.<Cached>empty();
             }
@@ -422,7 +472,7 @@ public final class ManifestService {
     private Optional<Cached> cached(Target target, String tag, List<String> accept) {
         long now = clock.millis();
         return chosen(metadata::tag, target, tag, accept)
-                .flatMap(r -> metadata.manifest(r.digest()).map(m -> new Cached(m, now - r.checkedAtMillis())));
+                .flatMap(r -> metadata.manifest(r.digest()).map(m -> new Cached(m, now - r.checkedAtMillis(), r.checkedAtMillis())));
     }
 
     private static Optional<TagResolution> chosen(Function<TagKey, Optional<TagResolution>> tags, Target target, String tag,
