@@ -191,8 +191,9 @@ final class RouteProbe {
         for (Throwable t = cause; t != null; t = t.getCause()) {
             String text = String.valueOf(t.getMessage());
             if (text.contains("PKIX") || text.contains("certification path")) {
-                return "the certificate of " + host + " is not signed by a trusted CA (" + message
-                        + "); add its CA with upstreams[].caFile";
+                // The JDK's words ("PKIX path building failed: sun.security...") say less than this.
+                return "the certificate of " + host + " is not signed by a trusted CA (no valid certification path);"
+                        + " add its CA with upstreams[].caFile";
             }
             if (text.contains("subject alternative") || text.contains("No name matching")) {
                 return "the certificate of " + host + " is not for that name: " + text;
