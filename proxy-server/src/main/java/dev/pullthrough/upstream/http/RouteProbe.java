@@ -112,7 +112,7 @@ final class RouteProbe {
             connecting = bootstrap.connect(new InetSocketAddress(address, port));
         }
         String to = proxy.map(p -> "egress proxy " + p.address()).orElse(host + ":" + port);
-        connecting.addListener(done -> {
+        connecting.addListener(done -> guarded("connect", connecting.channel(), () -> {
             if (!done.isSuccess()) {
                 Throwable cause = done.cause();
                 fail("connect", cause instanceof ConnectTimeoutException
@@ -123,7 +123,7 @@ final class RouteProbe {
             }
             pass("connect", to + " (" + address.getHostAddress() + ") accepted the connection");
             tunnel(connecting.channel());
-        });
+        }));
     }
 
     private void tunnel(Channel channel) {
@@ -133,7 +133,7 @@ final class RouteProbe {
             return;
         }
         HttpProxyHandler tunnel = channel.pipeline().get(HttpProxyHandler.class);
-        tunnel.connectFuture().addListener(done -> {
+        tunnel.connectFuture().addListener(done -> guarded("proxy", channel, () -> {
             if (done.isSuccess()) {
                 pass("proxy", "egress proxy " + proxy.get().address() + " (" + proxy.get().setting() + ") opened a tunnel to "
                         + host + ":" + port);
@@ -141,7 +141,7 @@ final class RouteProbe {
             } else {
                 fail("proxy", client.throughProxy(done.cause(), proxy.get(), uri).getMessage(), channel);
             }
-        });
+        }));
     }
 
     private void handshake(Channel channel) {
@@ -155,7 +155,7 @@ final class RouteProbe {
         io.netty.util.concurrent.ScheduledFuture<?> deadline = channel.eventLoop().schedule(() -> {
             fail("tls", "no TLS handshake with " + host + " within " + seconds(responseTimeout) + " (responseTimeout)", channel);
         }, responseTimeout.toMillis(), TimeUnit.MILLISECONDS);
-        tls.handshakeFuture().addListener(done -> {
+        tls.handshakeFuture().addListener(done -> guarded("tls", channel, () -> {
             deadline.cancel(false);
             if (result.isDone()) {
                 return;
@@ -167,7 +167,7 @@ final class RouteProbe {
             } else {
                 fail("tls", handshakeFailure(done.cause()), channel);
             }
-        });
+        }));
     }
 
     // ---------------------------------------------------------------- words
@@ -227,6 +227,26 @@ final class RouteProbe {
         }
         steps.add(new RouteStep(step, false, detail, Duration.ofNanos(System.nanoTime() - stepStarted)));
         result.complete(List.copyOf(steps));
+    }
+
+    /** Runs a listener's work; a surprise in it fails the step under way rather than leave the probe unfinished. */
+    private void guarded(String step, Channel channel, Runnable work) {
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            fail(stepUnderWay(step), "the check itself failed: " + e, channel);
+        }
+    }
+
+    /** The first route step not yet passed, from {@code from} on (a listener may have moved on to the next). */
+    private synchronized String stepUnderWay(String from) {
+        List<String> order = List.of("dns", "connect", "proxy", "tls");
+        for (String step : order.subList(order.indexOf(from), order.size())) {
+            if (steps.stream().noneMatch(s -> s.name().equals(step))) {
+                return step;
+            }
+        }
+        return "tls";
     }
 
     private static InetAddress[] lookUp(String name) {
