@@ -457,16 +457,15 @@ public final class UpstreamClient implements Upstream {
             return Optional.empty();
         }
         String scope = challenge.param("scope").orElse(ourScope);
-        StringBuilder url = new StringBuilder(realm.get());
-        url.append(realm.get().contains("?") ? '&' : '?');
-        challenge.param("service").ifPresent(s -> url.append("service=").append(encode(s)).append('&'));
+        List<String> query = new ArrayList<>();
+        challenge.param("service").ifPresent(s -> query.add("service=" + encode(s)));
         if (scope != null && !scope.isEmpty()) {
-            url.append("scope=").append(encode(scope));
+            query.add("scope=" + encode(scope));
         }
+        String url = realm.get() + (query.isEmpty() ? "" : (realm.get().contains("?") ? "&" : "?") + String.join("&", query));
         URI tokenUri;
         try {
-            tokenUri = URI.create(url.charAt(url.length() - 1) == '&' || url.charAt(url.length() - 1) == '?'
-                    ? url.substring(0, url.length() - 1) : url.toString());
+            tokenUri = URI.create(url);
         } catch (IllegalArgumentException e) {
             throw new TokenFailure("the upstream named an unusable token realm " + realm.get(), false);
         }

@@ -65,6 +65,9 @@ class CheckUpstreamsCommandTest {
             assertTrue(egress.connectsTo(registry.url().getPort()) >= 1, "the tunnelled check went through tinyproxy: " + egress.connects());
             assertTrue(egress.connectsTo(tokens.realm().getPort()) >= 1, "its token too: " + egress.connects());
             assertEquals(2, tokens.requests().size(), "one fresh token per upstream: " + tokens.requests());
+            TokenServer.Request asked = tokens.requests().get(0);
+            assertEquals("check-service", asked.query().get("service"));
+            assertFalse(asked.query().containsKey("scope"), "no scope, as docker login asks: " + asked);
             noSecrets(out);
         }
     }
