@@ -570,6 +570,11 @@ public final class UpstreamClient implements Upstream {
         return boundary;
     }
 
+    /** A token the check fetched for {@code scope}: its rate limit HEAD then needs no second one. */
+    void remember(String scope, TokenCache.Token token) {
+        tokens.put(config.name(), scope, token);
+    }
+
     /** {@code method path} through the auth loop pulls use: anonymous first, then the challenge answered. */
     CompletableFuture<UpstreamResponse> authorized(String method, String path, List<String> accept, String scope, String kind) {
         return send(method, uri(path), accept, scope, kind);

@@ -4,6 +4,7 @@ import dev.pullthrough.oci.MediaTypes;
 import dev.pullthrough.upstream.auth.Challenge;
 import dev.pullthrough.upstream.auth.CredentialFailure;
 import dev.pullthrough.upstream.auth.Credentials;
+import dev.pullthrough.upstream.auth.TokenCache;
 import dev.pullthrough.upstream.http.RouteStep;
 import dev.pullthrough.upstream.http.UpstreamResponse;
 import java.net.URI;
@@ -190,7 +191,7 @@ public final class UpstreamProbe {
             CompletableFuture<Optional<Credentials>> who = sendsCredentials
                     ? client.credentialSource().current() : CompletableFuture.completedFuture(Optional.empty());
             return who.thenCompose(credentials -> client.askRealm(tokenUri)
-                            .thenCompose(response -> tokenAnswer(response, tokenUri.getHost(), credentials)))
+                            .thenCompose(response -> tokenAnswer(response, tokenUri.getHost(), credentials, scope)))
                     .exceptionally(failure -> {
                         Throwable cause = unwrap(failure);
                         return failed("token", cause instanceof CredentialFailure ? cause.getMessage()
@@ -198,7 +199,8 @@ public final class UpstreamProbe {
                     });
         }
 
-        private CompletableFuture<Boolean> tokenAnswer(UpstreamResponse response, String host, Optional<Credentials> sent) {
+        private CompletableFuture<Boolean> tokenAnswer(UpstreamResponse response, String host, Optional<Credentials> sent,
+                                                       String scope) {
             RateLimit.of(response).ifPresent(limit -> announced = Optional.of(limit));
             String as = sent.map(c -> "the credentials of " + c.username()).orElse("an anonymous token");
             int status = response.status();
@@ -212,7 +214,11 @@ public final class UpstreamProbe {
                         : "token server " + host + " answered " + status + " asked for " + as).isPresent());
             }
             return response.aggregate(UpstreamClient.MAX_TOKEN, client.config().timeouts().manifest()).thenApply(body -> {
-                long lifetime = UpstreamClient.readToken(body, host).lifetime().toSeconds();
+                TokenCache.Token token = UpstreamClient.readToken(body, host);
+                if (!scope.isEmpty()) {
+                    client.remember(scope, token); // the rate limit HEAD asks with it: one token request per check
+                }
+                long lifetime = token.lifetime().toSeconds();
                 passed("token", "token server " + host + " gave a token for " + sent.map(c -> c.username()).orElse("anonymous")
                         + ", valid " + lifetime + "s");
                 return true;

@@ -30,7 +30,8 @@ class CheckRateLimitTest {
             assertTrue(check.passed(), check.toString());
             assertEquals("76 of 100 left per 6h window on HEAD of ratelimitpreview/test:latest", step(check, "rate limit").detail());
             assertTrue(step(check, "token").detail().contains("gave a token for anonymous"), check.toString());
-            assertEquals(1, hub.count(HEAD), "one HEAD: free on Docker Hub");
+            assertEquals(1, hub.count(HEAD), "one HEAD, with the token: free on Docker Hub");
+            assertEquals(1, hub.count("GET /token"), "the token step's token served the HEAD too");
             assertEquals(0, hub.count(GET), "never a GET: that would count as a pull");
         }
     }
@@ -65,9 +66,13 @@ class CheckRateLimitTest {
                 Map.of("WWW-Authenticate", "Bearer realm=\"" + hub.url() + "/token\",service=\"registry.docker.io\"")));
         hub.route("GET /token", FaultyUpstream.fixed(200, "application/json",
                 "{\"token\":\"hub-token-1\",\"expires_in\":300}".getBytes(StandardCharsets.UTF_8), Map.of()));
-        hub.route(HEAD, FaultyUpstream.fixed(200, "application/vnd.docker.distribution.manifest.v2+json", new byte[0], Map.of(
-                "ratelimit-limit", "100;w=21600", "ratelimit-remaining", remaining,
-                "Docker-Content-Digest", "sha256:" + "0".repeat(64))));
+        FaultyUpstream.Answer limit = FaultyUpstream.fixed(200, "application/vnd.docker.distribution.manifest.v2+json", new byte[0],
+                Map.of("ratelimit-limit", "100;w=21600", "ratelimit-remaining", remaining, "Docker-Content-Digest", "sha256:" + "0".repeat(64)));
+        FaultyUpstream.Answer challenge = FaultyUpstream.fixed(401, "application/json", new byte[0], Map.of("WWW-Authenticate",
+                "Bearer realm=\"" + hub.url() + "/token\",service=\"registry.docker.io\",scope=\"repository:ratelimitpreview/test:pull\""));
+        // As Docker Hub: the manifest only with a token.
+        hub.route(HEAD, exchange -> ("Bearer hub-token-1".equals(exchange.getRequestHeaders().getFirst("Authorization"))
+                ? limit : challenge).answer(exchange));
         return hub;
     }
 
