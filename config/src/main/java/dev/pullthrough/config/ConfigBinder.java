@@ -68,7 +68,8 @@ final class ConfigBinder {
                 connectionsPerClient(server));
         ObjectNode adminNode = object(root, "admin");
         AdminConfig admin = new AdminConfig(port(adminNode, "admin.port", "port", DEFAULT_ADMIN_PORT),
-                cidrs("admin.allowCidrs", list(adminNode, "admin.allowCidrs", "allowCidrs").orElse(DEFAULT_ADMIN_CIDRS)));
+                cidrs("admin.allowCidrs", list(adminNode, "admin.allowCidrs", "allowCidrs").orElse(DEFAULT_ADMIN_CIDRS)),
+                upstreamCheckInterval(adminNode));
         StorageConfig storageConfig = new StorageConfig(
                 Path.of(text(storage, "storage.path", "path").orElse(DEFAULT_STORAGE_PATH)),
                 Sizes.parse("storage.maxSize", text(storage, "storage.maxSize", "maxSize").orElse(DEFAULT_MAX_SIZE)),
@@ -312,6 +313,23 @@ final class ConfigBinder {
                 text(node, path + ".blobMinRate", "blobMinRate")
                         .map(t -> Sizes.parse(path + ".blobMinRate", t)).orElse(d.blobMinRate()),
                 positive(node, path, "blobRateWindow", d.blobRateWindow()));
+    }
+
+    /** Each check costs an upstream a token request or two: not more often than this. */
+    static final Duration MIN_UPSTREAM_CHECK_INTERVAL = Duration.ofSeconds(30);
+
+    /** {@code admin.upstreamCheckInterval}: 0s turns the background checks off; else at least 30s. */
+    private static Duration upstreamCheckInterval(ObjectNode admin) {
+        Optional<String> text = text(admin, "admin.upstreamCheckInterval", "upstreamCheckInterval");
+        if (text.isEmpty()) {
+            return AdminConfig.DEFAULT_UPSTREAM_CHECK_INTERVAL;
+        }
+        Duration value = Durations.parse("admin.upstreamCheckInterval", text.get());
+        if (!value.isZero() && value.compareTo(MIN_UPSTREAM_CHECK_INTERVAL) < 0) {
+            throw new ConfigException("admin.upstreamCheckInterval", "'" + text.get() + "' is too often: every check asks each"
+                    + " upstream for a token", "use 0s (no background checks) or at least 30s, e.g. 5m (the default)");
+        }
+        return value;
     }
 
     private static Duration positive(ObjectNode node, String path, String key, Duration fallback) {

@@ -28,7 +28,7 @@ final class ConfigSchema {
                             "certFile", scalar(),
                             "keyFile", scalar(),
                             "clientCaFile", scalar())),
-            "admin", object("port", scalar(), "allowCidrs", scalarList()),
+            "admin", object("port", scalar(), "allowCidrs", scalarList(), "upstreamCheckInterval", scalar()),
             "storage", object("path", scalar(), "maxSize", scalar(),
                     "s3", object(
                             "bucket", scalar(),

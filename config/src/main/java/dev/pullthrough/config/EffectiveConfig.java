@@ -33,7 +33,8 @@ public final class EffectiveConfig {
             serverKeys.put("tls", tlsKeys);
         });
         root.put("server", serverKeys);
-        root.put("admin", map("port", config.admin().port(), "allowCidrs", strings(config.admin().allowCidrs())));
+        root.put("admin", map("port", config.admin().port(), "allowCidrs", strings(config.admin().allowCidrs()),
+                "upstreamCheckInterval", Durations.format(config.admin().upstreamCheckInterval())));
         Map<String, Object> storage = map("path", config.storage().path().toString(), "maxSize", Sizes.format(config.storage().maxSize()));
         config.storage().s3().ifPresent(s3 -> {
             Map<String, Object> keys = map("bucket", s3.bucket());

@@ -70,7 +70,8 @@ public final class AdminRoutes {
 
     public boolean handles(String path) {
         return path.equals("/metrics") || path.equals("/healthz") || path.equals("/readyz") || path.equals("/prefetch")
-                || path.equals("/cache/images") || path.equals("/") || path.equals("/status.json");
+                || path.equals("/cache/images") || path.equals("/") || path.equals("/status.json")
+                || path.equals("/upstreams.json");
     }
 
     /** The answer for an admin request; {@code uri} with its query. */
@@ -106,6 +107,8 @@ public final class AdminRoutes {
                                 .replace("</", "<\\/")));
             case "/status.json":
                 return json(200, status.snapshot());
+            case "/upstreams.json":
+                return json(200, status.upstreamChecks());
             case "/metrics":
                 return text(200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
             case "/healthz":

@@ -5,6 +5,9 @@ import dev.pullthrough.inventory.CachedImage;
 import dev.pullthrough.metrics.Metrics;
 import dev.pullthrough.proxy.DownloadProgress;
 import dev.pullthrough.proxy.KeepWarm;
+import dev.pullthrough.upstream.CheckStep;
+import dev.pullthrough.upstream.UpstreamCheck;
+import dev.pullthrough.upstream.UpstreamChecks;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -47,12 +50,14 @@ public final class StatusReport {
     private final Optional<ClusterInfo> cluster;
     private final Clock clock;
     private final Instant started;
+    private final UpstreamChecks checks;
     private List<CachedImage> images = List.of();
     private Instant imagesRead = Instant.MIN;
 
     public StatusReport(Metrics metrics, List<UpstreamInfo> upstreams, LongSupplier usedBytes, long boundBytes,
                         Supplier<List<DownloadProgress>> downloads, CacheAdmin cache, Optional<KeepWarm> keepWarm,
-                        Optional<ClusterInfo> cluster, Clock clock) {
+                        Optional<ClusterInfo> cluster, Clock clock, UpstreamChecks checks) {
+        this.checks = checks;
         this.keepWarm = keepWarm;
         this.cluster = cluster;
         this.metrics = metrics;
@@ -92,7 +97,35 @@ public final class StatusReport {
         report.put("recentErrors", errors);
         report.put("warm", keepWarm.map(StatusReport::warm).orElse(null));
         report.put("cluster", cluster.map(this::cluster).orElse(null));
+        report.put("upstreamChecks", upstreamChecks());
         return report;
+    }
+
+    /**
+     * {@code GET /upstreams.json} (issue 27): the last connectivity check of each upstream, every step
+     * with its outcome, when it ended, how long it took and what it found or why it failed.
+     */
+    public Map<String, Object> upstreamChecks() {
+        List<Map<String, Object>> upstreams = new ArrayList<>();
+        for (String name : checks.upstreams()) {
+            Optional<UpstreamCheck> check = checks.last(name);
+            upstreams.add(ordered("name", name,
+                    "url", check.map(UpstreamCheck::url).orElse(null),
+                    "checkedAt", check.map(c -> c.startedAt().toString()).orElse(null),
+                    "durationMillis", check.map(c -> c.took().toMillis()).orElse(null),
+                    "ok", check.map(UpstreamCheck::passed).orElse(null),
+                    "failedStep", check.flatMap(UpstreamCheck::failure).map(CheckStep::name).orElse(null),
+                    "steps", check.map(c -> c.steps().stream().map(StatusReport::step).toList()).orElse(List.of())));
+        }
+        return ordered("intervalSeconds", checks.interval().toSeconds(), "runs", checks.runs(),
+                "nextRun", checks.nextRun().map(Instant::toString).orElse(null), "upstreams", upstreams);
+    }
+
+    private static Map<String, Object> step(CheckStep step) {
+        return ordered("step", step.name(), "outcome", step.outcome().word(), "at", step.at().toString(),
+                "durationMillis", step.took().toMillis(),
+                "detail", step.outcome() == CheckStep.Outcome.OK ? step.detail() : null,
+                "cause", step.outcome() == CheckStep.Outcome.OK ? null : step.detail());
     }
 
     private synchronized List<CachedImage> images(Instant now) {

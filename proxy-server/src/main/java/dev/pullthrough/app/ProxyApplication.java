@@ -71,6 +71,7 @@ public final class ProxyApplication implements AutoCloseable {
         }
         core.startHousekeeping();
         core.startKeepWarm();
+        core.startUpstreamChecks();
         LOG.info("pullthrough serving {} upstream(s): {}; default {}; data in {}", config.upstreams().size(),
                 config.upstreams().stream().map(u -> u.name() + "=" + u.url() + (u.egress().isDirect() ? "" : " " + u.egress())).collect(Collectors.joining(", ")),
                 config.defaultUpstream().name(), config.storage().path().toAbsolutePath());

@@ -32,7 +32,10 @@ import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.upstream.BodyBudget;
 import dev.pullthrough.upstream.FallbackUpstream;
 import dev.pullthrough.upstream.Upstream;
+import dev.pullthrough.upstream.UpstreamCheck;
+import dev.pullthrough.upstream.UpstreamChecks;
 import dev.pullthrough.upstream.UpstreamClient;
+import dev.pullthrough.upstream.UpstreamProbe;
 import dev.pullthrough.upstream.auth.TokenCache;
 import dev.pullthrough.upstream.http.ClientLoops;
 import dev.pullthrough.layout.OciLayoutExporter;
@@ -103,6 +106,12 @@ public final class ProxyCore implements AutoCloseable {
     final Optional<BucketMirror> mirror;
     /** {@code cluster}: the replicas fetch each blob and resolve each tag once between them. */
     final Optional<Cluster> cluster;
+    /** Where the upstream checks look names up (issue 27): that blocks, so never on an event loop. */
+    final ExecutorService upstreamLookups = Executors.newCachedThreadPool(named("upstream-dns"));
+    /** Starts the background upstream checks when due; the checks themselves are asynchronous. */
+    final ScheduledExecutorService checking = Executors.newSingleThreadScheduledExecutor(named("upstream-check"));
+    /** The last connectivity check of each upstream (GET /upstreams.json, the status page). */
+    final UpstreamChecks upstreamChecks;
 
     private ProxyCore(PullthroughConfig config, Storage storage, Metrics metrics, ClientLoops upstreamLoops,
                       List<UpstreamClient> upstreams, List<ImageReference> warmImages) {
@@ -154,6 +163,8 @@ public final class ProxyCore implements AutoCloseable {
         cacheAdmin = new CacheAdmin(router, inventory, new CachePurge(metadata, janitor, inventory, pulls, clock));
         keepWarm = warmImages.isEmpty() ? Optional.empty() : Optional.of(new KeepWarm(
                 warmImages, config.warm().interval(), router, metadata, prefetcher, clock));
+        upstreamChecks = new UpstreamChecks(upstreams.stream().map(client -> new UpstreamProbe(client, upstreamLookups, clock)).toList(),
+                config.offline() ? Duration.ZERO : config.admin().upstreamCheckInterval(), clock);
     }
 
     /**
@@ -312,13 +323,47 @@ public final class ProxyCore implements AutoCloseable {
         }, 0, warm.interval().toMillis(), TimeUnit.MILLISECONDS));
     }
 
+    /**
+     * Starts the background upstream checks (issue 27): the first a second after the start, then one
+     * every {@code admin.upstreamCheckInterval} (0s: never). Not while offline: no upstream is contacted then.
+     */
+    public void startUpstreamChecks() {
+        if (upstreamChecks.interval().isZero()) {
+            return;
+        }
+        checking.scheduleWithFixedDelay(() -> {
+            try {
+                upstreamChecks.runIfDue();
+            } catch (RuntimeException e) {
+                LOG.warn("starting the upstream checks failed: {}", e.toString());
+            }
+        }, 1, 10, TimeUnit.SECONDS);
+    }
+
+    /**
+     * {@code check --upstreams}: every upstream's connectivity check, run at once on clients built as
+     * {@code serve} builds them (no storage opened: a running server may hold it).
+     */
+    public static List<UpstreamCheck> checkUpstreams(PullthroughConfig config) throws StartupException {
+        ExecutorService lookups = Executors.newCachedThreadPool(named("upstream-dns"));
+        try (ClientLoops loops = new ClientLoops()) {
+            List<CompletableFuture<UpstreamCheck>> checks = new ArrayList<>();
+            for (UpstreamClient client : upstreamClients(config, new Metrics(), loops)) {
+                checks.add(new UpstreamProbe(client, lookups, Clock.systemUTC()).run());
+            }
+            return checks.stream().map(CompletableFuture::join).toList();
+        } finally {
+            lookups.shutdownNow();
+        }
+    }
+
     /** What the status page shows. */
     StatusReport statusReport() {
         return new StatusReport(metrics, config.upstreams().stream()
                 .map(u -> new StatusReport.UpstreamInfo(u.name(), u.url().toString())).toList(),
                 janitor::used, janitor.maxSize(), blobs::downloads, cacheAdmin, keepWarm,
                 config.cluster().map(c -> new StatusReport.ClusterInfo(c.advertise().toString(), this::clusterDegradation)),
-                clock);
+                clock, upstreamChecks);
     }
 
     /** {@code list} and {@code purge}: what the cache holds, and its removal. */
@@ -345,6 +390,8 @@ public final class ProxyCore implements AutoCloseable {
         // Eviction passes stop between steps when interrupted; a pass over the whole cache does not.
         housekeeping.shutdownNow();
         warming.shutdownNow();
+        checking.shutdownNow();
+        upstreamLookups.shutdownNow();
         evictions.shutdownNow();
         blocking.shutdown();
         boolean passesEnded = false;

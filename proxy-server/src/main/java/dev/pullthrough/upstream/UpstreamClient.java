@@ -49,7 +49,7 @@ public final class UpstreamClient implements Upstream {
     /** Larger OCI error bodies are not passed through (they are not what a registry sends). */
     private static final int MAX_ERROR_BODY = 64 * 1024;
     private static final int MAX_LISTING = 32 << 20;
-    private static final int MAX_TOKEN = 1 << 20;
+    static final int MAX_TOKEN = 1 << 20;
     /**
      * A manifest's bytes weigh twice in the {@link BodyBudget}: the body, and the copy RocksDB's
      * value encoding makes while it is stored. A listing is held as it came.
@@ -431,34 +431,62 @@ public final class UpstreamClient implements Upstream {
      * token fails with a {@link TokenFailure} saying which.
      */
     private CompletableFuture<Optional<TokenCache.Token>> fetchToken(Challenge challenge, String ourScope) {
-        Optional<String> realm = challenge.param("realm");
-        if (realm.isEmpty()) {
+        Optional<URI> tokenUri;
+        try {
+            tokenUri = tokenUri(challenge, ourScope);
+        } catch (TokenFailure refused) {
+            return CompletableFuture.failedFuture(refused);
+        }
+        if (tokenUri.isEmpty()) {
             return CompletableFuture.completedFuture(Optional.empty());
         }
+        String host = tokenUri.get().getHost();
+        return askRealm(tokenUri.get())
+                .thenCompose(response -> readTokenAnswer(response, host))
+                .exceptionallyCompose(failure -> CompletableFuture.<Optional<TokenCache.Token>>failedFuture(tokenFailure(failure, host)));
+    }
+
+    /**
+     * realm?service=..&scope=.. for {@code challenge} (its own scope first, else {@code ourScope}; none
+     * when both are empty, as {@code docker login} asks), or empty when it names no realm; a
+     * {@link TokenFailure} when the realm is unusable or outside the upstream's trust boundary.
+     */
+    Optional<URI> tokenUri(Challenge challenge, String ourScope) throws TokenFailure {
+        Optional<String> realm = challenge.param("realm");
+        if (realm.isEmpty()) {
+            return Optional.empty();
+        }
         String scope = challenge.param("scope").orElse(ourScope);
-        StringBuilder url = new StringBuilder(realm.get());
-        url.append(realm.get().contains("?") ? '&' : '?');
-        challenge.param("service").ifPresent(s -> url.append("service=").append(encode(s)).append('&'));
-        url.append("scope=").append(encode(scope));
+        List<String> query = new ArrayList<>();
+        challenge.param("service").ifPresent(s -> query.add("service=" + encode(s)));
+        if (scope != null && !scope.isEmpty()) {
+            query.add("scope=" + encode(scope));
+        }
+        String url = realm.get() + (query.isEmpty() ? "" : (realm.get().contains("?") ? "&" : "?") + String.join("&", query));
         URI tokenUri;
         try {
-            tokenUri = URI.create(url.toString());
+            tokenUri = URI.create(url);
         } catch (IllegalArgumentException e) {
-            return CompletableFuture.failedFuture(new TokenFailure("the upstream named an unusable token realm " + realm.get(), false));
+            throw new TokenFailure("the upstream named an unusable token realm " + realm.get(), false);
         }
         Optional<String> refusal = boundary.realmRefusal(tokenUri);
         if (refusal.isPresent()) {
-            return CompletableFuture.failedFuture(new TokenFailure(refusal.get(), false));
+            throw new TokenFailure(refusal.get(), false);
         }
-        String host = tokenUri.getHost();
+        return Optional.of(tokenUri);
+    }
+
+    /**
+     * GET {@code tokenUri} with the configured credentials where the boundary lets them go, and once
+     * more with fresher ones when the realm refused them: the realm's answer, its body unread.
+     */
+    CompletableFuture<UpstreamResponse> askRealm(URI tokenUri) {
         CompletableFuture<Optional<Credentials>> ours = boundary.mayReceiveCredentials(tokenUri)
                 ? credentials.current() : CompletableFuture.completedFuture(Optional.empty());
         return ours.thenCompose(sent -> exchangeWith("GET", tokenUri, List.of(), sent.map(Auth::basic), "token")
                 .thenCompose(response -> refusedByRealm(response, sent)
                         ? retryTokenWithFresh(tokenUri, response, sent.get())
-                        : CompletableFuture.completedFuture(response))
-                .thenCompose(response -> readTokenAnswer(response, host))
-                .exceptionallyCompose(failure -> CompletableFuture.<Optional<TokenCache.Token>>failedFuture(tokenFailure(failure, host))));
+                        : CompletableFuture.completedFuture(response)));
     }
 
     private static boolean refusedByRealm(UpstreamResponse response, Optional<Credentials> sent) {
@@ -490,7 +518,7 @@ public final class UpstreamClient implements Upstream {
     }
 
     /** What went wrong fetching a token, in words: timed out, too large, not JSON, unreachable. */
-    private TokenFailure tokenFailure(Throwable failure, String host) {
+    TokenFailure tokenFailure(Throwable failure, String host) {
         Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         if (cause instanceof TokenFailure token) {
             return token;
@@ -508,7 +536,7 @@ public final class UpstreamClient implements Upstream {
         return new TokenFailure("fetching a token from " + host + " failed: " + FailureReasons.describe(cause, host), false);
     }
 
-    private static TokenCache.Token readToken(byte[] bytes, String host) {
+    static TokenCache.Token readToken(byte[] bytes, String host) {
         JsonNode body;
         try {
             body = JSON.readTree(bytes);
@@ -523,6 +551,33 @@ public final class UpstreamClient implements Upstream {
         }
         long lifetime = body.path("expires_in").asLong(60);
         return new TokenCache.Token(token, Duration.ofSeconds(Math.max(lifetime, 1)));
+    }
+
+    // ---------------------------------------------------------------- for check --upstreams (issue 27)
+
+    /** The transport, for the check's route probe and its plain {@code GET /v2/}. */
+    NettyHttpClient transport() {
+        return http;
+    }
+
+    /** Where this upstream's credentials come from, for the check's token step. */
+    CredentialSource credentialSource() {
+        return credentials;
+    }
+
+    /** Where this upstream's credentials may go, for the check's token step. */
+    TrustBoundary trustBoundary() {
+        return boundary;
+    }
+
+    /** A token the check fetched for {@code scope}: its rate limit HEAD then needs no second one. */
+    void remember(String scope, TokenCache.Token token) {
+        tokens.put(config.name(), scope, token);
+    }
+
+    /** {@code method path} through the auth loop pulls use: anonymous first, then the challenge answered. */
+    CompletableFuture<UpstreamResponse> authorized(String method, String path, List<String> accept, String scope, String kind) {
+        return send(method, uri(path), accept, scope, kind);
     }
 
     // ---------------------------------------------------------------- transport

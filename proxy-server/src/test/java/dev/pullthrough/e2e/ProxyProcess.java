@@ -144,6 +144,8 @@ final class ProxyProcess implements AutoCloseable {
         builder.environment().keySet().removeIf(k -> k.startsWith("PULLTHROUGH_"));
         // The runner's own egress proxy must not carry a test's loopback traffic (issue 27): a test sets these itself.
         builder.environment().keySet().removeIf(k -> List.of("http_proxy", "https_proxy", "no_proxy").contains(k.toLowerCase(Locale.ROOT)));
+        // No background upstream checks (issue 27) unless a test asks: they would add to the upstream requests tests count.
+        builder.environment().put("PULLTHROUGH_ADMIN_UPSTREAMCHECKINTERVAL", "0s");
         builder.environment().putAll(env);
         try {
             return builder.start();

@@ -48,6 +48,8 @@ final class ProxyUnderTest implements AutoCloseable {
                 "PULLTHROUGH_SERVER_PORT", Integer.toString(port),
                 "PULLTHROUGH_ADMIN_PORT", Integer.toString(adminPort),
                 "PULLTHROUGH_STORAGE_PATH", data.toString()));
+        // No background upstream checks (issue 27) unless a test asks: they would add to the upstream requests tests count.
+        environment.putIfAbsent("PULLTHROUGH_ADMIN_UPSTREAMCHECKINTERVAL", "0s");
         PullthroughConfig config = ConfigLoader.fromYaml(yaml, environment);
         try {
             ProxyApplication app = ProxyApplication.start(config);

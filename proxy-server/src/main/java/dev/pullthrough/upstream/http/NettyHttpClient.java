@@ -173,7 +173,7 @@ public final class NettyHttpClient implements AutoCloseable {
      * A failure on the way through {@code proxy} said as the proxy's: its refusal of CONNECT (with
      * its status), a refused connection to it, or its silence; other failures are the target's.
      */
-    private Throwable throughProxy(Throwable failure, EgressProxy proxy, URI uri) {
+    Throwable throughProxy(Throwable failure, EgressProxy proxy, URI uri) {
         String named = "egress proxy " + proxy.address() + " (" + proxy.setting() + ")";
         String target = uri.getHost() + ":" + (uri.getPort() >= 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80);
         if (failure instanceof ProxyConnectException refused) {
@@ -292,16 +292,33 @@ public final class NettyHttpClient implements AutoCloseable {
                 public void channelCreated(Channel channel) {
                     open.add(channel);
                     ChannelPipeline pipeline = channel.pipeline();
-                    proxy.ifPresent(p -> pipeline.addLast(tunnel(p)));
-                    if (https) {
-                        pipeline.addLast(tls.newHandler(channel.alloc(), host, port));
-                    }
+                    addRoute(channel, proxy, https, host, port);
                     pipeline.addLast(new HttpClientCodec(MAX_INITIAL_LINE, MAX_HEADERS, MAX_CHUNK));
                     pipeline.addLast(new IdleStateHandler(0, 0, IDLE_SECONDS));
                     pipeline.addLast(new ExchangeHandler());
                 }
             }, MAX_IDLE_PER_ORIGIN);
         });
+    }
+
+    /**
+     * The way to an origin, the same for pooled connections and {@link RouteProbe}'s: the tunnel
+     * through {@code proxy} when there is one, then TLS with this upstream's trust for https.
+     */
+    void addRoute(Channel channel, Optional<EgressProxy> proxy, boolean https, String host, int port) {
+        proxy.ifPresent(p -> channel.pipeline().addLast(tunnel(p)));
+        if (https) {
+            channel.pipeline().addLast(tls.newHandler(channel.alloc(), host, port));
+        }
+    }
+
+    /**
+     * {@code check --upstreams} (issue 27): resolves, connects, opens the tunnel and completes the TLS
+     * handshake to {@code uri}'s origin the way a pull's connection does, each step timed and said in
+     * words; name lookups run on {@code resolver}, never on an event loop. Completes, never fails.
+     */
+    public CompletableFuture<List<RouteStep>> probeRoute(URI uri, java.util.concurrent.Executor resolver) {
+        return new RouteProbe(this, loops, connectTimeout, responseTimeout, uri, egress.proxyFor(uri)).run(resolver);
     }
 
     /**
