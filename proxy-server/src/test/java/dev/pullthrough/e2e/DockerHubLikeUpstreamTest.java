@@ -59,16 +59,7 @@ class DockerHubLikeUpstreamTest {
         front = new RecordingFront(s3.endpoint());
         pushTestImages(bucket);
         tokens = new TokenServer(300, 0);
-        hub = ReferenceRegistry.startWithStorage(temp.resolve("hub"), List.of(
-                "  s3:",
-                "    accesskey: " + S3ProxyServer.ACCESS_KEY,
-                "    secretkey: " + S3ProxyServer.SECRET_KEY,
-                "    region: us-east-1",
-                "    regionendpoint: " + front.url(),
-                "    bucket: " + BUCKET,
-                "    secure: false",
-                "    v4auth: true",
-                "    rootdirectory: /"), // blob GETs redirect to presigned URLs: the s3 driver's default
+        hub = ReferenceRegistry.startWithStorage(temp.resolve("hub"), s3Storage(),
                 List.of("auth:", "  silly:", "    realm: " + tokens.realm(), "    service: registry.docker.io"));
         egress = Tinyproxy.start(temp.resolve("tinyproxy"), EGRESS_USER, EGRESS_PASSWORD,
                 hub.url().getPort(), tokens.realm().getPort(), front.port());
@@ -216,7 +207,77 @@ class DockerHubLikeUpstreamTest {
         assertFalse(pulled.output().contains(WRONG_PASSWORD), pulled.output());
     }
 
+    // ---------------------------------------------------------------- expired credentials: cached tags stay pullable
+
+    /**
+     * A second registry on the same bucket whose token realm wants the credentials a Docker credential
+     * helper gives; the proxy as its own process with the helper on its PATH. Once the helper's
+     * password is wrong (expired), the realm refuses it: the cached image is still pulled by dockerd
+     * and skopeo, and curl sees the {@code Warning: 299} the proxy adds.
+     */
+    @Test
+    void expiredHelperPassword_cachedImage_dockerdAndSkopeoStillPull_curlSeesWarning299() throws Exception {
+        Path bin = Files.createDirectories(temp.resolve("bin"));
+        Path secret = temp.resolve("helper-secret");
+        Files.writeString(secret, "hub-secret-one");
+        Path helper = bin.resolve("docker-credential-hubtest");
+        Files.writeString(helper, "#!/bin/sh\necho run >> " + bin.resolve("hubtest.runs") + "\nread server\n"
+                + "printf '{\"ServerURL\":\"%s\",\"Username\":\"hubuser\",\"Secret\":\"%s\"}' \"$server\" \"$(cat " + secret + ")\"\n");
+        Files.setPosixFilePermissions(helper, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        String right = "Basic " + java.util.Base64.getEncoder().encodeToString("hubuser:hub-secret-one".getBytes(StandardCharsets.UTF_8));
+        // Tokens live 1 s: the proxy soon asks the realm again, with what the helper says then.
+        try (TokenServer realm = new TokenServer(1, 0);
+             ReferenceRegistry hubWithLogin = ReferenceRegistry.startWithStorage(temp.resolve("hub-login"), s3Storage(),
+                     List.of("auth:", "  silly:", "    realm: " + realm.realm(), "    service: registry.docker.io"));
+             ProxyProcess proxy = ProxyProcess.serveLikeReadme(temp.resolve("login-data"), "upstreams:\n"
+                     + "  - name: docker.io\n    url: " + hubWithLogin.url() + "\n    default: true\n    tagTtl: 1ms\n"
+                     + "    credentialHelper: hubtest\n", dev.pullthrough.testing.Loopback.freePort(), temp.resolve("login.log"),
+                     java.util.Map.of("PATH", bin + ":" + System.getenv("PATH")))) {
+            realm.require(right);
+            String hostPort = proxy.url().getHost() + ":" + proxy.url().getPort();
+            String reference = hostPort + "/library/walkthrough:v1";
+            skopeoCopy(reference, "login-fresh", single); // the manifest and every blob into the cache
+            assertTrue(realm.requests().stream().anyMatch(r -> right.equals(r.authorization())), "the helper's password reached the realm");
+
+            // ------------------------------------------------ the realm moves on; the helper's answer is now expired
+            realm.require("Basic " + java.util.Base64.getEncoder().encodeToString("hubuser:hub-secret-two".getBytes(StandardCharsets.UTF_8)));
+            Files.writeString(secret, "hub-secret-expired");
+            Await.until(() -> RegistryHttp.manifest(proxy.url(), "library/walkthrough", "v1").headers().firstValue("Warning").isPresent(),
+                    java.time.Duration.ofSeconds(30), "the realm refused the expired password and the proxy said so");
+            assertTrue(realm.requests().stream().anyMatch(r -> r.authorization() != null && !right.equals(r.authorization())),
+                    "the realm was asked with the helper's new answer");
+
+            HttpResponse<byte[]> stale = RegistryHttp.manifest(proxy.url(), "library/walkthrough", "v1");
+            assertEquals(200, stale.statusCode());
+            assertEquals(single.digest(), Digest.sha256Of(stale.body()));
+            String warning = stale.headers().firstValue("Warning").orElse("");
+            assertTrue(warning.startsWith("299 - \"upstream docker.io refused the proxy's credentials"), warning);
+            assertFalse(warning.contains("hub-secret"), warning);
+
+            // dockerd pulls the cached image afresh (removed first: its layers come from the proxy again)
+            docker.docker(60, "rmi", "-f", reference);
+            dockerPull(reference, hostPort + "/library/walkthrough@" + single.digest());
+            skopeoCopy(reference, "login-stale", single);
+            assertTrue(proxy.isAlive());
+        }
+        assertFalse(Files.readString(temp.resolve("login.log")).contains("hub-secret"), "no password in the proxy's log");
+    }
+
     // ---------------------------------------------------------------- helpers
+
+    /** The hub's storage: the bucket through the recording front; blob GETs redirect to presigned URLs (the s3 driver's default). */
+    private List<String> s3Storage() {
+        return List.of(
+                "  s3:",
+                "    accesskey: " + S3ProxyServer.ACCESS_KEY,
+                "    secretkey: " + S3ProxyServer.SECRET_KEY,
+                "    region: us-east-1",
+                "    regionendpoint: " + front.url(),
+                "    bucket: " + BUCKET,
+                "    secure: false",
+                "    v4auth: true",
+                "    rootdirectory: /");
+    }
 
     private void dockerPull(String reference, String expectedRepoDigest) {
         docker.docker(300, "pull", reference).requireSuccess(List.of("docker", "pull", reference));
