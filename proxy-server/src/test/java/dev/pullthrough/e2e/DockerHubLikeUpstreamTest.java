@@ -70,11 +70,7 @@ class DockerHubLikeUpstreamTest {
                 + "  - name: wrongpw\n    url: " + hub.url() + "\n"
                 + "    proxy: " + egress.url(EGRESS_USER, WRONG_PASSWORD) + "\n");
         docker = DockerDaemon.withMirror(temp.resolve("d"), direct.url().toString());
-        hostsDir = temp.resolve("certs.d");
-        Files.createDirectories(hostsDir.resolve("docker.io"));
-        Files.writeString(hostsDir.resolve("docker.io").resolve("hosts.toml"), String.join("\n",
-                "server = \"https://registry-1.docker.io\"", "", "[host.\"" + direct.url() + "\"]",
-                "  capabilities = [\"pull\", \"resolve\"]", ""));
+        hostsDir = hostsDirVia(direct, "certs.d");
         containerd = Containerd.start(temp.resolve("c"));
     }
 
@@ -128,8 +124,8 @@ class DockerHubLikeUpstreamTest {
         assertTrue(blobGetsAfterDocker >= single.blobs().size() + amd64.size(), "the blobs came from the hub: " + blobGetsAfterDocker);
 
         // ------------------------------------------------ containerd, the same platform: served from cache
-        ctrPull("docker.io/library/walkthrough:v1", single);
-        ctrPull("docker.io/library/multi:v2", index);
+        ctrPull(hostsDir, "docker.io/library/walkthrough:v1", single);
+        ctrPull(hostsDir, "docker.io/library/multi:v2", index);
         assertEquals(blobGetsAfterDocker, hubBlobGets(), "a second pull (containerd) costs the hub no blob GET");
 
         // ------------------------------------------------ skopeo, every platform: only arm64's blobs are new
@@ -162,7 +158,9 @@ class DockerHubLikeUpstreamTest {
     void pulls_throughTinyproxy_registryRealmAndRedirectTargetInItsLog_digestsRight() throws Exception {
         int mark = front.requests().size();
         skopeoCopy(viaEgress.hostPort() + "/library/multi:v2", "egress-multi", index);
-        // dockerd names the proxy itself as the registry: 127.0.0.0/8 is plain HTTP to it by default.
+        // containerd first (its hosts.toml for docker.io names the proxy through tinyproxy), then dockerd and
+        // skopeo from the cache it filled; dockerd names the proxy itself: 127.0.0.0/8 is plain HTTP to it by default.
+        ctrPull(hostsDirVia(viaEgress, "certs-egress.d"), "docker.io/library/egress:v1", egressOnly);
         String reference = viaEgress.hostPort() + "/library/egress:v1";
         dockerPull(reference, viaEgress.hostPort() + "/library/egress@" + egressOnly.digest());
         skopeoCopy(reference, "egress-egress", egressOnly);
@@ -286,7 +284,17 @@ class DockerHubLikeUpstreamTest {
         assertEquals(expectedRepoDigest, repoDigest);
     }
 
-    private void ctrPull(String reference, Pushed image) {
+    /** A containerd {@code hosts.toml} directory sending docker.io pulls to {@code proxy}. */
+    private Path hostsDirVia(ProxyUnderTest proxy, String name) throws java.io.IOException {
+        Path dir = temp.resolve(name);
+        Files.createDirectories(dir.resolve("docker.io"));
+        Files.writeString(dir.resolve("docker.io").resolve("hosts.toml"), String.join("\n",
+                "server = \"https://registry-1.docker.io\"", "", "[host.\"" + proxy.url() + "\"]",
+                "  capabilities = [\"pull\", \"resolve\"]", ""));
+        return dir;
+    }
+
+    private void ctrPull(Path hostsDir, String reference, Pushed image) {
         String pulled = containerd.ctr(300, "images", "pull", "--hosts-dir", hostsDir.toString(), "--snapshotter", "native",
                 reference).requireSuccess(List.of("ctr", "images", "pull", reference)).output();
         assertTrue(pulled.contains("unpacking linux/amd64 " + image.digest()), pulled);
