@@ -187,8 +187,9 @@ class DockerHubLikeUpstreamTest {
                 "--raw", "docker://" + viaEgress.hostPort() + "/wrongpw/library/walkthrough:v1");
         Processes.Result skopeo = Processes.run(inspect, 120);
         assertNotEquals(0, skopeo.exitCode(), skopeo.output());
-        // skopeo (containers/image) reads the error body of 4xx answers only: of a 502 it prints the status.
-        assertTrue(skopeo.output().contains("received unexpected HTTP status: 502 Bad Gateway"), skopeo.output());
+        // skopeo (containers/image) reads the error body of 4xx answers only: of a 502 it prints the status line.
+        assertTrue(skopeo.output().contains("received unexpected HTTP status: 502 Bad Gateway: "), skopeo.output());
+        assertTrue(skopeo.output().contains(expected), skopeo.output());
         assertFalse(skopeo.output().contains(WRONG_PASSWORD), skopeo.output());
         // The same request by hand: the body skopeo did not print names the proxy and its refusal.
         HttpResponse<byte[]> same = RegistryHttp.manifest(viaEgress.url(), "wrongpw/library/walkthrough", "v1");
@@ -200,8 +201,9 @@ class DockerHubLikeUpstreamTest {
 
         Processes.Result pulled = docker.docker(120, "pull", viaEgress.hostPort() + "/wrongpw/library/walkthrough:v1");
         assertNotEquals(0, pulled.exitCode(), pulled.output());
-        // dockerd, like skopeo, prints only the status of a 5xx answer.
-        assertTrue(pulled.output().contains("received unexpected HTTP status: 502 Bad Gateway"), pulled.output());
+        // dockerd, like skopeo, prints only the status line of a 5xx answer.
+        assertTrue(pulled.output().contains("received unexpected HTTP status: 502 Bad Gateway: "), pulled.output());
+        assertTrue(pulled.output().contains(expected), pulled.output());
         assertFalse(pulled.output().contains(WRONG_PASSWORD), pulled.output());
     }
 
