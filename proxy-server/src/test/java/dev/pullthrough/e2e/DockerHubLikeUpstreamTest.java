@@ -259,6 +259,8 @@ class DockerHubLikeUpstreamTest {
             dockerPull(reference, hostPort + "/library/walkthrough@" + single.digest());
             skopeoCopy(reference, "login-stale", single);
             assertTrue(proxy.isAlive());
+            // With credentials configured (the helper's Basic for the realm), still none at the redirect target.
+            assertNoAuthorizationAtS3();
         }
         assertFalse(Files.readString(temp.resolve("login.log")).contains("hub-secret"), "no password in the proxy's log");
     }
