@@ -90,9 +90,20 @@ final class ResponseWriter {
     }
 
     static FullHttpResponse error(ApiError error, boolean head) {
-        FullHttpResponse out = full(HttpResponseStatus.valueOf(error.status()), error.body(), head);
+        FullHttpResponse out = full(status(error), error.body(), head);
         out.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
         return out;
+    }
+
+    /**
+     * docker, skopeo and containerd read the error body of a 4xx answer only; of a 5xx they print the
+     * status line ("received unexpected HTTP status: 502 Bad Gateway"), so there the reason phrase
+     * says what failed too (issue 27: "502 Bad Gateway: ... egress proxy ... refused CONNECT ...").
+     */
+    static HttpResponseStatus status(ApiError error) {
+        HttpResponseStatus standard = HttpResponseStatus.valueOf(error.status());
+        return error.status() < 500 ? standard
+                : new HttpResponseStatus(error.status(), standard.reasonPhrase() + ": " + error.statusLineMessage());
     }
 
     /** A complete response; for {@code HEAD} the body is left out but its length is still announced. */

@@ -24,6 +24,8 @@ final class ReferenceRegistry implements AutoCloseable {
     private final String host;
     private final int port;
     private List<String> extraConfig;
+    /** The lines under {@code storage:}, or null for the filesystem under {@code dir/data}. */
+    private List<String> storage;
     /** The certificate and key it serves HTTPS with, or null for plain HTTP. */
     private Path tlsCertificate;
     private Path tlsKey;
@@ -50,6 +52,18 @@ final class ReferenceRegistry implements AutoCloseable {
     }
 
     /**
+     * A registry whose {@code storage:} section is {@code storage} (indented lines, e.g. an {@code s3}
+     * driver), plus {@code extraConfig} lines, on loopback.
+     */
+    static ReferenceRegistry startWithStorage(Path dir, List<String> storage, List<String> extraConfig) {
+        Processes.require(BINARY, "docker-registry");
+        ReferenceRegistry registry = new ReferenceRegistry(dir, "127.0.0.1", Loopback.freePort(), extraConfig);
+        registry.storage = List.copyOf(storage);
+        registry.start();
+        return registry;
+    }
+
+    /**
      * A registry listening on {@code host}: loopback, or a private bridge's own address so that
      * containers on that bridge reach it (the container image test).
      */
@@ -69,11 +83,13 @@ final class ReferenceRegistry implements AutoCloseable {
                     "  level: warn",
                     "  accesslog:",
                     "    disabled: false",
-                    "storage:",
+                    "storage:"));
+            config.addAll(storage != null ? storage : List.of(
                     "  filesystem:",
                     "    rootdirectory: " + dir.resolve("data"),
                     "  delete:",
-                    "    enabled: true",
+                    "    enabled: true"));
+            config.addAll(List.of(
                     "http:",
                     "  addr: " + host + ":" + port));
             if (tlsCertificate != null) {
@@ -82,10 +98,12 @@ final class ReferenceRegistry implements AutoCloseable {
             config.addAll(extraConfig);
             Path file = dir.resolve("config.yml");
             Files.write(file, config);
-            process = new ProcessBuilder(BINARY, "serve", file.toString())
+            ProcessBuilder builder = new ProcessBuilder(BINARY, "serve", file.toString())
                     .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("registry.log").toFile()))
-                    .start();
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("registry.log").toFile()));
+            // The AWS SDK of the s3 driver panics at start on a CA bundle variable it cannot apply to its transport.
+            builder.environment().remove("AWS_CA_BUNDLE");
+            process = builder.start();
             awaitReady();
         } catch (IOException e) {
             throw new AssertionError("cannot start " + BINARY + ": " + e.getMessage(), e);

@@ -12,6 +12,22 @@ public record ApiError(ErrorCode code, String message) {
         return code.status();
     }
 
+    /** The longest message a status line carries; the body keeps it whole. */
+    public static final int MAX_STATUS_LINE_MESSAGE = 400;
+
+    /**
+     * The message as a status line's reason phrase may carry it: printable ASCII only (anything else,
+     * line breaks included, becomes {@code ?}), at most {@value #MAX_STATUS_LINE_MESSAGE} characters.
+     */
+    public String statusLineMessage() {
+        StringBuilder out = new StringBuilder(Math.min(message.length(), MAX_STATUS_LINE_MESSAGE + 3));
+        for (int i = 0; i < message.length() && out.length() < MAX_STATUS_LINE_MESSAGE; i++) {
+            char c = message.charAt(i);
+            out.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return message.length() > MAX_STATUS_LINE_MESSAGE ? out.append("...").toString() : out.toString();
+    }
+
     /** The JSON body; the single writer of error bodies. */
     public byte[] body() {
         return ("{\"errors\":[{\"code\":\"" + code.name() + "\",\"message\":\"" + escape(message) + "\",\"detail\":null}]}\n")
