@@ -285,7 +285,7 @@ public final class NettyHttpClient implements AutoCloseable {
                 // The proxy resolves the target's name: inside a corporate network only it may know the address.
                 bootstrap.resolver(NoopAddressResolverGroup.INSTANCE).remoteAddress(InetSocketAddress.createUnresolved(host, port));
             } else {
-                bootstrap.remoteAddress(host, port);
+                bootstrap.resolver(loops.resolver).remoteAddress(InetSocketAddress.createUnresolved(host, port));
             }
             return new OriginPool(bootstrap, new AbstractChannelPoolHandler() {
                 @Override
