@@ -5,16 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.testing.Loopback;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.util.Base64;
 import java.util.List;
 import java.util.regex.Pattern;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -79,7 +74,7 @@ class CheckUpstreamsCommandTest {
         int deadPort = Loopback.freePort();
         try (TokenServer tokens = new TokenServer(300, 0);
              ReferenceRegistry registry = tokenRegistry(tokens);
-             TokenServer untrusted = new TokenServer(300, 0, serverContext(pki.pkcs12("registry")));
+             TokenServer untrusted = new TokenServer(300, 0, pki.serverContext("registry"));
              Tinyproxy egress = Tinyproxy.start(temp.resolve("tinyproxy"), PROXY_USER, PROXY_PASSWORD, registry.url().getPort())) {
             String https = "https://127.0.0.1:" + untrusted.realm().getPort();
             String yaml = "upstreams:\n"
@@ -151,17 +146,5 @@ class CheckUpstreamsCommandTest {
         for (String secret : List.of(PASSWORD, WRONG_PASSWORD, PROXY_PASSWORD, WRONG_PROXY_PASSWORD, "tok-1", "tok-2")) {
             assertFalse(out.contains(secret), "a secret in the output (" + secret + "): " + out);
         }
-    }
-
-    private static SSLContext serverContext(Path pkcs12) throws Exception {
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        try (InputStream in = Files.newInputStream(pkcs12)) {
-            store.load(in, "test".toCharArray());
-        }
-        KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        keys.init(store, "test".toCharArray());
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(keys.getKeyManagers(), null, null);
-        return context;
     }
 }

@@ -50,16 +50,7 @@ class ContainerdMirrorTest {
 
     @AfterAll
     void stop() {
-        for (AutoCloseable c : new AutoCloseable[] {containerd, proxy, hub, second}) {
-            try {
-                if (c != null) {
-                    c.close();
-                }
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
-        Processes.run(List.of("rm", "-rf", temp.toString()), 60);
+        Processes.stopAll(temp, java.util.Arrays.asList(containerd, proxy, hub, second));
     }
 
     private void pullAndCheck(String reference, Pushed image) {

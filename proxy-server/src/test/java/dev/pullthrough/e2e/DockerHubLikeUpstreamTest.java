@@ -98,16 +98,7 @@ class DockerHubLikeUpstreamTest {
 
     @AfterAll
     void stop() {
-        for (AutoCloseable c : new AutoCloseable[] {containerd, docker, viaEgress, direct, egress, hub, tokens, front, s3}) {
-            try {
-                if (c != null) {
-                    c.close();
-                }
-            } catch (Exception ignored) {
-                // best effort cleanup
-            }
-        }
-        Processes.run(List.of("rm", "-rf", temp.toString()), 120);
+        Processes.stopAll(temp, java.util.Arrays.asList(containerd, docker, viaEgress, direct, egress, hub, tokens, front, s3));
     }
 
     // ---------------------------------------------------------------- direct: dockerd, containerd, skopeo

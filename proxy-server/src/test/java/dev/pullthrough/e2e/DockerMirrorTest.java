@@ -39,16 +39,7 @@ class DockerMirrorTest {
 
     @AfterAll
     void stop() {
-        for (AutoCloseable c : new AutoCloseable[] {docker, proxy, upstream}) {
-            try {
-                if (c != null) {
-                    c.close();
-                }
-            } catch (Exception ignored) {
-                // best effort cleanup
-            }
-        }
-        Processes.run(java.util.List.of("rm", "-rf", temp.toString()), 120);
+        Processes.stopAll(temp, java.util.Arrays.asList(docker, proxy, upstream));
     }
 
     @Test

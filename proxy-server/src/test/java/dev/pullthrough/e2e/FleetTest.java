@@ -70,16 +70,7 @@ class FleetTest {
         all.addAll(proxies);
         all.add(upstream);
         all.addAll(stopAfterProxies());
-        for (AutoCloseable c : all) {
-            try {
-                if (c != null) {
-                    c.close();
-                }
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
-        Processes.run(List.of("rm", "-rf", temp.toString()), 120);
+        Processes.stopAll(temp, all);
     }
 
     // ---------------------------------------------------------------- one GET by tag for the fleet

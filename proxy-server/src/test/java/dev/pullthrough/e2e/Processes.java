@@ -69,4 +69,21 @@ final class Processes {
         }
         return path;
     }
+
+    /**
+     * A test class's clean-up: closes each of {@code parts} in order (nulls and failures skipped, so one
+     * part that will not stop leaves the others stopped), then removes {@code temp} as root would.
+     */
+    static void stopAll(java.nio.file.Path temp, Iterable<? extends AutoCloseable> parts) {
+        for (AutoCloseable part : parts) {
+            try {
+                if (part != null) {
+                    part.close();
+                }
+            } catch (Exception ignored) {
+                // best effort: the next part must still stop
+            }
+        }
+        run(List.of("rm", "-rf", temp.toString()), 120);
+    }
 }

@@ -58,4 +58,18 @@ final class TestPki {
     Path pkcs12(String name) {
         return dir.resolve(name + ".p12");
     }
+
+    /** A server's TLS context holding {@code name}'s certificate and key (from {@link #pkcs12}). */
+    javax.net.ssl.SSLContext serverContext(String name) throws Exception {
+        java.security.KeyStore store = java.security.KeyStore.getInstance("PKCS12");
+        try (java.io.InputStream in = Files.newInputStream(pkcs12(name))) {
+            store.load(in, "test".toCharArray());
+        }
+        javax.net.ssl.KeyManagerFactory keys = javax.net.ssl.KeyManagerFactory.getInstance(
+                javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+        keys.init(store, "test".toCharArray());
+        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+        context.init(keys.getKeyManagers(), null, null);
+        return context;
+    }
 }

@@ -5,16 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.e2e.TestImages.Format;
 import dev.pullthrough.e2e.TestImages.Pushed;
-import java.io.InputStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.util.Base64;
 import java.util.List;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,7 +26,7 @@ class UpstreamTlsTest {
     void tlsUpstream_privateCaInCaFile_pullsWithHttpsTokenRealm_untrustedIsClear502() throws Exception {
         TestPki pki = TestPki.create(temp.resolve("pki"));
         Path certificate = pki.issue("registry", "subjectAltName=IP:127.0.0.1");
-        try (TokenServer tokens = new TokenServer(300, 0, serverContext(pki.pkcs12("registry")));
+        try (TokenServer tokens = new TokenServer(300, 0, pki.serverContext("registry"));
              ReferenceRegistry upstream = ReferenceRegistry.start(temp.resolve("upstream"));
              ReferenceRegistry destination = ReferenceRegistry.start(temp.resolve("destination"))) {
             Pushed image = new TestImages(upstream.url(), 51).pushIndex("tls/app", "v1", Format.OCI, 1, 8192);
@@ -63,17 +58,5 @@ class UpstreamTlsTest {
                 assertEquals(0, untrusting.upstreamRequests("blob", "GET"));
             }
         }
-    }
-
-    private static SSLContext serverContext(Path pkcs12) throws Exception {
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        try (InputStream in = Files.newInputStream(pkcs12)) {
-            store.load(in, "test".toCharArray());
-        }
-        KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        keys.init(store, "test".toCharArray());
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(keys.getKeyManagers(), null, null);
-        return context;
     }
 }
