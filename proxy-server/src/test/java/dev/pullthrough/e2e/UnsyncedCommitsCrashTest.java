@@ -205,10 +205,10 @@ class UnsyncedCommitsCrashTest {
             }
 
             try (ProxyProcess restarted = ProxyProcess.serve(data, upstream.url(), port, temp.resolve("serve2.log"), LONG_WINDOW)) {
+                assertServedWhole(restarted.url(), blobs); // first: a torn blob would be served here
                 long[] report = rehashed(temp.resolve("serve2.log"));
                 assertEquals(3, report[0]);
                 assertEquals(2, report[3], "the two torn blobs removed");
-                assertServedWhole(restarted.url(), blobs);
                 assertEquals(2, upstream.count("GET " + path(blobs.get(0))), "the truncated blob fetched again");
                 assertEquals(2, upstream.count("GET " + path(blobs.get(1))), "the zero-tailed blob fetched again");
                 assertEquals(1, upstream.count("GET " + path(blobs.get(2))), "the whole one kept");
