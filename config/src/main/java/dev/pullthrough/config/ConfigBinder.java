@@ -32,6 +32,8 @@ final class ConfigBinder {
     static final List<String> DEFAULT_ADMIN_CIDRS = List.of("127.0.0.0/8", "::1/128");
     static final String DEFAULT_STORAGE_PATH = "./data";
     static final String DEFAULT_MAX_SIZE = "50GiB";
+    /** Beyond this, the re-hash after a crash (and the writeback owed at once) would grow without need. */
+    static final Duration MAX_SYNC_INTERVAL = Duration.ofMinutes(1);
     static final Duration DEFAULT_WARM_INTERVAL = Duration.ofHours(1);
     static final String DEFAULT_S3_REGION = "us-east-1";
     static final String DEFAULT_TAG_TTL = "5m";
@@ -73,7 +75,8 @@ final class ConfigBinder {
         StorageConfig storageConfig = new StorageConfig(
                 Path.of(text(storage, "storage.path", "path").orElse(DEFAULT_STORAGE_PATH)),
                 Sizes.parse("storage.maxSize", text(storage, "storage.maxSize", "maxSize").orElse(DEFAULT_MAX_SIZE)),
-                s3(storage));
+                s3(storage),
+                syncInterval(storage));
         AuthConfig authConfig = new AuthConfig(
                 text(auth, "auth.htpasswd", "htpasswd").map(Path::of),
                 list(auth, "auth.allowCidrs", "allowCidrs").map(texts -> cidrs("auth.allowCidrs", texts)));
@@ -328,6 +331,19 @@ final class ConfigBinder {
         if (!value.isZero() && value.compareTo(MIN_UPSTREAM_CHECK_INTERVAL) < 0) {
             throw new ConfigException("admin.upstreamCheckInterval", "'" + text.get() + "' is too often: every check asks each"
                     + " upstream for a token", "use 0s (no background checks) or at least 30s, e.g. 5m (the default)");
+        }
+        return value;
+    }
+
+    private static Duration syncInterval(ObjectNode storage) {
+        Optional<String> text = text(storage, "storage.syncInterval", "syncInterval");
+        if (text.isEmpty()) {
+            return StorageConfig.DEFAULT_SYNC_INTERVAL;
+        }
+        Duration value = Durations.parse("storage.syncInterval", text.get());
+        if (value.isNegative() || value.compareTo(MAX_SYNC_INTERVAL) > 0) {
+            throw new ConfigException("storage.syncInterval", "'" + text.get() + "' is out of range: a start after a crash"
+                    + " re-hashes what was committed within it", "use 0s (sync each blob) up to 1m, e.g. 5s (the default)");
         }
         return value;
     }

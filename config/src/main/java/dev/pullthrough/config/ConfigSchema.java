@@ -29,7 +29,7 @@ final class ConfigSchema {
                             "keyFile", scalar(),
                             "clientCaFile", scalar())),
             "admin", object("port", scalar(), "allowCidrs", scalarList(), "upstreamCheckInterval", scalar()),
-            "storage", object("path", scalar(), "maxSize", scalar(),
+            "storage", object("path", scalar(), "maxSize", scalar(), "syncInterval", scalar(),
                     "s3", object(
                             "bucket", scalar(),
                             "endpoint", scalar(),

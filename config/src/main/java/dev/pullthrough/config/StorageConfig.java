@@ -1,7 +1,14 @@
 package dev.pullthrough.config;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 
-/** Where the cache lives and how large it may grow, in bytes. */
-public record StorageConfig(Path path, long maxSize, Optional<S3Config> s3) {}
+/**
+ * Where the cache lives, how large it may grow in bytes, and how long a committed blob may wait for
+ * its sync ({@code syncInterval}; zero: each blob is synced before it is served).
+ */
+public record StorageConfig(Path path, long maxSize, Optional<S3Config> s3, Duration syncInterval) {
+    /** Issue 28: commits synced in batches this often, off the download path; what a start after a crash re-hashes. */
+    public static final Duration DEFAULT_SYNC_INTERVAL = Duration.ofSeconds(5);
+}

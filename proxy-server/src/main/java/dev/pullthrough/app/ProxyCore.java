@@ -27,6 +27,7 @@ import dev.pullthrough.shared.BucketMirror;
 import dev.pullthrough.shared.BucketRedirects;
 import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.maintenance.StartupRecovery;
+import dev.pullthrough.storage.maintenance.UnsyncedRecovery;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.upstream.BodyBudget;
@@ -222,6 +223,11 @@ public final class ProxyCore implements AutoCloseable {
             if (temps > 0) {
                 LOG.info("removed {} temp files of downloads an earlier run left unfinished", temps);
             }
+            UnsyncedRecovery.Report unsynced = storage.recoverUnsyncedCommits();
+            if (unsynced.uncleanStop()) {
+                LOG.info("unclean stop: re-hashed {} blobs committed after the last sync ({} bytes) in {} ms; {} torn blobs removed",
+                        unsynced.blobsRehashed(), unsynced.bytesRehashed(), unsynced.millis(), unsynced.tornRemoved());
+            }
             return storage;
         } catch (IOException | RuntimeException e) {
             storage.close();
@@ -397,7 +403,7 @@ public final class ProxyCore implements AutoCloseable {
         boolean passesEnded = false;
         try {
             // Downloads get a moment to end on their own: a client may already hold every byte of a
-            // blob whose fsync and rename are still running, and interrupting those loses the blob.
+            // blob whose commit (rename) is still running, and interrupting those loses the blob.
             // The pool stays open meanwhile: each step of a download (hash, then commit) is a new task.
             long drainEnds = System.nanoTime() + DOWNLOAD_DRAIN.toNanos();
             while (blobs.downloadsInFlight() > 0 && System.nanoTime() < drainEnds) {
@@ -418,6 +424,8 @@ public final class ProxyCore implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("recording last accesses failed: {}", e.toString());
         }
+        // The downloads have ended: every commit is synced now, so the next start re-hashes nothing (issue 28).
+        storage.syncCommits();
         cluster.ifPresent(Cluster::close);
         upstreamLoops.close();
         bucket.ifPresent(this::closeBucket);

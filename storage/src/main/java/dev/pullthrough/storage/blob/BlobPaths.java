@@ -4,7 +4,7 @@ import dev.pullthrough.oci.Digest;
 import java.nio.file.Path;
 import java.util.UUID;
 
-/** The only class that knows the disk layout: {@code blobs/<alg>/<2 hex>/<hex>} and {@code tmp/}. */
+/** The only class that knows the disk layout: {@code blobs/<alg>/<2 hex>/<hex>}, {@code tmp/} and {@code unsynced/}. */
 public final class BlobPaths {
     private final Path root;
 
@@ -26,6 +26,14 @@ public final class BlobPaths {
 
     public Path newTempFile() {
         return tmpDir().resolve(UUID.randomUUID() + ".part");
+    }
+
+    /**
+     * Empty marker files, one per committed blob whose bytes may not be on the disk yet (issue 28):
+     * on the blobs' own file system, so that a rename that survived a power loss implies its marker did.
+     */
+    public Path unsyncedDir() {
+        return root.resolve("unsynced");
     }
 
     public Path metadataDir() {

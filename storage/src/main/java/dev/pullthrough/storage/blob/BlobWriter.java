@@ -12,8 +12,9 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 
 /**
- * Writes one blob into a temp file while hashing it; {@link #commit()} checks the digest, fsyncs
- * and renames atomically, so nothing partial or wrong ever appears under a digest. Single writer;
+ * Writes one blob into a temp file while hashing it; {@link #commit()} checks the digest, makes the
+ * bytes durable or records them as owed ({@link CommitDurability}) and renames atomically, so
+ * nothing partial or wrong ever appears under a digest. Single writer;
  * readers of the growing temp file use {@link #tempFile()} and {@link #written()}. The file and the
  * hash may be fed on two threads ({@link #append} and {@link #hash}, each in order), so that neither
  * waits for the other; {@link #verify()} comes after both have seen every byte.
@@ -24,12 +25,14 @@ public final class BlobWriter implements AutoCloseable {
     private final Path target;
     private final FileChannel channel;
     private final MessageDigest hasher;
+    private final CommitDurability durability;
     private volatile long written;
     private boolean finished;
     private boolean verified;
 
-    BlobWriter(Digest expected, Path temp, Path target) throws IOException {
+    BlobWriter(Digest expected, Path temp, Path target, CommitDurability durability) throws IOException {
         this.expected = expected;
+        this.durability = durability;
         this.temp = temp;
         this.target = target;
         ensureDirectory(temp.getParent());
@@ -85,18 +88,25 @@ public final class BlobWriter implements AutoCloseable {
         }
     }
 
-    /** Verifies (if not done yet), fsyncs and atomically renames the blob under its digest. */
+    /**
+     * Verifies (if not done yet), syncs or records the bytes as owed to the disk, and atomically
+     * renames the blob under its digest.
+     */
     public StoredBlob commit() throws IOException {
         verify();
         finished = true;
         try {
-            channel.force(true);
-            channel.close();
-            ensureDirectory(target.getParent());
+            durability.beforeRename(expected, target, written, channel);
+            boolean renamed = false;
             try {
+                channel.close();
+                ensureDirectory(target.getParent());
                 Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                renamed = true;
             } catch (AtomicMoveNotSupportedException e) {
                 throw new IOException("the blob directory does not support atomic renames", e);
+            } finally {
+                durability.afterRename(expected, renamed);
             }
             return new StoredBlob(expected, target, written);
         } finally {

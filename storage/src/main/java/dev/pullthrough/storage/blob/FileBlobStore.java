@@ -14,11 +14,23 @@ import java.util.stream.Stream;
 /** The blob store on the local file system, laid out by {@link BlobPaths}. */
 public final class FileBlobStore implements BlobStore {
     private final BlobPaths paths;
+    private final CommitDurability durability;
     private volatile FileStore fileStore;
 
+    /** A store that syncs each blob before its rename. */
     public FileBlobStore(BlobPaths paths) throws IOException {
+        this(paths, CommitDurability.EACH_COMMIT);
+    }
+
+    public FileBlobStore(BlobPaths paths, CommitDurability durability) throws IOException {
         this.paths = paths;
+        this.durability = durability;
         Files.createDirectories(paths.tmpDir());
+    }
+
+    /** The commits an earlier run may not have synced (issue 28): the same markers whatever this store's durability. */
+    public UnsyncedCommits unsyncedCommits() {
+        return new UnsyncedCommits(paths.unsyncedDir());
     }
 
     @Override
@@ -36,7 +48,7 @@ public final class FileBlobStore implements BlobStore {
 
     @Override
     public BlobWriter newWriter(Digest expected) throws IOException {
-        return new BlobWriter(expected, paths.newTempFile(), paths.blob(expected));
+        return new BlobWriter(expected, paths.newTempFile(), paths.blob(expected), durability);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.pullthrough.storage.maintenance;
 
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.storage.blob.BatchedSync;
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.blob.StoredBlob;
 import dev.pullthrough.storage.meta.MetadataStore;
@@ -28,6 +29,8 @@ public final class Fsck {
     private Fsck() {}
 
     public static Report run(FileBlobStore blobs, MetadataStore metadata) throws IOException {
+        // Markers of commits an unclean stop left unsynced are settled here as a start would (issue 28).
+        UnsyncedRecovery.run(blobs, metadata, BatchedSync.FileSync.FORCE);
         StartupRecovery.Report recovery = StartupRecovery.run(blobs, metadata);
         // Streams over blobs and manifests, keeping only what is bad: the cache may hold millions.
         List<String> bad = new ArrayList<>();
@@ -69,7 +72,7 @@ public final class Fsck {
         return new Report((int) checked[0], checked[1], manifests[0], bad, recovery);
     }
 
-    private static boolean hashMatches(StoredBlob blob, ByteBuffer buffer) throws IOException {
+    static boolean hashMatches(StoredBlob blob, ByteBuffer buffer) throws IOException {
         Digest digest = blob.digest();
         MessageDigest hasher = digest.newHasher();
         buffer.clear();
