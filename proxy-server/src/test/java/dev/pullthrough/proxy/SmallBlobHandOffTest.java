@@ -100,14 +100,12 @@ class SmallBlobHandOffTest {
             Digest digest = Digest.sha256Of(bytes);
             FedBody body = upstream.offer(digest, bytes.length);
             CompletableFuture<ProxyResponse> answer = get(digest);
-            assertFalse(answer.isDone(), "a small blob is answered once all of it is there");
 
             body.send(bytes);
 
             ProxyResponse.BlobStream stream = assertInstanceOf(ProxyResponse.BlobStream.class, answer.get(10, TimeUnit.SECONDS));
-            assertEquals(bytes.length, stream.blob().readable(), "verified: every byte readable at once");
-            assertArrayEquals(bytes, read(stream));
             awaitCommitted(digest);
+            assertArrayEquals(bytes, read(stream));
             assertTrue(rocks.linked("fake", "team/app", digest), "linked to its repository");
             assertEquals(bytes.length, rocks.entry(digest).orElseThrow().size(), "indexed");
         }
@@ -139,12 +137,14 @@ class SmallBlobHandOffTest {
         FedBody body = upstream.offer(digest, bytes.length);
         CompletableFuture<ProxyResponse> first = get(digest);
         CompletableFuture<ProxyResponse> second = get(digest);
+        assertFalse(first.isDone(), "a small blob is answered once all of it is there");
 
         body.send(bytes);
 
         ProxyResponse.BlobStream one = assertInstanceOf(ProxyResponse.BlobStream.class, first.get(10, TimeUnit.SECONDS));
         ProxyResponse.BlobStream two = assertInstanceOf(ProxyResponse.BlobStream.class, second.get(10, TimeUnit.SECONDS));
         assertSame(one.blob(), two.blob(), "both follow the one download");
+        assertEquals(bytes.length, one.blob().readable(), "answered once verified: every byte readable at once");
         assertArrayEquals(bytes, read(one));
         assertArrayEquals(bytes, read(two));
         assertEquals(1, upstream.gets.get());
@@ -176,7 +176,9 @@ class SmallBlobHandOffTest {
 
         body.send(java.util.Arrays.copyOf(bytes, SMALL - 1));
 
-        assertInstanceOf(ProxyResponse.Error.class, answer.get(10, TimeUnit.SECONDS));
+        ProxyResponse.Error error = assertInstanceOf(ProxyResponse.Error.class, answer.get(10, TimeUnit.SECONDS));
+        assertTrue(error.error().message().contains("ended after " + (SMALL - 1) + " of " + SMALL + " bytes"),
+                error.error().message());
         assertNothingKept(digest);
     }
 
