@@ -240,7 +240,12 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             whole = new WholeBody((int) small.size());
             body = small;
             floor.restart(System.nanoTime(), received);
-            small.stream(this);
+            try {
+                small.stream(this);
+            } catch (RuntimeException e) {
+                // Nobody waits on this callback's own future: a throw here would leave the download hanging.
+                writes.execute(() -> fail(e));
+            }
             return;
         }
         writes.execute(() -> answered(answer, error));

@@ -196,6 +196,16 @@ class SmallBlobHandOffTest {
         assertNothingKept(digest);
     }
 
+    @Test
+    void get_smallBodyThatCannotBeStreamed_errorAnswer_downloadEnds() throws Exception {
+        byte[] bytes = random(SMALL, 8);
+        Digest digest = Digest.sha256Of(bytes);
+        upstream.offer(digest, bytes.length).refuseToStream = true;
+
+        assertInstanceOf(ProxyResponse.Error.class, get(digest).get(10, TimeUnit.SECONDS));
+        assertNothingKept(digest);
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private CompletableFuture<ProxyResponse> get(Digest digest) throws IOException {
@@ -267,6 +277,7 @@ class SmallBlobHandOffTest {
         final long declared;
         final CompletableFuture<BodySink> sink = new CompletableFuture<>();
         volatile String cancelled;
+        volatile boolean refuseToStream;
 
         FedBody(long declared) {
             this.declared = declared;
@@ -282,6 +293,9 @@ class SmallBlobHandOffTest {
 
         @Override
         public void stream(BodySink to) {
+            if (refuseToStream) {
+                throw new IllegalStateException("the body of this response was already taken");
+            }
             sink.complete(to);
         }
 
