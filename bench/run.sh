@@ -44,7 +44,7 @@ trap cleanup EXIT
 # CPU seconds of processes (utime + stime of /proc/PID/stat, children excluded), summed; the fields
 # are counted after the command name's closing parenthesis, which may hold spaces.
 TICKS=$(getconf CLK_TCK)
-cpu() { for p in "$@"; do sed 's/.*) //' "/proc/$p/stat"; done | awk -v t="$TICKS" '{s += $12 + $13} END {printf "%.2f", s / t}'; }
+cpu() { for p in "$@"; do sed 's/.*) //' "/proc/$p/stat" || echo "cpu: process $p is gone" >&2; done | awk -v t="$TICKS" '{s += $12 + $13} END {printf "%.2f", s / t}'; }
 # CPU seconds per GiB: cpu-before cpu-after MiB
 per_gib() { python3 -c "print(round(($2 - $1) / ($3 / 1024), 3))"; }
 # CPU seconds (user + system) a command spent, run alone
@@ -165,7 +165,8 @@ nginx -c "$WORK/nginx/nginx.conf" &
 pids+=($!)
 NGINX_PID=$!
 wait_http "http://127.0.0.1:$NGINX_PORT/blob"
-NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
+# Its workers only: the cache loader it also starts exits after a minute.
+NGINX_WORKERS=$(pgrep -P "$NGINX_PID" -f 'worker process' | tr '\n' ' ')
 UP_PID=${pids[0]}
 
 # ---- 6. the floor of this machine: hashing and writing the blob's bytes, each alone
