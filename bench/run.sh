@@ -8,7 +8,11 @@
 #   3. cold pull time of a 5-layer image with skopeo (a fresh image per run, so every cache is cold);
 #   4. 20 concurrent cold requests for one 512 MiB blob: bytes the upstream served, wall time, each
 #      client's time to first byte;
-#   5. resident memory of each proxy after the runs, and under 200 concurrent slow blob streams.
+#   5. resident memory of each proxy after the runs, and under 200 concurrent slow blob streams;
+#   6. CPU seconds per GiB of each serving process (utime + stime of /proc/PID/stat, sampled before and
+#      after the scenario, children excluded; nginx: the sum of its workers) for the one-client cold blob,
+#      the crowd (per GiB sent to the 20 clients) and the warm blob, and the floor of this machine:
+#      sha256sum and dd (into a fresh file, fsynced) of a blob of the same size, measured alone (issue 28).
 # Prints one table with the ratios of this proxy to each peer, and a JSON line (also written to
 # bench/results/latest.json). Stops every process it started.
 # Needs: docker-registry, skopeo, nginx, wrk, curl, python3, java 17; builds the jar if missing.
@@ -26,7 +30,7 @@ JAVA_OPTS=${JAVA_OPTS:-"@$ROOT/jvm.options"}   # the same options the README's r
 export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}  # and the same environment
 WORK=$(mktemp -d /tmp/pullthrough-bench.XXXXXX)
 chmod 755 "$WORK"   # nginx workers (not root) read the blob from here
-JAR=$ROOT/proxy-server/target/pullthrough.jar
+JAR=${JAR:-$ROOT/proxy-server/target/pullthrough.jar}   # JAR=... measures another build (before/after)
 [ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests package)
 
 pids=()
@@ -37,6 +41,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# CPU seconds of processes (utime + stime of /proc/PID/stat, children excluded), summed; the fields
+# are counted after the command name's closing parenthesis, which may hold spaces.
+TICKS=$(getconf CLK_TCK)
+cpu() { for p in "$@"; do sed 's/.*) //' "/proc/$p/stat" || echo "cpu: process $p is gone" >&2; done | awk -v t="$TICKS" '{s += $12 + $13} END {printf "%.2f", s / t}'; }
+# CPU seconds per GiB: cpu-before cpu-after MiB
+per_gib() { python3 -c "print(round(($2 - $1) / ($3 / 1024), 3))"; }
+# CPU seconds (user + system) a command spent, run alone
+cpu_of() { python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+r = resource.getrusage(resource.RUSAGE_CHILDREN); print(round(r.ru_utime + r.ru_stime, 3))' "$@"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_http() {
   for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
@@ -149,7 +163,17 @@ http {
 CONF
 nginx -c "$WORK/nginx/nginx.conf" &
 pids+=($!)
+NGINX_PID=$!
 wait_http "http://127.0.0.1:$NGINX_PORT/blob"
+# Its workers only: the cache loader it also starts exits after a minute.
+NGINX_WORKERS=$(pgrep -P "$NGINX_PID" -f 'worker process' | tr '\n' ' ')
+UP_PID=${pids[0]}
+
+# ---- 6. the floor of this machine: hashing and writing the blob's bytes, each alone
+sha256sum "$WORK/www/blob" > /dev/null   # the bytes in the page cache, as the proxies get them from a socket
+floor_sha=$(per_gib 0 "$(cpu_of sha256sum "$WORK/www/blob")" "$BLOB_MIB")
+floor_dd=$(per_gib 0 "$(cpu_of dd if="$WORK/www/blob" of="$WORK/floor" bs=1M conv=fsync)" "$BLOB_MIB")
+rm -f "$WORK/floor"
 
 # ---- warm-up: a long-running proxy has a warm JIT; pull one image through each before measuring
 for port in "$REF_PORT" "$PT_PORT"; do
@@ -177,7 +201,10 @@ for target in upstream reference-proxy pullthrough; do
 done
 
 # ---- warm blob throughput: fill each cache once, then RUNS timed downloads
-declare -A speed
+serving_pids() { # target -> the processes that serve it
+  case $1 in upstream) echo "$UP_PID" ;; reference-proxy) echo "$REF_PID" ;; pullthrough) echo "$PT_PID" ;; nginx-sendfile) echo "$NGINX_WORKERS" ;; esac
+}
+declare -A speed cpu_warm cpu_crowd cpu_solo
 for target in upstream reference-proxy pullthrough nginx-sendfile; do
   case $target in
     upstream) url=http://127.0.0.1:$UP_PORT/v2/bench/big/blobs/$BLOB ;;
@@ -186,11 +213,14 @@ for target in upstream reference-proxy pullthrough nginx-sendfile; do
     nginx-sendfile) url=http://127.0.0.1:$NGINX_PORT/blob ;;
   esac
   curl -sf -o /dev/null "$url"
+  serving=$(serving_pids "$target")
+  before=$(cpu $serving)
   speeds=""
   for _ in $(seq 1 "$RUNS"); do
     speeds+="$(curl -sf -o /dev/null -w '%{speed_download}' "$url") "
   done
   speed[$target]=$speeds
+  cpu_warm[$target]=$(per_gib "$before" "$(cpu $serving)" $((RUNS * BLOB_MIB)))
 done
 
 # ---- 1. warm manifests with wrk, by tag and by digest
@@ -220,6 +250,8 @@ declare -A crowd_wall crowd_ttfb crowd_upstream
 for target in reference-proxy pullthrough; do
   [ $target = pullthrough ] && port=$PT_PORT || port=$REF_PORT
   blob=${CROWD[$target]}
+  serving=$(serving_pids "$target")
+  before=$(cpu $serving)
   start=$(date +%s.%N)
   crowd=()
   for i in $(seq 1 20); do
@@ -228,6 +260,7 @@ for target in reference-proxy pullthrough; do
   done
   wait "${crowd[@]}"
   crowd_wall[$target]=$(python3 -c "print($(date +%s.%N) - $start)")
+  cpu_crowd[$target]=$(per_gib "$before" "$(cpu $serving)" $((20 * BLOB_MIB)))
   crowd_ttfb[$target]=$(cat "$WORK"/ttfb.$target.* | tr '\n' ' ')
   sleep 2   # let a proxy that keeps fetching after its clients are served show it
   crowd_upstream[$target]=$(( $(grep -c "GET /v2/bench/crowd/blobs/$blob " "$WORK/upstream/log" || true) * BLOB_MIB ))
@@ -241,7 +274,10 @@ for target in upstream reference-proxy pullthrough; do
     reference-proxy) port=$REF_PORT ;;
     pullthrough) port=$PT_PORT ;;
   esac
+  serving=$(serving_pids "$target")
+  before=$(cpu $serving)
   solo_speed[$target]=$(curl -sf -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$port/v2/bench/solo/blobs/${SOLO[$target]}")
+  cpu_solo[$target]=$(per_gib "$before" "$(cpu $serving)" "$BLOB_MIB")
 done
 
 # ---- 5. resident memory after the runs, and under slow streams
@@ -274,7 +310,11 @@ python3 - "$(nproc)" "$BLOB_MIB" "$LAYER_MIB" \
   "${crowd_ttfb[reference-proxy]}" "${crowd_ttfb[pullthrough]}" \
   "${rss_after[reference-proxy]} ${rss_after[pullthrough]}" "${rss_slow[reference-proxy]} ${rss_slow[pullthrough]}" \
   "$SLOW_STREAMS" "$ROOT/bench/results/latest.json" \
-  "${solo_speed[upstream]} ${solo_speed[reference-proxy]} ${solo_speed[pullthrough]}" <<'PY'
+  "${solo_speed[upstream]} ${solo_speed[reference-proxy]} ${solo_speed[pullthrough]}" \
+  "${cpu_solo[upstream]} ${cpu_solo[reference-proxy]} ${cpu_solo[pullthrough]}" \
+  "${cpu_crowd[reference-proxy]} ${cpu_crowd[pullthrough]}" \
+  "${cpu_warm[upstream]} ${cpu_warm[reference-proxy]} ${cpu_warm[pullthrough]} ${cpu_warm[nginx-sendfile]}" \
+  "$floor_sha $floor_dd" "$(uptime | sed 's/.*load average: //')" <<'PY'
 import json, statistics, sys
 a = sys.argv
 cores, blob_mib, layer_mib = a[1:4]
@@ -299,6 +339,12 @@ rss_after = dict(zip(peers, map(int, a[19].split())))
 rss_slow = dict(zip(peers, map(int, a[20].split())))
 slow, out = a[21], a[22]
 solo = dict(zip(three, (float(x) / 2**20 for x in a[23].split())))
+cpu = {"cold_one_client": dict(zip(three, map(float, a[24].split()))),
+       "crowd_per_gib_sent": dict(zip(peers, map(float, a[25].split()))),
+       "warm": dict(zip(names, map(float, a[26].split())))}
+sha, dd = map(float, a[27].split())
+cpu["floor"] = {"sha256sum": sha, "dd": dd, "both": round(sha + dd, 3)}
+load = a[28]
 
 def row(label, unit, values, better_high=True):
     print(f"  {label:44s}", end="")
@@ -328,10 +374,16 @@ row("time to first byte, max", "s", {n: max(ttfb[n]) for n in peers}, better_hig
 print("5. resident memory")
 row("after the runs, MiB", "", {n: float(rss_after[n]) for n in peers}, better_high=False)
 row(f"under {slow} slow blob streams, MiB", "", {n: float(rss_slow[n]) for n in peers}, better_high=False)
+print(f"6. CPU seconds per GiB of the serving process (load average at the end: {load})")
+row("cold blob, one client", "", cpu["cold_one_client"], better_high=False)
+row("crowd of 20 cold clients, per GiB sent", "", cpu["crowd_per_gib_sent"], better_high=False)
+row("warm blob", "", cpu["warm"], better_high=False)
+print(f"  {'floor: sha256sum + dd of the same bytes':44s} sha256sum={sha:.3g} dd={dd:.3g} both={sha + dd:.3g}")
 result = {"cores": int(cores), "blob_mib": int(blob_mib), "warm_manifest_rps": {"tag": rps_tag, "digest": rps_digest},
           "warm_manifest_p99_ms": {"tag": p99_tag, "digest": p99_digest}, "warm_blob_mib_per_s": speeds,
           "cold_pull_seconds": cold, "cold_blob_one_client_mib_per_s": solo, "crowd_upstream_mib": crowd_upstream, "crowd_wall_seconds": crowd_wall,
-          "crowd_ttfb_seconds": ttfb, "rss_after_mib": rss_after, "rss_slow_streams_mib": rss_slow, "slow_streams": int(slow)}
+          "crowd_ttfb_seconds": ttfb, "rss_after_mib": rss_after, "rss_slow_streams_mib": rss_slow, "slow_streams": int(slow),
+          "cpu_seconds_per_gib": cpu, "load_average": load}
 open(out, "w").write(json.dumps(result, indent=1))
 print(json.dumps(result))
 PY

@@ -19,7 +19,7 @@ SMALL=${SMALL:-3000}
 WARMUP=${WARMUP:-24000}
 CLIENTS=${CLIENTS:-8}
 CACHE=${CACHE:-/tmp/pullthrough-million-$ENTRIES}
-JAR=$ROOT/proxy-server/target/pullthrough.jar
+JAR=${JAR:-$ROOT/proxy-server/target/pullthrough.jar}   # JAR=... measures another build (before/after)
 [ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests package)
 WORK=$(mktemp -d /tmp/pullthrough-million.XXXXXX)
 pid=""
@@ -28,6 +28,10 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; for p in "${pids[@]}"; do 
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 rss() { awk '/^VmRSS/{print int($2/1024)}' "/proc/$1/status"; }
+# CPU seconds a process spent (utime + stime of /proc/PID/stat, children excluded); fields counted
+# after the command name's closing parenthesis, which may hold spaces.
+TICKS=$(getconf CLK_TCK)
+cpu() { sed 's/.*) //' "/proc/$1/stat" | awk -v t="$TICKS" '{printf "%.2f", ($12 + $13) / t}'; }
 
 if [ ! -f "$CACHE/probe" ]; then
   echo "filling $CACHE with $ENTRIES entries of $SIZE bytes..." >&2
@@ -99,6 +103,7 @@ fetch_all() { # base repo digests -> seconds for GETs of every blob, CLIENTS at 
 UP=$(free_port); REF=$(free_port); port=$(free_port)
 registry upstream "$UP"
 registry reference-proxy "$REF" "proxy:" "  remoteurl: http://127.0.0.1:$UP"
+REF_PID=${pids[-1]}
 PULLTHROUGH_SERVER_HOST=127.0.0.1 PULLTHROUGH_SERVER_PORT=$port PULLTHROUGH_ADMIN_PORT=$port PULLTHROUGH_STORAGE_PATH=$WORK/small \
   PULLTHROUGH_UPSTREAMS_0_URL=http://127.0.0.1:$UP java @"$ROOT/jvm.options" -jar "$JAR" serve > "$WORK/small.log" 2>&1 &
 pid=$!
@@ -112,11 +117,20 @@ for target in upstream reference-proxy pullthrough; do
 done
 java -cp "$WORK/classes" PushBlobs push "http://127.0.0.1:$UP" small/warmup "$WARMUP" "$SIZE" $seed "$WORK/warmup.digests"
 fetch_all "http://127.0.0.1:$port" small/warmup "$WORK/warmup.digests" > /dev/null   # the JIT warm-up
-declare -A small_cold small_warm
+declare -A small_cold small_warm cpu_cold cpu_warm
+UP_PID=${pids[0]}
 for target in upstream reference-proxy pullthrough; do
-  case $target in upstream) base=http://127.0.0.1:$UP ;; reference-proxy) base=http://127.0.0.1:$REF ;; pullthrough) base=http://127.0.0.1:$port ;; esac
+  case $target in
+    upstream) base=http://127.0.0.1:$UP; serving=$UP_PID ;;
+    reference-proxy) base=http://127.0.0.1:$REF; serving=$REF_PID ;;
+    pullthrough) base=http://127.0.0.1:$port; serving=$pid ;;
+  esac
+  before=$(cpu "$serving")
   small_cold[$target]=$(fetch_all "$base" "small/$target" "$WORK/$target.digests")
+  after=$(cpu "$serving")
   small_warm[$target]=$(fetch_all "$base" "small/$target" "$WORK/$target.digests")
+  cpu_cold[$target]=$(python3 -c "print(round($after - $before, 2))")
+  cpu_warm[$target]=$(python3 -c "print(round($(cpu "$serving") - $after, 2))")
 done
 stop
 
@@ -127,5 +141,6 @@ machine: $(nproc) cores; cache of $ENTRIES entries of $SIZE bytes; small blobs a
   resident memory after start-up (idle): empty ${empty_rss} MiB, full ${full_rss} MiB (+$((full_rss - empty_rss)) MiB)
   eviction at the bound: $evicted entries evicted; longest step under the janitor's lock ${longest} ms
   $SMALL cold blobs of $SIZE bytes, $CLIENTS clients (s): upstream direct ${small_cold[upstream]}, reference proxy ${small_cold[reference-proxy]}, pullthrough ${small_cold[pullthrough]} ($(python3 -c "print(round(${small_cold[pullthrough]} / ${small_cold[upstream]}, 2))")x direct)
+  CPU seconds of the serving process for the cold blobs: upstream registry ${cpu_cold[upstream]} (direct), reference proxy ${cpu_cold[reference-proxy]}, pullthrough ${cpu_cold[pullthrough]}; warm: ${cpu_warm[upstream]}, ${cpu_warm[reference-proxy]}, ${cpu_warm[pullthrough]}
   the same blobs warm (s): upstream direct ${small_warm[upstream]}, reference proxy ${small_warm[reference-proxy]}, pullthrough ${small_warm[pullthrough]} ($(python3 -c "print(round(${small_warm[reference-proxy]} / ${small_warm[pullthrough]}, 2))")x faster than the reference proxy)
 OUT

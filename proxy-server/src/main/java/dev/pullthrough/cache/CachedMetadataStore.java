@@ -106,6 +106,17 @@ public final class CachedMetadataStore extends ForwardingMetadataStore implement
         }
     }
 
+    /** One write below when the link is new; the index entry alone when memory knows the link already. */
+    @Override
+    public void putLinkedBlob(String upstream, String repository, Digest digest, long size, long accessMillis) {
+        if (hotLinked(upstream, repository, digest)) {
+            store.putBlob(digest, size, accessMillis);
+            return;
+        }
+        store.putLinkedBlob(upstream, repository, digest, size, accessMillis);
+        links.put(upstream + '\0' + repository + '\0' + digest, Boolean.TRUE);
+    }
+
     @Override
     public Optional<StoredManifest> manifest(Digest digest) {
         StoredManifest[] tooLarge = new StoredManifest[1];

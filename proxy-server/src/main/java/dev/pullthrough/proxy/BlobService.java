@@ -257,7 +257,7 @@ public final class BlobService {
             }
             Runnable lease = leases.acquire(d);
             created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), new SerialExecutor(downloads), janitor,
-                    this::committed, () -> {
+                    new IndexRecords(target, d), () -> {
                         inFlight.remove(d);
                         lease.run();
                         slots.release();
@@ -265,10 +265,6 @@ public final class BlobService {
             return created[0];
         });
         if (created[0] != null) {
-            // The upstream's 200 vouches that this repository holds the blob: linked then, not at the
-            // commit, so a crash between the file's rename and the index write cannot leave a cached
-            // blob that its own repository must ask the upstream about again.
-            created[0].started().thenRun(() -> metadata.link(target.upstreamName(), target.repository().value(), digest));
             downloadStarted.accept(created[0]);
             slots.whenFree(created[0]::start);
         }
@@ -294,9 +290,42 @@ public final class BlobService {
                 ErrorCode.BLOB_UNKNOWN, "blob " + digest + " of " + target.repository(), blocking);
     }
 
-    /** A download finished and verified: index it (its reservation then becomes what the janitor counts). */
-    private void committed(StoredBlob blob) {
-        metadata.putBlob(blob.digest(), blob.size(), clock.millis());
+    /**
+     * What one download records: the link of its repository and the blob's index entry (its
+     * reservation then becomes what the janitor counts).
+     */
+    private final class IndexRecords implements BlobDownload.Records {
+        private final Target target;
+        private final Digest digest;
+
+        IndexRecords(Target target, Digest digest) {
+            this.target = target;
+            this.digest = digest;
+        }
+
+        /**
+         * The upstream's 200 vouches that this repository holds the blob: linked then, not at the
+         * commit, so a crash between the file's rename and the index write cannot leave a large
+         * cached blob that its own repository must ask the upstream about again.
+         */
+        @Override
+        public void held() {
+            metadata.link(target.upstreamName(), target.repository().value(), digest);
+        }
+
+        @Override
+        public void committed(StoredBlob blob) {
+            metadata.putBlob(blob.digest(), blob.size(), clock.millis());
+        }
+
+        /**
+         * A small blob is committed a moment after its 200: one write for both records. A crash
+         * between its rename and that write costs its repository one HEAD upstream later, not a download.
+         */
+        @Override
+        public void heldAndCommitted(StoredBlob blob) {
+            metadata.putLinkedBlob(target.upstreamName(), target.repository().value(), blob.digest(), blob.size(), clock.millis());
+        }
     }
 
     private Optional<ProxyResponse> fromDisk(Digest digest, boolean head, Optional<String> range) throws IOException {

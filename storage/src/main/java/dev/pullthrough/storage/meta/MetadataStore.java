@@ -74,6 +74,15 @@ public interface MetadataStore extends AutoCloseable {
     /** Indexes a committed blob. */
     void putBlob(Digest digest, long size, long accessMillis);
 
+    /**
+     * Indexes a committed blob and records that the upstream holds it in {@code repository}: a store
+     * that can does both in one write (a small blob's download writes nothing else, issue 28).
+     */
+    default void putLinkedBlob(String upstream, String repository, Digest digest, long size, long accessMillis) {
+        link(upstream, repository, digest);
+        putBlob(digest, size, accessMillis);
+    }
+
     /** Removes a blob's index entry (eviction, repair). */
     void removeBlob(Digest digest);
 

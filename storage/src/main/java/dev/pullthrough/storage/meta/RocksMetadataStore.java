@@ -389,6 +389,17 @@ public final class RocksMetadataStore implements MetadataStore {
     }
 
     @Override
+    public void putLinkedBlob(String upstream, String repository, Digest digest, long size, long accessMillis) {
+        try (WriteBatch batch = new WriteBatch()) {
+            batch.put(links, linkKey(upstream, repository, digest), PRESENT);
+            putIndex(batch, digest, IndexEntry.Kind.BLOB, size, accessMillis);
+            db.write(writeOptions, batch);
+        } catch (RocksDBException e) {
+            throw new MetadataException("indexing blob " + digest + " of " + repository, e);
+        }
+    }
+
+    @Override
     public void removeBlob(Digest digest) {
         try (WriteBatch batch = new WriteBatch()) {
             removeIndex(batch, digest);
