@@ -51,8 +51,20 @@ public final class Metrics {
      * did not count. The pulls it did count are {@code pullthrough_upstream_requests{kind="manifest",method="GET"}}.
      */
     public void upstreamPullSaved(String upstream) {
-        counter("pullthrough_upstream_pulls_saved", "Client manifest GETs answered without a manifest GET upstream",
-                "upstream", upstream).increment();
+        pullsSaved(upstream).increment();
+    }
+
+    private Counter pullsSaved(String upstream) {
+        return counter("pullthrough_upstream_pulls_saved", "Client manifest GETs answered without a manifest GET upstream",
+                "upstream", upstream);
+    }
+
+    /**
+     * The series of a configured upstream whose labels are all known at start, at 0: a rate over them
+     * has data before the first event (issue 29).
+     */
+    public void upstreamSeries(String upstream) {
+        pullsSaved(upstream);
     }
 
     /**
@@ -197,8 +209,27 @@ public final class Metrics {
 
     /** Something left the cache to keep it within storage.maxSize. */
     public void evicted(String kind, long bytes) {
-        counter("pullthrough_evictions", "Entries evicted to keep the cache within its bound", "kind", kind).increment();
-        counter("pullthrough_evicted_bytes", "Bytes evicted to keep the cache within its bound", "kind", kind).increment(bytes);
+        evictions(kind).increment();
+        evictedBytes(kind).increment(bytes);
+    }
+
+    /**
+     * The eviction series of every kind, at 0: before the first eviction a dashboard shows 0, not "no
+     * data" (issue 29).
+     */
+    public void evictionSeries(List<String> kinds) {
+        for (String kind : kinds) {
+            evictions(kind);
+            evictedBytes(kind);
+        }
+    }
+
+    private Counter evictions(String kind) {
+        return counter("pullthrough_evictions", "Entries evicted to keep the cache within its bound", "kind", kind);
+    }
+
+    private Counter evictedBytes(String kind) {
+        return counter("pullthrough_evicted_bytes", "Bytes evicted to keep the cache within its bound", "kind", kind);
     }
 
     /** How long requests took, by route, as a histogram (Prometheus buckets). */
@@ -221,14 +252,28 @@ public final class Metrics {
      * unreachable, or no peer could serve it: fetched without coordinating).
      */
     public void clusterBlobSource(String source) {
-        counter("pullthrough_cluster_blob_fetches", "Blob fetches in a cluster by how they were coordinated", "source", source)
-                .increment();
+        clusterBlobFetches(source).increment();
     }
 
     /** A tag resolution taken from another replica (through Redis) instead of asking the upstream. */
     public void clusterTagShared() {
-        counter("pullthrough_cluster_tags_shared", "Tag resolutions another replica made, used instead of asking the upstream")
-                .increment();
+        clusterTagsShared().increment();
+    }
+
+    /** A replica in a cluster: its cluster counters exist from the start, at 0 (issue 29). */
+    public void clusterSeries() {
+        for (String source : List.of("lease", "peer", "alone")) {
+            clusterBlobFetches(source);
+        }
+        clusterTagsShared();
+    }
+
+    private Counter clusterBlobFetches(String source) {
+        return counter("pullthrough_cluster_blob_fetches", "Blob fetches in a cluster by how they were coordinated", "source", source);
+    }
+
+    private Counter clusterTagsShared() {
+        return counter("pullthrough_cluster_tags_shared", "Tag resolutions another replica made, used instead of asking the upstream");
     }
 
     /** Upstream blob downloads in flight, read when scraped. */
