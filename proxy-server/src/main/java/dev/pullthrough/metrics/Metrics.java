@@ -38,6 +38,15 @@ public final class Metrics {
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);
+        // Labels known now: these series exist from the start, at 0, so a hit ratio's rate() has a
+        // sample before the first hit (issue 29).
+        for (String kind : List.of("manifest", "blob")) {
+            cacheLookups(kind, true);
+            cacheLookups(kind, false);
+        }
+        for (String source : List.of("cache", "upstream")) {
+            servedBytes(source);
+        }
     }
 
     /** One request sent to an upstream registry (GET or HEAD), by its answer's status. */
@@ -179,14 +188,21 @@ public final class Metrics {
 
     /** A cache lookup for a manifest or blob, and whether it was served locally. */
     public void cacheLookup(String kind, boolean hit) {
-        counter("pullthrough_cache_lookups", "Cache lookups by kind (manifest, blob) and result (hit, miss)",
-                "kind", kind, "result", hit ? "hit" : "miss").increment();
+        cacheLookups(kind, hit).increment();
+    }
+
+    private Counter cacheLookups(String kind, boolean hit) {
+        return counter("pullthrough_cache_lookups", "Cache lookups by kind (manifest, blob) and result (hit, miss)",
+                "kind", kind, "result", hit ? "hit" : "miss");
     }
 
     /** Bytes sent to clients, by where they came from (cache, upstream). */
     public void bytesServed(String source, long bytes) {
-        counter("pullthrough_served_bytes", "Blob and manifest bytes sent to clients, by source", "source", source)
-                .increment(bytes);
+        servedBytes(source).increment(bytes);
+    }
+
+    private Counter servedBytes(String source) {
+        return counter("pullthrough_served_bytes", "Blob and manifest bytes sent to clients, by source", "source", source);
     }
 
     /** One client request answered, by route kind, method and status. */

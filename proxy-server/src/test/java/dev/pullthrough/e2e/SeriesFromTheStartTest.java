@@ -39,7 +39,10 @@ class SeriesFromTheStartTest {
                     "pullthrough_evictions_total{kind=\"blob\"} 0.0",
                     "pullthrough_evictions_total{kind=\"manifest\"} 0.0",
                     "pullthrough_upstream_pulls_saved_total{upstream=\"docker.io\"} 0.0",
-                    "pullthrough_upstream_pulls_saved_total{upstream=\"ghcr.io\"} 0.0")) {
+                    "pullthrough_upstream_pulls_saved_total{upstream=\"ghcr.io\"} 0.0",
+                    "pullthrough_cache_lookups_total{kind=\"blob\",result=\"hit\"} 0.0",
+                    "pullthrough_cache_lookups_total{kind=\"manifest\",result=\"miss\"} 0.0",
+                    "pullthrough_served_bytes_total{source=\"cache\"} 0.0")) {
                 assertTrue(scraped.contains(series), series + " missing from:\n" + scraped);
             }
             assertTrue(!scraped.contains("pullthrough_cluster_blob_fetches"), "no cluster series without a cluster");
