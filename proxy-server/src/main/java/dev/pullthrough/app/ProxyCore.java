@@ -151,6 +151,8 @@ public final class ProxyCore implements AutoCloseable {
         janitor = new CacheJanitor(metadata, storage.blobs, config.storage().maxSize(), leases::inUse,
                 entry -> metrics.evicted(entry.kind().name().toLowerCase(), entry.size()), clock, evictions);
         metrics.cacheSize(janitor::used, janitor.maxSize());
+        metrics.evictionSeries(java.util.Arrays.stream(dev.pullthrough.storage.meta.IndexEntry.Kind.values())
+                .map(kind -> kind.name().toLowerCase()).toList());
         blobs = new BlobService(storage.blobs, metadata, janitor, leases, metrics, downloads, MAX_DOWNLOADS, blocking, clock,
                 config.offline());
         metrics.inFlightDownloads(blobs::downloadsInFlight);
@@ -262,6 +264,7 @@ public final class ProxyCore implements AutoCloseable {
             try {
                 clients.add(new UpstreamClient(upstream, UpstreamClient.newHttpClient(upstream, loops), tokens, metrics, bodies));
                 metrics.tagRefreshSeries(upstream.name());
+                metrics.upstreamSeries(upstream.name());
             } catch (IOException e) {
                 throw new StartupException("upstreams[" + i + "].caFile: " + e.getMessage(), e);
             }

@@ -39,6 +39,7 @@ public final class Cluster implements AutoCloseable {
         this.leases = new RedisLeases(redis);
         this.tags = new RedisTags(redis, leases, self, timer);
         metrics.clusterDegraded(() -> !redis.up());
+        metrics.clusterSeries();
     }
 
     /** Joins the cluster: connects to Redis in the background (starting degraded when it does not answer). */

@@ -38,6 +38,15 @@ public final class Metrics {
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);
+        // Labels known now: these series exist from the start, at 0, so a hit ratio's rate() has a
+        // sample before the first hit (issue 29).
+        for (String kind : List.of("manifest", "blob")) {
+            cacheLookups(kind, true);
+            cacheLookups(kind, false);
+        }
+        for (String source : List.of("cache", "upstream")) {
+            servedBytes(source);
+        }
     }
 
     /** One request sent to an upstream registry (GET or HEAD), by its answer's status. */
@@ -51,8 +60,20 @@ public final class Metrics {
      * did not count. The pulls it did count are {@code pullthrough_upstream_requests{kind="manifest",method="GET"}}.
      */
     public void upstreamPullSaved(String upstream) {
-        counter("pullthrough_upstream_pulls_saved", "Client manifest GETs answered without a manifest GET upstream",
-                "upstream", upstream).increment();
+        pullsSaved(upstream).increment();
+    }
+
+    private Counter pullsSaved(String upstream) {
+        return counter("pullthrough_upstream_pulls_saved", "Client manifest GETs answered without a manifest GET upstream",
+                "upstream", upstream);
+    }
+
+    /**
+     * The series of a configured upstream whose labels are all known at start, at 0: a rate over them
+     * has data before the first event (issue 29).
+     */
+    public void upstreamSeries(String upstream) {
+        pullsSaved(upstream);
     }
 
     /**
@@ -167,14 +188,21 @@ public final class Metrics {
 
     /** A cache lookup for a manifest or blob, and whether it was served locally. */
     public void cacheLookup(String kind, boolean hit) {
-        counter("pullthrough_cache_lookups", "Cache lookups by kind (manifest, blob) and result (hit, miss)",
-                "kind", kind, "result", hit ? "hit" : "miss").increment();
+        cacheLookups(kind, hit).increment();
+    }
+
+    private Counter cacheLookups(String kind, boolean hit) {
+        return counter("pullthrough_cache_lookups", "Cache lookups by kind (manifest, blob) and result (hit, miss)",
+                "kind", kind, "result", hit ? "hit" : "miss");
     }
 
     /** Bytes sent to clients, by where they came from (cache, upstream). */
     public void bytesServed(String source, long bytes) {
-        counter("pullthrough_served_bytes", "Blob and manifest bytes sent to clients, by source", "source", source)
-                .increment(bytes);
+        servedBytes(source).increment(bytes);
+    }
+
+    private Counter servedBytes(String source) {
+        return counter("pullthrough_served_bytes", "Blob and manifest bytes sent to clients, by source", "source", source);
     }
 
     /** One client request answered, by route kind, method and status. */
@@ -197,8 +225,27 @@ public final class Metrics {
 
     /** Something left the cache to keep it within storage.maxSize. */
     public void evicted(String kind, long bytes) {
-        counter("pullthrough_evictions", "Entries evicted to keep the cache within its bound", "kind", kind).increment();
-        counter("pullthrough_evicted_bytes", "Bytes evicted to keep the cache within its bound", "kind", kind).increment(bytes);
+        evictions(kind).increment();
+        evictedBytes(kind).increment(bytes);
+    }
+
+    /**
+     * The eviction series of every kind, at 0: before the first eviction a dashboard shows 0, not "no
+     * data" (issue 29).
+     */
+    public void evictionSeries(List<String> kinds) {
+        for (String kind : kinds) {
+            evictions(kind);
+            evictedBytes(kind);
+        }
+    }
+
+    private Counter evictions(String kind) {
+        return counter("pullthrough_evictions", "Entries evicted to keep the cache within its bound", "kind", kind);
+    }
+
+    private Counter evictedBytes(String kind) {
+        return counter("pullthrough_evicted_bytes", "Bytes evicted to keep the cache within its bound", "kind", kind);
     }
 
     /** How long requests took, by route, as a histogram (Prometheus buckets). */
@@ -221,14 +268,28 @@ public final class Metrics {
      * unreachable, or no peer could serve it: fetched without coordinating).
      */
     public void clusterBlobSource(String source) {
-        counter("pullthrough_cluster_blob_fetches", "Blob fetches in a cluster by how they were coordinated", "source", source)
-                .increment();
+        clusterBlobFetches(source).increment();
     }
 
     /** A tag resolution taken from another replica (through Redis) instead of asking the upstream. */
     public void clusterTagShared() {
-        counter("pullthrough_cluster_tags_shared", "Tag resolutions another replica made, used instead of asking the upstream")
-                .increment();
+        clusterTagsShared().increment();
+    }
+
+    /** A replica in a cluster: its cluster counters exist from the start, at 0 (issue 29). */
+    public void clusterSeries() {
+        for (String source : List.of("lease", "peer", "alone")) {
+            clusterBlobFetches(source);
+        }
+        clusterTagsShared();
+    }
+
+    private Counter clusterBlobFetches(String source) {
+        return counter("pullthrough_cluster_blob_fetches", "Blob fetches in a cluster by how they were coordinated", "source", source);
+    }
+
+    private Counter clusterTagsShared() {
+        return counter("pullthrough_cluster_tags_shared", "Tag resolutions another replica made, used instead of asking the upstream");
     }
 
     /** Upstream blob downloads in flight, read when scraped. */

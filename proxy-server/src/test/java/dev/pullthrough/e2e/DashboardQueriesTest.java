@@ -24,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Grafana dashboard (deploy/grafana/pullthrough.json) against a real Prometheus (Debian
- * {@code prometheus}) scraping the proxy: after pulls, every panel's every query returns data.
+ * {@code prometheus}) scraping the proxy while it pulls: every panel's every query returns a finite value,
+ * above 0 where the traffic must have produced one.
  */
 class DashboardQueriesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -34,7 +35,7 @@ class DashboardQueriesTest {
     Path temp;
 
     @Test
-    void everyPanelQuery_returnsDataAfterPulls() throws Exception {
+    void everyPanelQuery_returnsFiniteValuesForTrafficWhileScraped() throws Exception {
         Path prometheusBinary = Processes.require("/usr/bin/prometheus", "prometheus");
         List<String> queries = new ArrayList<>();
         JSON.readTree(DASHBOARD.toFile()).get("panels").forEach(panel -> panel.get("targets").forEach(target ->
@@ -55,24 +56,66 @@ class DashboardQueriesTest {
             TestImages images = new TestImages(registry.url(), 81);
             Pushed first = images.pushImage("team/one", "v1", Format.OCI, 2, 32 * 1024);
             Pushed second = images.pushImage("team/two", "v1", Format.OCI, 2, 32 * 1024);
-            for (Pushed image : List.of(first, first, second)) { // cold, warm, then one that needs room
-                assertEquals(200, RegistryHttp.manifest(proxy.url(), image.repository(), image.tag()).statusCode());
-                for (Digest blob : image.blobs()) {
-                    assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/" + image.repository() + "/blobs/" + blob).statusCode());
-                }
-            }
-            RegistryHttp.manifest(proxy.url(), "limited/team/limited", "v1");
 
+            // The traffic runs while Prometheus scrapes, with scrapes between its steps: a rate() sees
+            // each step's increase only between two samples (issue 29: pulls made before the first
+            // scrape left every rate at 0 and every ratio NaN, and the test could not tell).
             try (Prometheus prometheus = Prometheus.start(prometheusBinary, temp.resolve("prometheus"), proxy.url())) {
-                Await.until(() -> prometheus.value("count_over_time(pullthrough_downloads_in_flight[1m])") >= 3,
-                        Duration.ofSeconds(60), "Prometheus scraped the proxy three times");
+                awaitScrapes(prometheus, 2);
+                // Cold, warm twice (a counter created by the first hit has its first sample there: the
+                // second shows the increase), then one that needs room.
+                for (Pushed image : List.of(first, first, first, second)) {
+                    pull(proxy, image);
+                    RegistryHttp.manifest(proxy.url(), "limited/team/limited", "v1");
+                    awaitScrapes(prometheus, 2);
+                }
                 for (String query : queries) {
                     JsonNode answer = prometheus.query(query);
                     assertEquals("success", answer.get("status").asText(), query + ": " + answer);
                     assertTrue(answer.get("data").get("result").size() > 0, "no data for " + query);
+                    assertTrue(values(answer).stream().anyMatch(Double::isFinite), "only NaN for " + query + ": " + answer);
                 }
+                List<Double> ratios = values(prometheus.query(queryOf(queries, "pullthrough_cache_lookups_total{result=\"hit\"}")));
+                assertTrue(ratios.stream().filter(Double::isFinite).allMatch(r -> r >= 0 && r <= 1), "hit ratios " + ratios);
+                assertTrue(ratios.stream().anyMatch(r -> r > 0), "the warm pull hit: " + ratios);
+                assertPositive(prometheus, queryOf(queries, "pullthrough_evicted_bytes_total"), "evicted bytes");
+                assertPositive(prometheus, queryOf(queries, "pullthrough_served_bytes_total"), "bytes served");
+                assertPositive(prometheus, queryOf(queries, "method=\"GET\"}[10m]"), "upstream GETs by tag");
+                assertPositive(prometheus, queryOf(queries, "pullthrough_upstream_pulls_saved_total"), "pulls saved");
+                assertPositive(prometheus, queryOf(queries, "pullthrough_requests_total"), "client requests");
             }
         }
+    }
+
+    private static void pull(ProxyUnderTest proxy, Pushed image) {
+        assertEquals(200, RegistryHttp.manifest(proxy.url(), image.repository(), image.tag()).statusCode());
+        for (Digest blob : image.blobs()) {
+            assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/" + image.repository() + "/blobs/" + blob).statusCode());
+        }
+    }
+
+    /** Waits for {@code scrapes} more scrapes of the proxy than Prometheus had made so far. */
+    private static void awaitScrapes(Prometheus prometheus, int scrapes) throws Exception {
+        double before = prometheus.value("count_over_time(pullthrough_downloads_in_flight[10m])");
+        Await.until(() -> prometheus.value("count_over_time(pullthrough_downloads_in_flight[10m])") >= before + scrapes,
+                Duration.ofSeconds(60), scrapes + " more scrapes of the proxy");
+    }
+
+    /** The dashboard query that mentions {@code part}. */
+    private static String queryOf(List<String> queries, String part) {
+        return queries.stream().filter(q -> q.contains(part)).findFirst()
+                .orElseThrow(() -> new AssertionError("no panel queries " + part + ": " + queries));
+    }
+
+    private static List<Double> values(JsonNode answer) {
+        List<Double> values = new ArrayList<>();
+        answer.get("data").get("result").forEach(series -> values.add(series.get("value").get(1).asDouble()));
+        return values;
+    }
+
+    private static void assertPositive(Prometheus prometheus, String query, String what) throws IOException {
+        List<Double> values = values(prometheus.query(query));
+        assertTrue(values.stream().anyMatch(v -> v > 0), what + " above 0: " + query + " gave " + values);
     }
 
     /** A real Prometheus scraping {@code target} every second, on a free loopback port. */

@@ -101,6 +101,26 @@ final class FaultyUpstream implements AutoCloseable {
         };
     }
 
+    /**
+     * A blob whose first {@code first} bytes are sent at once and the rest once the test opens
+     * {@code release}: the test decides when the download ends and can look at the proxy meanwhile.
+     */
+    static Answer held(byte[] body, int first, java.util.concurrent.CountDownLatch release) {
+        return exchange -> {
+            exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body, 0, first);
+                out.flush();
+                release.await();
+                out.write(body, first, body.length - first);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while held", e);
+            }
+        };
+    }
+
     private void handle(HttpExchange exchange) throws IOException {
         String key = exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath();
         counts.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();

@@ -2,7 +2,6 @@ package dev.pullthrough.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pullthrough.oci.Digest;
@@ -12,6 +11,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -39,23 +39,33 @@ class HostileUpstreamTest {
         try (FaultyUpstream upstream = new FaultyUpstream();
              ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: faulty\n    url: "
                      + upstream.url() + "\n")) {
-            // About 1.6 s to send: long enough to ask for it under another name meanwhile.
-            upstream.route("GET /v2/test/big/blobs/" + digest, FaultyUpstream.trickle(blob, 4096, 50, blob.length));
+            // Held after its first 4 KiB until the stranger has its answer: the download is running when
+            // it asks, whatever the machine's speed (issue 29).
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            upstream.route("GET /v2/test/big/blobs/" + digest, FaultyUpstream.held(blob, 4096, release));
             CompletableFuture<HttpResponse<byte[]>> owner = HttpClient.newHttpClient().sendAsync(
                     HttpRequest.newBuilder(URI.create(proxy.url() + "/v2/test/big/blobs/" + digest)).build(),
                     HttpResponse.BodyHandlers.ofByteArray());
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (upstream.count("GET /v2/test/big/blobs/" + digest) == 0 && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
+            Await.until(() -> upstream.count("GET /v2/test/big/blobs/" + digest) > 0, Duration.ofSeconds(60),
+                    "the owner's download started");
 
-            HttpResponse<byte[]> stranger = RegistryHttp.get(proxy.url(), "/v2/test/nothere/blobs/" + digest);
-            assertFalse(owner.isDone(), "the download was still running when the stranger asked");
+            // With a deadline: a stranger let join the held download would otherwise wait for it forever.
+            HttpResponse<byte[]> stranger;
+            boolean ownerStillDownloading;
+            try {
+                stranger = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create(proxy.url() + "/v2/test/nothere/blobs/" + digest)).timeout(Duration.ofSeconds(60)).build(),
+                        HttpResponse.BodyHandlers.ofByteArray());
+                ownerStillDownloading = !owner.isDone();
+            } finally {
+                release.countDown();
+            }
+            assertTrue(ownerStillDownloading, "the download was still running when the stranger asked");
             assertEquals(404, stranger.statusCode());
             assertTrue(new String(stranger.body(), StandardCharsets.UTF_8).contains("\"code\":\"BLOB_UNKNOWN\""));
             assertEquals(1, upstream.count("HEAD /v2/test/nothere/blobs/" + digest), "the upstream was asked about test/nothere");
 
-            assertArrayEquals(blob, owner.get(20, TimeUnit.SECONDS).body(), "the owner got the whole blob");
+            assertArrayEquals(blob, owner.get(60, TimeUnit.SECONDS).body(), "the owner got the whole blob");
             assertEquals(1, upstream.count("GET /v2/test/big/blobs/" + digest), "one download");
 
             // Committed now. An upstream that answers the check with 429 or 503 did not say yes.

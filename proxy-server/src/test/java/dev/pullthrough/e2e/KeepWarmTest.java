@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,8 +37,10 @@ class KeepWarmTest {
             TestImages images = new TestImages(upstream.url(), 41);
             Pushed first = images.pushImage("team/warm", "v1", Format.OCI, 2, 16 * 1024);
             String manifestPath = "/v2/team/warm/manifests/v1";
+            // A short tag TTL, so that the part without the upstream runs past it, on the outage path (issue 29).
             try (ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "warm:\n  interval: 1s\n  images: [\"team/warm:v1\"]\n"
-                    + "upstreams:\n  - name: docker.io\n    url: " + upstream.url() + "\n    default: true\n")) {
+                    + "upstreams:\n  - name: docker.io\n    url: " + upstream.url() + "\n    default: true\n    tagTtl: 2s\n"
+                    + "    maxStale: 1h\n")) {
                 Await.until(() -> warm(proxy).get("runs").asLong() >= 1, Duration.ofSeconds(30), "the first keep-warm run");
                 JsonNode fetched = warm(proxy).get("outcomes").get(0);
                 assertEquals("fetched", fetched.get("result").asText(), fetched.toString());
@@ -59,9 +62,16 @@ class KeepWarmTest {
                 assertEquals(2, upstream.requests("GET", manifestPath));
                 upstream.stop();
 
-                HttpResponse<byte[]> served = RegistryHttp.manifest(proxy.url(), "team/warm", "v1");
-                assertEquals(200, served.statusCode());
-                assertArrayEquals(moved.bytes(), served.body(), "the moved tag, from the cache while the upstream is gone");
+                // Once the tag is past its TTL the proxy asks the (stopped) upstream, fails, and serves the
+                // cache with a Warning: the outage path, not a fresh tag.
+                AtomicReference<HttpResponse<byte[]>> served = new AtomicReference<>();
+                Await.until(() -> {
+                    served.set(RegistryHttp.manifest(proxy.url(), "team/warm", "v1"));
+                    return served.get().headers().firstValue("Warning").isPresent();
+                }, Duration.ofSeconds(60), "the tag served stale, past its TTL");
+                assertEquals(200, served.get().statusCode());
+                assertTrue(served.get().headers().firstValue("Warning").get().startsWith("299 - "), served.get().headers().toString());
+                assertArrayEquals(moved.bytes(), served.get().body(), "the moved tag, from the cache while the upstream is gone");
                 for (Digest blob : moved.blobs()) {
                     assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/team/warm/blobs/" + blob).statusCode());
                 }
@@ -73,7 +83,7 @@ class KeepWarmTest {
     void listedImageWithALayerEvicted_fetchedAgainThoughTheTagDidNotMove() throws Exception {
         try (ReferenceRegistry upstream = ReferenceRegistry.start(temp.resolve("upstream"))) {
             TestImages images = new TestImages(upstream.url(), 43);
-            images.pushImage("team/warm", "v1", Format.OCI, 2, 32 * 1024);
+            Pushed warm = images.pushImage("team/warm", "v1", Format.OCI, 2, 32 * 1024);
             Pushed other = images.pushImage("team/other", "v1", Format.OCI, 2, 48 * 1024);
             String manifestPath = "/v2/team/warm/manifests/v1";
             // Room for one of the two images, not both.
@@ -88,10 +98,27 @@ class KeepWarmTest {
                     assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/team/other/blobs/" + blob).statusCode());
                 }
 
-                Await.until(() -> upstream.requests("GET", manifestPath) >= 2, Duration.ofSeconds(30),
+                Await.until(() -> upstream.requests("GET", manifestPath) >= 2, Duration.ofSeconds(60),
                         "the kept-warm image, its layers evicted, fetched again");
+                // Its layers came back too (issue 29): some were downloaded twice, and now every one is
+                // served from the cache, with no GET upstream.
+                Await.until(() -> blobGets(upstream, warm) > warm.blobs().size(), Duration.ofSeconds(60),
+                        "the evicted layers downloaded again");
+                long runsThen = warm(proxy).get("runs").asLong();
+                Await.until(() -> warm(proxy).get("runs").asLong() >= runsThen + 2
+                                && warm(proxy).get("outcomes").get(0).get("result").asText().equals("unchanged"),
+                        Duration.ofSeconds(60), "a keep-warm run, begun after the fetch, that finds the image whole");
+                long before = blobGets(upstream, warm);
+                for (Digest blob : warm.blobs()) {
+                    assertEquals(200, RegistryHttp.get(proxy.url(), "/v2/team/warm/blobs/" + blob).statusCode());
+                }
+                assertEquals(before, blobGets(upstream, warm), "every layer of the kept-warm image was in the cache");
             }
         }
+    }
+
+    private static long blobGets(ReferenceRegistry upstream, Pushed image) {
+        return image.blobs().stream().mapToLong(blob -> upstream.requests("GET", "/v2/" + image.repository() + "/blobs/" + blob)).sum();
     }
 
     @Test

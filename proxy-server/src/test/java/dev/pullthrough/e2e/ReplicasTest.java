@@ -154,11 +154,12 @@ class ReplicasTest {
         new Random(17).nextBytes(blob);
         Digest digest = Digest.sha256Of(blob);
         String blobPath = "/v2/team/big/blobs/" + digest;
+        // Held after 28 MiB until A is killed: the kill lands mid-blob whatever the machine's speed (issue 29).
+        java.util.concurrent.CountDownLatch killed = new java.util.concurrent.CountDownLatch(1);
         try (S3ProxyServer s3 = S3ProxyServer.start(temp.resolve("s3proxy"));
              S3Bucket bucket = S3Bucket.open(s3.config("shared", ""));
-             // 256 KiB every 15 ms: about 2.5 s for the whole blob, so the kill lands in the middle.
              FaultyUpstream slow = new FaultyUpstream().route("GET " + blobPath,
-                     FaultyUpstream.trickle(blob, 256 * 1024, 15, Long.MAX_VALUE))) {
+                     FaultyUpstream.held(blob, 28 << 20, killed))) {
             bucket.createIfMissing().join();
             Map<String, String> shared = Map.of("PULLTHROUGH_STORAGE_S3_BUCKET", "shared",
                     "PULLTHROUGH_STORAGE_S3_ENDPOINT", s3.endpoint().toString(), "PULLTHROUGH_STORAGE_S3_PATHSTYLE", "true",
@@ -183,6 +184,7 @@ class ReplicasTest {
             Await.until(() -> received.get() > (24 << 20), Duration.ofSeconds(60), "the client got a part of the blob");
             a.kill();
             client.join();
+            killed.countDown();
 
             assertTrue(received.get() < blob.length, "killed in the middle: " + received.get());
             assertEquals(Optional.empty(), bucket.size(bucket.key(S3Bucket.Kind.BLOBS, digest)).join(),

@@ -86,7 +86,7 @@ class SlowUpstreamTest {
         Digest blobDigest = Digest.sha256Of(blob);
         try (FaultyUpstream upstream = new FaultyUpstream();
              ProxyUnderTest proxy = ProxyUnderTest.start(temp.resolve("proxy"), "upstreams:\n  - name: slow.test\n"
-                     + "    url: " + upstream.url() + "\n    default: true\n    responseTimeout: 2s\n    manifestTimeout: 3s\n")) {
+                     + "    url: " + upstream.url() + "\n    default: true\n    responseTimeout: 10s\n    manifestTimeout: 12s\n")) {
             upstream.route("GET /v2/slow/app/blobs/" + blobDigest, FaultyUpstream.fixed(200, "application/octet-stream", blob, Map.of()));
             assertArrayEquals(blob, RegistryHttp.get(proxy.url(), "/v2/slow/app/blobs/" + blobDigest).body(), "cached first");
             for (int i = 0; i < HELD_CLIENTS / 2; i++) {
@@ -99,11 +99,11 @@ class SlowUpstreamTest {
             for (int i = 0; i < HELD_CLIENTS / 2; i++) {
                 for (String tag : new String[] {"trickle" + i, "silent" + i}) {
                     held.add(clients.sendAsync(HttpRequest.newBuilder(URI.create(proxy.url() + "/v2/slow/app/manifests/" + tag))
-                            .header("Accept", OCI_MANIFEST).timeout(Duration.ofSeconds(30)).build(),
+                            .header("Accept", OCI_MANIFEST).timeout(Duration.ofSeconds(120)).build(),
                             HttpResponse.BodyHandlers.ofByteArray()));
                 }
             }
-            Await.until(() -> upstreamManifestGets(upstream) >= HELD_CLIENTS, Duration.ofSeconds(10), "all 80 requests reached the upstream");
+            Await.until(() -> upstreamManifestGets(upstream) >= HELD_CLIENTS, Duration.ofSeconds(60), "all 80 requests reached the upstream");
 
             long slowest = 0;
             for (int i = 0; i < 5; i++) {
@@ -118,24 +118,27 @@ class SlowUpstreamTest {
             System.out.printf("slow upstream: cached 1 MiB blob + /metrics, slowest of 5 with %d requests held: %.1f ms%n",
                     HELD_CLIENTS, slowest / 1e6);
             assertTrue(held.stream().noneMatch(CompletableFuture::isDone), "the held requests are still held");
-            assertTrue(slowest < Duration.ofMillis(100).toNanos(),
+            // Starved, they would wait for the held requests' deadlines (10 s and more); served, they take
+            // milliseconds. The bound sits far from both, so a busy machine does not decide (issue 29).
+            assertTrue(slowest < Duration.ofSeconds(1).toNanos(),
                     "a cached 1 MiB blob and /metrics together took " + slowest / 1_000_000 + " ms with 80 requests held");
 
             for (CompletableFuture<HttpResponse<byte[]>> request : held) {
-                HttpResponse<byte[]> response = request.get(20, TimeUnit.SECONDS);
+                HttpResponse<byte[]> response = request.get(120, TimeUnit.SECONDS);
                 assertEquals(504, response.statusCode(), new String(response.body(), StandardCharsets.UTF_8));
                 assertTrue(new String(response.body(), StandardCharsets.UTF_8).contains("\"code\":\"UPSTREAM_TIMEOUT\""));
             }
             long took = System.nanoTime() - started;
             System.out.printf("slow upstream: all %d held requests ended with 504 after %d ms%n", HELD_CLIENTS, took / 1_000_000);
-            assertTrue(took < Duration.ofSeconds(10).toNanos(), "held requests ended at their deadlines (3 s), took "
+            // At their deadlines (12 s at most), not when the upstream let go (never, or 1 byte a second).
+            assertTrue(took < Duration.ofSeconds(120).toNanos(), "held requests ended at their deadlines (12 s), took "
                     + took / 1_000_000 + " ms");
 
             release.countDown();
             upstream.route("GET /v2/slow/app/manifests/trickle0", FaultyUpstream.fixed(200, OCI_MANIFEST, MANIFEST, Map.of()));
             // The outage is believed for a few seconds (clients are answered at once meanwhile), then asked again.
             Await.until(() -> RegistryHttp.get(proxy.url(), "/v2/slow/app/manifests/trickle0", "Accept", OCI_MANIFEST).statusCode() == 200,
-                    Duration.ofSeconds(10), "the upstream is asked again once it answers");
+                    Duration.ofSeconds(60), "the upstream is asked again once it answers");
             HttpResponse<byte[]> later = RegistryHttp.get(proxy.url(), "/v2/slow/app/manifests/trickle0", "Accept", OCI_MANIFEST);
             assertArrayEquals(MANIFEST, later.body(), "nothing partial was cached: the whole manifest came afresh");
             assertEquals(2, upstream.count("GET /v2/slow/app/manifests/trickle0"), "one held request, one whole answer");
@@ -163,8 +166,9 @@ class SlowUpstreamTest {
             }
             assertTrue(response == null || response.statusCode() != 200 || response.body().length < blob.length,
                     "the client never gets the whole trickled blob");
-            assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(8).toNanos(), "aborted within a few rate windows");
-            Await.until(() -> proxy.metrics().scrape().contains("pullthrough_downloads_in_flight 0.0"), Duration.ofSeconds(5),
+            // The whole trickle would take over four minutes; the rate floor cuts it within a few 2 s windows.
+            assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(60).toNanos(), "aborted within a few rate windows");
+            Await.until(() -> proxy.metrics().scrape().contains("pullthrough_downloads_in_flight 0.0"), Duration.ofSeconds(30),
                     "the download slot is free");
             assertFalse(Files.exists(data.resolve("blobs").resolve("sha256").resolve(digest.hex().substring(0, 2))
                     .resolve(digest.hex())), "nothing was committed");

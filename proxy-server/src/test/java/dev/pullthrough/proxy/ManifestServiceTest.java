@@ -149,6 +149,18 @@ class ManifestServiceTest {
         assertEquals(1, upstream.heads.get(), "something of the tag is cached: HEAD first");
     }
 
+    @Test
+    void get_clientListingNoCachedType_itsAcceptGoesUpstreamAsSent() {
+        get(FLEET.get(0));
+        upstream.tagAccepts.clear();
+        List<String> dockerV2Only = List.of(MediaTypes.DOCKER_MANIFEST_V2);
+        ProxyResponse.Error refused = assertInstanceOf(ProxyResponse.Error.class, get(dockerV2Only),
+                "the upstream has nothing for this Accept: its answer, not the cached index");
+        assertEquals(ErrorCode.MANIFEST_UNKNOWN, refused.error().code(), refused.error().message());
+        assertTrue(!upstream.tagAccepts.isEmpty(), "the upstream was asked");
+        upstream.tagAccepts.forEach(sent -> assertEquals(dockerV2Only, sent, "the client's Accept, as sent"));
+    }
+
     // ---------------------------------------------------------------- replicas sharing tag resolutions
 
     @Test
@@ -267,7 +279,11 @@ class ManifestServiceTest {
         }
     }
 
-    /** An upstream holding one tag, an OCI index; counts GETs and HEADs; can be down. */
+    /**
+     * An upstream holding one tag, an OCI index; counts GETs and HEADs; can be down. Like a registry it
+     * answers the index only to an Accept that lists its type (or {@code *}{@code /*}), and "not found"
+     * otherwise, so a wrong Accept sent upstream shows (issue 29).
+     */
     private static final class FakeUpstream extends TestUpstream {
         /** GETs by tag; by digest counted apart. */
         final AtomicInteger gets = new AtomicInteger();
@@ -276,6 +292,8 @@ class ManifestServiceTest {
         volatile boolean down;
         /** Whether reads by digest fail too while down. */
         volatile boolean downByDigest = true;
+        /** The Accept of every request by tag, in order. */
+        final List<List<String>> tagAccepts = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         FakeUpstream() {
             super("tagTtl: 5m", "maxStale: 7d");
@@ -285,8 +303,14 @@ class ManifestServiceTest {
         public CompletableFuture<UpstreamResult<ManifestBody>> manifest(RepositoryName name, String reference, List<String> accept) {
             boolean byDigest = reference.contains(":");
             (byDigest ? digestGets : gets).incrementAndGet();
+            if (!byDigest) {
+                tagAccepts.add(List.copyOf(accept));
+            }
             if (down && (!byDigest || downByDigest)) {
                 return CompletableFuture.completedFuture(UpstreamResult.refused(new Refusal.Unavailable("connection refused")));
+            }
+            if (!byDigest && !listsTheIndex(accept)) {
+                return CompletableFuture.completedFuture(UpstreamResult.refused(new Refusal.NotFound()));
             }
             return CompletableFuture.completedFuture(UpstreamResult.ok(
                     new ManifestBody(MediaTypes.OCI_INDEX, Optional.of(INDEX_DIGEST.toString()), INDEX)));
@@ -296,10 +320,22 @@ class ManifestServiceTest {
         public CompletableFuture<UpstreamResult<ManifestHead>> headManifest(RepositoryName name, String reference,
                                                                            List<String> accept) {
             heads.incrementAndGet();
+            if (!reference.contains(":")) {
+                tagAccepts.add(List.copyOf(accept));
+            }
             if (down) {
                 return CompletableFuture.completedFuture(UpstreamResult.refused(new Refusal.Unavailable("connection refused")));
             }
+            if (!reference.contains(":") && !listsTheIndex(accept)) {
+                return CompletableFuture.completedFuture(UpstreamResult.refused(new Refusal.NotFound()));
+            }
             return CompletableFuture.completedFuture(UpstreamResult.ok(new ManifestHead(Optional.of(INDEX_DIGEST.toString()))));
+        }
+
+        private static boolean listsTheIndex(List<String> accept) {
+            return accept.stream().flatMap(header -> java.util.Arrays.stream(header.split(",")))
+                    .map(type -> type.split(";")[0].trim())
+                    .anyMatch(type -> type.equals(MediaTypes.OCI_INDEX) || type.equals("*/*"));
         }
 
 
