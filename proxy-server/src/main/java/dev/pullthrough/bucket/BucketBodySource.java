@@ -1,4 +1,4 @@
-package dev.pullthrough.shared;
+package dev.pullthrough.bucket;
 
 import dev.pullthrough.upstream.BodySink;
 import dev.pullthrough.upstream.BodySource;

@@ -1,4 +1,4 @@
-package dev.pullthrough.shared;
+package dev.pullthrough.bucket;
 
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.proxy.BlobDownload;

@@ -1,7 +1,0 @@
-/**
- * What replicas share through the S3 bucket ({@code storage.s3}): every blob, manifest and
- * repository link this replica stores is written there too ({@link dev.pullthrough.shared.BucketMirror}),
- * and what this replica lacks is read from there before the upstream is asked
- * ({@link dev.pullthrough.shared.BucketFirstUpstream}). The local disk stays the fast front.
- */
-package dev.pullthrough.shared;
