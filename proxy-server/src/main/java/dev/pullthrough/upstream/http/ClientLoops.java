@@ -1,5 +1,7 @@
 package dev.pullthrough.upstream.http;
 
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -17,10 +19,20 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The event loops upstream connections run on: epoll where available, NIO otherwise; one per core;
- * and the threads their name lookups run on, so that no lookup ever holds a loop.
+ * the threads their name lookups run on, so that no lookup ever holds a loop; and the pool their
+ * read buffers come from.
  */
 public final class ClientLoops implements AutoCloseable {
     final EventLoopGroup group;
+    /**
+     * Where upstream reads land: a pool of direct memory kept for reuse (one arena per loop, no heap
+     * arenas, no per-thread caches). A cold blob streams through read buffers of up to a MiB, each
+     * held until the disk and the hash are done with it, so a buffer is released on the loop after a
+     * hop. Netty's default adaptive allocator gave these sizes one-shot chunks: per 512 MiB blob,
+     * 512 MiB of fresh direct memory zeroed, faulted in and returned to the system, which cost about
+     * as much CPU as the hash and the file write together (issue 28, perf profile in the note).
+     */
+    final ByteBufAllocator buffers;
     final Class<? extends SocketChannel> channelType;
     private final EventExecutorGroup lookups = new DefaultEventExecutorGroup(2, new DefaultThreadFactory("upstream-dns", true));
     final OffLoopResolverGroup resolver;
@@ -40,7 +52,10 @@ public final class ClientLoops implements AutoCloseable {
             io = NioIoHandler.newFactory();
             channelType = NioSocketChannel.class;
         }
-        group = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
+        int loops = Runtime.getRuntime().availableProcessors();
+        buffers = new PooledByteBufAllocator(true, 0, loops, PooledByteBufAllocator.defaultPageSize(),
+                PooledByteBufAllocator.defaultMaxOrder(), 0, 0, false);
+        group = new MultiThreadIoEventLoopGroup(loops,
                 new DefaultThreadFactory("upstream", true), io);
     }
 

@@ -280,6 +280,7 @@ public final class NettyHttpClient implements AutoCloseable {
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.AUTO_READ, false)
+                    .option(ChannelOption.ALLOCATOR, loops.buffers)
                     .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64 * 1024, 256 * 1024, MAX_CHUNK));
             if (proxy.isPresent()) {
                 // The proxy resolves the target's name: inside a corporate network only it may know the address.
