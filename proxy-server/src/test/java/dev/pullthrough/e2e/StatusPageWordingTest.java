@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 class StatusPageWordingTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** A time cell as the page renders it: its local date and time in the title, the time relative in the text. */
-    private static final Pattern TIME_CELL = Pattern.compile("<td class=\"when\" title=\"([^\"]+)\">(\\d+) s ago</td>");
+    private static final Pattern TIME_CELL = Pattern.compile("<td class=\"when\" title=\"([^\"]+)\">\\d+ (s|min) ago</td>");
 
     @TempDir
     Path temp;
@@ -67,7 +67,7 @@ class StatusPageWordingTest {
             while (cells.find()) {
                 titles.add(cells.group(1));
             }
-            assertEquals(2, titles.size(), "two time cells, 'N s ago' with a title: " + dom);
+            assertEquals(2, titles.size(), "two time cells, 'N s ago' (or 'N min ago' on a slow machine) with a title: " + dom);
             String year = Integer.toString(pulled.atZone(ZoneId.systemDefault()).getYear());
             for (String title : titles) {
                 assertTrue(title.contains(year) && title.matches(".*\\d{1,2}:\\d{2}:\\d{2}.*"), "a local date and time: " + title);
