@@ -21,13 +21,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
  * The admin endpoints as plain data: {@code GET /metrics}, {@code GET /healthz}, {@code GET /readyz},
  * and {@code POST /prefetch?image=IMAGE[&image=...]}, which warms the cache and answers when done.
- * Answers may block (disk, upstream): callers run them off the event loop.
+ * Answers may block on the disk: callers run them off the event loop. A prefetch waits on upstreams
+ * for as long as they take, so {@link #answerLater} runs it on threads of its own, never a worker's.
  */
 public final class AdminRoutes {
     /** A status, a content type and a body. */
@@ -39,21 +42,21 @@ public final class AdminRoutes {
     private final CacheAdmin cache;
     private final StatusReport status;
     private final Supplier<Optional<String>> degradation;
+    /** Where prefetches wait on their upstreams: not the workers, which every other request needs (issue 29). */
+    private final Executor prefetching;
     private static final String STATUS_PAGE = statusPage();
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Ready only with room for a typical layer: a proxy that cannot store what it fetches is not ready. */
     private static final long MIN_FREE_BYTES = 256L << 20;
 
-    public AdminRoutes(Metrics metrics, Path storageTmp, Prefetcher prefetcher, CacheAdmin cache, StatusReport status) {
-        this(metrics, storageTmp, prefetcher, cache, status, Optional::empty);
-    }
-
     /**
      * {@code degradation}: why this replica of a cluster works alone now; {@code /readyz} reports it
-     * and stays ready (a replica alone still serves every pull).
+     * and stays ready (a replica alone still serves every pull). {@code prefetching}: the threads
+     * prefetches run on while they wait on upstreams.
      */
     public AdminRoutes(Metrics metrics, Path storageTmp, Prefetcher prefetcher, CacheAdmin cache, StatusReport status,
-                       Supplier<Optional<String>> degradation) {
+                       Supplier<Optional<String>> degradation, Executor prefetching) {
+        this.prefetching = prefetching;
         this.degradation = degradation;
         this.status = status;
         this.cache = cache;
@@ -80,6 +83,19 @@ public final class AdminRoutes {
     }
 
     /**
+     * The answer for an admin request, completed when known: a prefetch completes when its images
+     * are cached, holding none of {@code workers} meanwhile; every other answer runs on {@code workers}.
+     */
+    public CompletableFuture<Answer> answerLater(String method, String uri, BooleanSupplier clientGone, Executor workers) {
+        int q = uri.indexOf('?');
+        String path = q < 0 ? uri : uri.substring(0, q);
+        if (path.equals("/prefetch") && method.equals("POST")) {
+            return prefetch(q < 0 ? "" : uri.substring(q + 1), clientGone);
+        }
+        return CompletableFuture.supplyAsync(() -> answer(method, uri, clientGone), workers);
+    }
+
+    /**
      * As {@link #answer(String, String)}; {@code clientGone} says whether the client has hung up, so
      * that a long answer (a prefetch) stops working for nobody.
      */
@@ -87,7 +103,8 @@ public final class AdminRoutes {
         int q = uri.indexOf('?');
         String path = q < 0 ? uri : uri.substring(0, q);
         if (path.equals("/prefetch")) {
-            return method.equals("POST") ? prefetch(q < 0 ? "" : uri.substring(q + 1), clientGone)
+            // Blocking callers only (answerLater does not come here for a POST): waits for the prefetch.
+            return method.equals("POST") ? prefetch(q < 0 ? "" : uri.substring(q + 1), clientGone).join()
                     : text(405, "text/plain", "use POST /prefetch?image=IMAGE\n");
         }
         if (path.equals("/cache/images")) {
@@ -204,31 +221,48 @@ public final class AdminRoutes {
         }
     }
 
-    private Answer prefetch(String query, BooleanSupplier clientGone) {
+    /** One image's part of a prefetch's answer: its JSON object, and whether it failed. */
+    private record Prefetched(String json, boolean failed) {}
+
+    /**
+     * {@code POST /prefetch}: the images one after another, each on a prefetch thread, chained so
+     * that no thread waits for the next to start; the answer completes when the last one ends (or the
+     * client hung up: nobody reads the rest).
+     */
+    private CompletableFuture<Answer> prefetch(String query, BooleanSupplier clientGone) {
         List<String> images = parameters(query, "image");
         if (images.isEmpty()) {
-            return text(400, "application/json", "{\"error\":\"name at least one image: POST /prefetch?image=library/alpine:3.19\"}\n");
+            return CompletableFuture.completedFuture(text(400, "application/json",
+                    "{\"error\":\"name at least one image: POST /prefetch?image=library/alpine:3.19\"}\n"));
         }
-        StringBuilder json = new StringBuilder("{\"images\":[");
-        boolean failed = false;
-        for (int i = 0; i < images.size(); i++) {
-            if (clientGone.getAsBoolean()) {
-                break; // nobody reads the rest
-            }
-            json.append(i == 0 ? "" : ",");
-            try {
-                Prefetcher.Summary s = prefetcher.prefetch(images.get(i), Prefetcher.QUIET, clientGone);
-                json.append("{\"image\":\"").append(escape(s.image())).append("\",\"digest\":\"").append(s.digest())
-                        .append("\",\"manifests\":").append(s.manifests()).append(",\"blobs\":").append(s.blobs())
-                        .append(",\"blobBytes\":").append(s.blobBytes()).append('}');
-            } catch (IOException | RuntimeException e) {
-                failed = true;
-                json.append("{\"image\":\"").append(escape(images.get(i))).append("\",\"error\":\"")
-                        .append(escape(e.getMessage() == null ? e.toString() : e.getMessage())).append("\"}");
-            }
+        CompletableFuture<List<Prefetched>> done = CompletableFuture.completedFuture(new ArrayList<>());
+        for (String image : images) {
+            done = done.thenCompose(parts -> clientGone.getAsBoolean() ? CompletableFuture.completedFuture(parts)
+                    : CompletableFuture.supplyAsync(() -> prefetchOne(image, clientGone), prefetching).thenApply(part -> {
+                        parts.add(part);
+                        return parts;
+                    }));
         }
-        json.append("]}\n");
-        return text(failed ? 502 : 200, "application/json", json.toString());
+        return done.thenApply(AdminRoutes::prefetchAnswer);
+    }
+
+    /** Blocking: one image walked and cached, on a prefetch thread. */
+    private Prefetched prefetchOne(String image, BooleanSupplier clientGone) {
+        try {
+            Prefetcher.Summary s = prefetcher.prefetch(image, Prefetcher.QUIET, clientGone);
+            return new Prefetched("{\"image\":\"" + escape(s.image()) + "\",\"digest\":\"" + s.digest()
+                    + "\",\"manifests\":" + s.manifests() + ",\"blobs\":" + s.blobs() + ",\"blobBytes\":" + s.blobBytes() + '}',
+                    false);
+        } catch (IOException | RuntimeException e) {
+            return new Prefetched("{\"image\":\"" + escape(image) + "\",\"error\":\""
+                    + escape(e.getMessage() == null ? e.toString() : e.getMessage()) + "\"}", true);
+        }
+    }
+
+    private static Answer prefetchAnswer(List<Prefetched> parts) {
+        boolean failed = parts.stream().anyMatch(Prefetched::failed);
+        String json = "{\"images\":[" + String.join(",", parts.stream().map(Prefetched::json).toList()) + "]}\n";
+        return text(failed ? 502 : 200, "application/json", json);
     }
 
     private long freeBytes() {

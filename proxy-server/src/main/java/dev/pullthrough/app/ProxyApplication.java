@@ -46,7 +46,7 @@ public final class ProxyApplication implements AutoCloseable {
                 new CatalogService(core.metadata, core.router.defaultUpstreamName()), core.blocking, core.metrics, pullers,
                 core.pulls, core.redirects());
         AdminRoutes admin = new AdminRoutes(core.metrics, core.storage.paths.tmpDir(), core.prefetcher, core.cacheAdmin,
-                core.statusReport(), core::clusterDegradation);
+                core.statusReport(), core::clusterDegradation, core.prefetching);
         PeerApi peers = new PeerApi(config.cluster().map(ClusterConfig::secret), core.router, core.blobs, core.blocking);
         RegistryServer server = new RegistryServer();
         ClientPolicy adminClients = new ClientPolicy(Optional.of(config.admin().allowCidrs()));

@@ -68,7 +68,7 @@ import org.slf4j.LoggerFactory;
 public final class ProxyCore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyCore.class);
     /** Threads that may block on disk, RocksDB or an upstream's answer, so the event loops never do. */
-    private static final int BLOCKING_THREADS = 64;
+    public static final int BLOCKING_THREADS = 64;
     /** Upstream blob downloads at once; further ones queue. */
     private static final int MAX_DOWNLOADS = 32;
     /** Threads that write and hash downloads (they wait on the disk only, never on the network). */
@@ -102,6 +102,11 @@ public final class ProxyCore implements AutoCloseable {
     final CacheAdmin cacheAdmin;
     /** Keep-warm runs, on a thread of their own: a run may download whole images. */
     final ScheduledExecutorService warming = Executors.newSingleThreadScheduledExecutor(named("keep-warm"));
+    /**
+     * Admin prefetches, each waiting on its upstream as long as that takes: threads of their own, so
+     * that however many run, the workers stay free for pulls and other admin requests (issue 29).
+     */
+    final ExecutorService prefetching = Executors.newCachedThreadPool(named("prefetch"));
     final Optional<KeepWarm> keepWarm;
     final Optional<S3Bucket> bucket;
     final Optional<BucketMirror> mirror;
@@ -399,6 +404,7 @@ public final class ProxyCore implements AutoCloseable {
         // Eviction passes stop between steps when interrupted; a pass over the whole cache does not.
         housekeeping.shutdownNow();
         warming.shutdownNow();
+        prefetching.shutdownNow();
         checking.shutdownNow();
         upstreamLookups.shutdownNow();
         evictions.shutdownNow();

@@ -12,7 +12,8 @@ import java.util.NavigableSet;
 import java.util.TreeSet;
 
 /**
- * {@code GET /v2/_catalog}: the repositories this proxy holds something of, as the reference
+ * {@code GET /v2/_catalog}: the repositories this proxy holds something of (a manifest or blob linked
+ * to it still cached: not one whose content was all evicted or purged), as the reference
  * registry's proxy mode lists them, paged with {@code n} and {@code last} and a {@code Link} to the
  * next page. Answered from the cache alone; names are as clients pull them (with the upstream's
  * prefix, except for the default upstream). Blocking (a scan of the metadata store).
@@ -33,8 +34,12 @@ public final class CatalogService {
 
     public ProxyResponse list(Route.Catalog route) {
         TreeSet<String> names = new TreeSet<>();
-        metadata.forEachRepository((upstream, repository) ->
-                names.add(upstream.equals(defaultUpstream) ? repository : upstream + "/" + repository));
+        metadata.forEachRepository((upstream, repository) -> {
+            // Linked is not held: links outlive eviction (issue 29), so list only what still has bytes here.
+            if (metadata.holdsAnything(upstream, repository)) {
+                names.add(upstream.equals(defaultUpstream) ? repository : upstream + "/" + repository);
+            }
+        });
         int n = Math.min(route.n().orElse(DEFAULT_PAGE), MAX_PAGE);
         NavigableSet<String> after = route.last().map(last -> names.tailSet(last, false)).orElse(names);
         List<String> page = after.stream().limit(n).toList();

@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The admin endpoints' answers, on the admin port or on a port shared with the registry: health for
  * anyone, everything else for the addresses of {@code admin.allowCidrs} with the credentials pulls
- * need. Answered off the event loop (metrics and prefetch read the disk).
+ * need. Answered off the event loop (metrics and prefetch read the disk); a prefetch, which waits on
+ * upstreams, on threads of its own rather than the workers.
  */
 final class AdminResponder {
     private static final Logger LOG = LoggerFactory.getLogger(AdminResponder.class);
@@ -68,23 +69,29 @@ final class AdminResponder {
         String method = request.method().name();
         String uri = request.uri();
         Optional<String> credentials = Optional.ofNullable(request.headers().get(HttpHeaderNames.AUTHORIZATION));
-        return CompletableFuture.supplyAsync(() -> {
-            AdminRoutes.Answer answer;
-            try {
-                answer = AdminRoutes.isHealth(path) || adminCredentials.test(credentials)
-                        ? routes.answer(method, uri, clientGone)
-                        : new AdminRoutes.Answer(401, "text/plain", "credentials needed\n".getBytes(StandardCharsets.UTF_8));
-            } catch (RuntimeException e) {
-                // A fault of ours: the client gets an answer (never a hung connection), the log the trace.
-                LOG.error("{} {} failed", method, path, e);
-                return ResponseWriter.error(new ApiError(ErrorCode.UNKNOWN, method + " " + path + " failed: " + e), head);
-            }
-            FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.valueOf(answer.status()), answer.body(), head);
-            out.headers().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
-            if (answer.status() == 401) {
-                out.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, PullerAuthenticator.CHALLENGE);
-            }
-            return out;
-        }, workers);
+        // The credentials check (a bcrypt hash) runs on a worker; a prefetch then waits on its own
+        // threads, so a slow upstream holds no worker (issue 29).
+        return CompletableFuture.supplyAsync(() -> AdminRoutes.isHealth(path) || adminCredentials.test(credentials), workers)
+                .thenCompose(allowed -> allowed ? routes.answerLater(method, uri, clientGone, workers)
+                        : CompletableFuture.completedFuture(new AdminRoutes.Answer(401, "text/plain",
+                                "credentials needed\n".getBytes(StandardCharsets.UTF_8))))
+                .handle((answer, failure) -> failure == null ? response(answer, head) : failed(method, path, failure, head));
+    }
+
+    private static FullHttpResponse response(AdminRoutes.Answer answer, boolean head) {
+        FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.valueOf(answer.status()), answer.body(), head);
+        out.headers().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
+        if (answer.status() == 401) {
+            out.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, PullerAuthenticator.CHALLENGE);
+        }
+        return out;
+    }
+
+    /** A fault of ours: the client gets an answer (never a hung connection), the log the trace. */
+    private static FullHttpResponse failed(String method, String path, Throwable failure, boolean head) {
+        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
+        LOG.error("{} {} failed", method, path, cause);
+        return ResponseWriter.error(new ApiError(ErrorCode.UNKNOWN, method + " " + path + " failed: " + cause), head);
     }
 }

@@ -95,7 +95,7 @@ class StatusPageTest {
             assertTrue(java.util.regex.Pattern.compile("<body data-refreshes=\"[1-9]").matcher(dom).find(), "status.json refreshes: " + dom);
             assertTrue(dom.contains("<span id=\"stale\"></span>"), "and none failed since: " + dom);
             assertTrue(dom.contains("<span id=\"manifest-ratio\" class=\"big\">33.3%</span>"), dom);
-            assertTrue(dom.contains("1 hits, 2 misses"), dom);
+            assertTrue(dom.contains("1 hit, 2 misses"), dom);
             String blobRatio = String.format(Locale.ROOT, "%.1f%%", 100.0 * blobs / (2 * blobs + 1));
             assertTrue(dom.contains("<span id=\"blob-ratio\" class=\"big\">" + blobRatio + "</span>"), dom);
             assertTrue(dom.contains(">" + human(imageBytes) + "</span>"), "bytes from cache and upstream: " + dom);

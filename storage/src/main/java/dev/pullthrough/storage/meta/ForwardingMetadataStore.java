@@ -95,6 +95,11 @@ public abstract class ForwardingMetadataStore implements MetadataStore {
     }
 
     @Override
+    public boolean holdsAnything(String upstream, String repository) {
+        return store.holdsAnything(upstream, repository);
+    }
+
+    @Override
     public void putBlob(Digest digest, long size, long accessMillis) {
         store.putBlob(digest, size, accessMillis);
     }

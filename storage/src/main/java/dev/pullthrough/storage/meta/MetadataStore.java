@@ -71,6 +71,21 @@ public interface MetadataStore extends AutoCloseable {
     /** Every repository something is linked to, once each, ordered by upstream then repository. */
     void forEachRepository(BiConsumer<String, String> upstreamAndRepository);
 
+    /**
+     * Whether something linked to the repository is still cached (indexed): what {@code _catalog}
+     * lists (issue 29). Links outlive eviction, since they record what the upstream said, so a
+     * repository whose manifests and blobs were all evicted is still linked yet holds nothing.
+     */
+    default boolean holdsAnything(String upstream, String repository) {
+        boolean[] found = {false};
+        forEachLink(upstream, repository, digest -> {
+            if (!found[0] && entry(digest).isPresent()) {
+                found[0] = true;
+            }
+        });
+        return found[0];
+    }
+
     /** Indexes a committed blob. */
     void putBlob(Digest digest, long size, long accessMillis);
 

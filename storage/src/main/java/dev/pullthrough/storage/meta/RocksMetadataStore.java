@@ -295,6 +295,25 @@ public final class RocksMetadataStore implements MetadataStore {
         }
     }
 
+    /**
+     * One seek to the repository's links, then one point read of the index per link until one is
+     * indexed: a repository that holds something usually answers on its first link; only one whose
+     * every digest was evicted costs a read per link.
+     */
+    @Override
+    public boolean holdsAnything(String upstream, String repository) {
+        byte[] prefix = (upstream + '\0' + repository + '\0').getBytes(StandardCharsets.UTF_8);
+        try (RocksIterator it = db.newIterator(links)) {
+            for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {
+                byte[] key = it.key();
+                if (get(index, java.util.Arrays.copyOfRange(key, prefix.length, key.length)) != null) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     private static int indexOf(byte[] key, int from) {
         for (int i = from; i < key.length; i++) {
             if (key[i] == 0) {
