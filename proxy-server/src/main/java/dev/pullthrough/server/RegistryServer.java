@@ -36,13 +36,20 @@ public final class RegistryServer implements AutoCloseable {
     private final Class<? extends ServerSocketChannel> channelType;
     private final List<Channel> listeners = new ArrayList<>();
 
-    /** Bytes of direct and heap memory Netty's pooled allocator holds (for metrics). */
+    /**
+     * Bytes of direct memory the allocator our channels use holds (for metrics): {@code ByteBufAllocator.DEFAULT},
+     * which in Netty 4.2 is the adaptive allocator, not {@code PooledByteBufAllocator.DEFAULT} (always 0 here,
+     * issue 29). -1 for an allocator that does not count what it holds.
+     */
     public static long nettyDirectMemory() {
-        return io.netty.buffer.PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
+        return io.netty.buffer.ByteBufAllocator.DEFAULT instanceof io.netty.buffer.ByteBufAllocatorMetricProvider counted
+                ? counted.metric().usedDirectMemory() : -1;
     }
 
+    /** Bytes of heap memory the channels' allocator holds; -1 when it does not count. */
     public static long nettyHeapMemory() {
-        return io.netty.buffer.PooledByteBufAllocator.DEFAULT.metric().usedHeapMemory();
+        return io.netty.buffer.ByteBufAllocator.DEFAULT instanceof io.netty.buffer.ByteBufAllocatorMetricProvider counted
+                ? counted.metric().usedHeapMemory() : -1;
     }
 
     public RegistryServer() {
