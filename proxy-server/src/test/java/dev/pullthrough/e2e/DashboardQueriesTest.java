@@ -110,7 +110,13 @@ class DashboardQueriesTest {
                 for (String query : queries) {
                     JsonNode answer = prometheus.query(query);
                     assertEquals("success", answer.get("status").asText(), query + ": " + answer);
-                    assertTrue(answer.get("data").get("result").size() > 0, "no data for " + query);
+                    if (answer.get("data").get("result").size() == 0) {
+                        // What Prometheus holds, to tell a failed scrape (up 0, stale series) from a missing series.
+                        throw new AssertionError("no data for " + query + "; up: " + prometheus.query("up").get("data")
+                                + "; scrapes of the last minute: " + prometheus.query("count_over_time(up[1m])").get("data")
+                                + "; samples: " + prometheus.query("{__name__=~\"pullthrough_requests_total|pullthrough_cluster_degraded\"}[1m]")
+                                .get("data"));
+                    }
                     assertTrue(values(answer).stream().anyMatch(Double::isFinite), "only NaN for " + query + ": " + answer);
                 }
                 List<Double> ratios = values(prometheus.query(queryOf(queries, "pullthrough_cache_lookups_total{result=\"hit\"}")));
@@ -161,7 +167,8 @@ class DashboardQueriesTest {
             Future<HttpResponse<byte[]>> fromA = clients.submit(() -> RegistryHttp.get(a.url(), path));
             Await.until(() -> held.count("GET /v2/team/big/blobs/" + digest) == 1, Duration.ofSeconds(30), "replica a fetching");
             Future<HttpResponse<byte[]>> fromB = clients.submit(() -> RegistryHttp.get(b.url(), path));
-            Await.until(() -> b.metrics().sum("pullthrough_cluster_blob_fetches", "source", "peer") == 1, Duration.ofSeconds(30),
+            // Awaited on a's side (it answered b's peer request), not on the counter the panel reads.
+            Await.until(() -> a.metrics().sum("pullthrough_requests", "route", "peer", "status", "200") == 1, Duration.ofSeconds(30),
                     "replica b streaming the blob from a");
             release.countDown();
             assertArrayEquals(blob, fromA.get(60, TimeUnit.SECONDS).body());
@@ -180,11 +187,17 @@ class DashboardQueriesTest {
         }
     }
 
-    /** Waits for {@code scrapes} more scrapes of every target than Prometheus had made of the least scraped so far. */
+    /**
+     * Waits for {@code scrapes} more successful scrapes of each target (counted per target: one scraped
+     * more often must not stand in for one whose scrapes timed out on a busy machine).
+     */
     private static void awaitScrapes(Prometheus prometheus, int scrapes) throws Exception {
-        String fewest = "min(count_over_time(pullthrough_downloads_in_flight[10m]))";
-        double before = prometheus.value(fewest);
-        Await.until(() -> prometheus.value(fewest) >= before + scrapes, Duration.ofSeconds(60), scrapes + " more scrapes of each target");
+        Map<String, Double> before = prometheus.scrapesByTarget();
+        Await.until(() -> {
+            Map<String, Double> now = prometheus.scrapesByTarget();
+            return now.size() == prometheus.targets && before.entrySet().stream()
+                    .allMatch(target -> now.getOrDefault(target.getKey(), 0.0) >= target.getValue() + scrapes);
+        }, Duration.ofSeconds(60), scrapes + " more scrapes of each target");
     }
 
     /** The dashboard query that mentions {@code part}. */
@@ -208,10 +221,12 @@ class DashboardQueriesTest {
     private static final class Prometheus implements AutoCloseable {
         private final Process process;
         private final URI url;
+        final int targets;
 
-        private Prometheus(Process process, URI url) {
+        private Prometheus(Process process, URI url, int targets) {
             this.process = process;
             this.url = url;
+            this.targets = targets;
         }
 
         static Prometheus start(Path binary, Path dir, List<URI> targets) throws Exception {
@@ -224,7 +239,7 @@ class DashboardQueriesTest {
             Process process = new ProcessBuilder(binary.toString(), "--config.file=" + config,
                     "--storage.tsdb.path=" + dir.resolve("data"), "--web.listen-address=127.0.0.1:" + port)
                     .redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.log").toFile()).start();
-            Prometheus prometheus = new Prometheus(process, URI.create("http://127.0.0.1:" + port));
+            Prometheus prometheus = new Prometheus(process, URI.create("http://127.0.0.1:" + port), targets.size());
             Await.until(prometheus::ready, Duration.ofSeconds(30), "Prometheus is ready");
             return prometheus;
         }
@@ -244,9 +259,12 @@ class DashboardQueriesTest {
             return JSON.readTree(RegistryHttp.get(url, "/api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8)).body());
         }
 
-        double value(String promql) throws IOException {
-            JsonNode result = query(promql).path("data").path("result");
-            return result.size() == 0 ? 0 : result.get(0).get("value").get(1).asDouble();
+        /** Successful scrapes so far, by target (a sample of a series every scrape carries). */
+        Map<String, Double> scrapesByTarget() throws IOException {
+            Map<String, Double> scrapes = new java.util.HashMap<>();
+            query("count_over_time(pullthrough_downloads_in_flight[10m])").path("data").path("result").forEach(series ->
+                    scrapes.put(series.get("metric").get("instance").asText(), series.get("value").get(1).asDouble()));
+            return scrapes;
         }
 
         @Override
