@@ -166,6 +166,7 @@ public final class ProxyCore implements AutoCloseable {
         manifests = new ManifestService(metadata, cached, admission, janitor, metrics, clock, config.offline(), blocking,
                 cluster.map(Cluster::tags).orElse(SharedTags.NONE));
         listings = new ListingService(config.offline(), clock);
+        metrics.defaultUpstreamSeries(router.defaultUpstreamName());
         prefetcher = new Prefetcher(router, blobs, metadata, admission, clock);
         CacheInventory inventory = new CacheInventory(metadata, pulls, router.defaultUpstreamName());
         cacheAdmin = new CacheAdmin(router, inventory, new CachePurge(metadata, janitor, inventory, pulls, clock));

@@ -48,6 +48,19 @@ public final class PeerApi {
         return path.startsWith(PREFIX);
     }
 
+    /**
+     * The upstream a peer path names, as the access log writes it; "-" when it names none, or something
+     * no upstream name looks like (the path is the asker's, before its secret was checked).
+     */
+    public static String upstreamOf(String path) {
+        if (!path.startsWith(BLOBS)) {
+            return "-";
+        }
+        int slash = path.indexOf('/', BLOBS.length());
+        String name = slash > BLOBS.length() ? path.substring(BLOBS.length(), slash) : "";
+        return name.matches("[A-Za-z0-9._:-]{1,253}") ? name : "-";
+    }
+
     /** The path another replica asks for {@code digest} of {@code repository} at {@code upstream}. */
     static String blobPath(String upstream, String repository, Digest digest) {
         return BLOBS + upstream + "/" + repository + "/" + digest;

@@ -47,12 +47,17 @@ public final class Metrics {
         for (String source : List.of("cache", "upstream")) {
             servedBytes(source);
         }
+        storageWriteFailures();
     }
 
     /** One request sent to an upstream registry (GET or HEAD), by its answer's status. */
     public void upstreamRequest(String upstream, String method, String kind, int status) {
-        counter("pullthrough_upstream_requests", "Requests sent to upstream registries",
-                "upstream", upstream, "method", method, "kind", kind, "status", Integer.toString(status)).increment();
+        upstreamRequests(upstream, method, kind, status).increment();
+    }
+
+    private Counter upstreamRequests(String upstream, String method, String kind, int status) {
+        return counter("pullthrough_upstream_requests", "Requests sent to upstream registries",
+                "upstream", upstream, "method", method, "kind", kind, "status", Integer.toString(status));
     }
 
     /**
@@ -70,10 +75,35 @@ public final class Metrics {
 
     /**
      * The series of a configured upstream whose labels are all known at start, at 0: a rate over them
-     * has data before the first event (issue 29).
+     * has data before the first event (issue 29). Of the upstream requests, the successful GET and HEAD
+     * of manifests and blobs (the "pulls made" panel reads them); other statuses appear when they happen.
+     * The rate-limit gauges stay absent until the upstream states its limit: 0 would read as "spent".
      */
     public void upstreamSeries(String upstream) {
         pullsSaved(upstream);
+        rateLimited(upstream);
+        for (String method : List.of("GET", "HEAD")) {
+            for (String kind : List.of("manifest", "blob")) {
+                upstreamRequests(upstream, method, kind, 200);
+            }
+        }
+        // Any upstream may be chosen by containerd's ns= or by its name as a path prefix.
+        routedRequests(upstream, "ns");
+        routedRequests(upstream, "prefix");
+    }
+
+    /** The upstream that requests with neither prefix nor ns= go to: its "default" routing series, at 0. */
+    public void defaultUpstreamSeries(String upstream) {
+        routedRequests(upstream, "default");
+    }
+
+    /** The upstream (or its token realm) answered 429: it is rate-limiting the proxy. */
+    public void upstreamRateLimited(String upstream) {
+        rateLimited(upstream).increment();
+    }
+
+    private Counter rateLimited(String upstream) {
+        return counter("pullthrough_upstream_rate_limited", "Upstream requests answered 429 (rate-limited)", "upstream", upstream);
     }
 
     /**
@@ -207,20 +237,31 @@ public final class Metrics {
 
     /** One client request answered, by route kind, method and status. */
     public void request(String route, String method, int status) {
-        counter("pullthrough_requests", "Client requests by route, method and status",
-                "route", route, "method", method, "status", Integer.toString(status)).increment();
+        requests(route, method, status).increment();
+    }
+
+    private Counter requests(String route, String method, int status) {
+        return counter("pullthrough_requests", "Client requests by route, method and status",
+                "route", route, "method", method, "status", Integer.toString(status));
     }
 
     /** One request routed to an upstream, and how the upstream was chosen (ns, prefix, default). */
     public void routed(String upstream, String by) {
-        counter("pullthrough_routed_requests", "Requests by the upstream they went to and how it was chosen",
-                "upstream", upstream, "by", by).increment();
+        routedRequests(upstream, by).increment();
+    }
+
+    private Counter routedRequests(String upstream, String by) {
+        return counter("pullthrough_routed_requests", "Requests by the upstream they went to and how it was chosen",
+                "upstream", upstream, "by", by);
     }
 
     /** A blob the cache could not store (disk full or unwritable); counted once per blob, not per chunk. */
     public void storageWriteFailure() {
-        counter("pullthrough_storage_write_failures", "Blobs passed through uncached because the disk could not take them")
-                .increment();
+        storageWriteFailures().increment();
+    }
+
+    private Counter storageWriteFailures() {
+        return counter("pullthrough_storage_write_failures", "Blobs passed through uncached because the disk could not take them");
     }
 
     /** Something left the cache to keep it within storage.maxSize. */
@@ -276,12 +317,16 @@ public final class Metrics {
         clusterTagsShared().increment();
     }
 
-    /** A replica in a cluster: its cluster counters exist from the start, at 0 (issue 29). */
+    /**
+     * A replica in a cluster: its cluster counters exist from the start, at 0 (issue 29), and so do the
+     * peer requests it serves the others with success (the dashboard's "peer requests served").
+     */
     public void clusterSeries() {
         for (String source : List.of("lease", "peer", "alone")) {
             clusterBlobFetches(source);
         }
         clusterTagsShared();
+        requests("peer", "GET", 200);
     }
 
     private Counter clusterBlobFetches(String source) {
@@ -309,12 +354,12 @@ public final class Metrics {
                 .description("Connections open to an upstream's origins, idle or busy").register(registry);
     }
 
-    /** Netty's pooled allocator memory, read when scraped. */
+    /** The memory Netty's buffer allocator (the one the channels use) holds, read when scraped. */
     public void nettyMemory(LongSupplier direct, LongSupplier heap) {
         Gauge.builder("pullthrough_netty_allocator_used_bytes", direct::getAsLong).tag("memory", "direct")
-                .description("Memory held by Netty's pooled allocator").register(registry);
+                .description("Memory held by Netty's buffer allocator").register(registry);
         Gauge.builder("pullthrough_netty_allocator_used_bytes", heap::getAsLong).tag("memory", "heap")
-                .description("Memory held by Netty's pooled allocator").register(registry);
+                .description("Memory held by Netty's buffer allocator").register(registry);
     }
 
     /** Gauges of the cache's size and its bound, read when scraped. */

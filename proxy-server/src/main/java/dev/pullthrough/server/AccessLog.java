@@ -11,8 +11,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One line per request: time, method, path, status, bytes, duration, cache hit or miss, upstream;
- * text or JSON. Lines are gathered per event loop and handed to the logger once per turn of the
+ * One line per request, a peer replica's too: time, method, path, status, bytes, duration, cache hit
+ * or miss, upstream, and the route as the metrics name it (manifest, blob, peer, ...); text or JSON. Lines are gathered per event loop and handed to the logger once per turn of the
  * loop, as one event: under load a turn answers dozens of requests, and one log event (one queue
  * entry, one wake-up of the log writer) per request cost a quarter of a cached manifest's time.
  * Each line carries its own timestamp, so the logger's pattern for these events is only the message.
@@ -42,7 +42,7 @@ final class AccessLog {
      * anywhere else it is logged at once.
      */
     void record(Executor loop, String client, String method, String uri, int status, long bytes, long millis, String cache,
-                String upstream, boolean aborted) {
+                String upstream, String route, boolean aborted) {
         if (!LOG.isInfoEnabled()) {
             return;
         }
@@ -52,7 +52,7 @@ final class AccessLog {
         if (!first) {
             out.append('\n');
         }
-        line(out, client, method, uri, status, bytes, millis, cache, upstream, aborted);
+        line(out, client, method, uri, status, bytes, millis, cache, upstream, route, aborted);
         if (!batched || out.length() > MAX_BATCH_CHARS) {
             flush(out);
         } else if (first) {
@@ -62,7 +62,7 @@ final class AccessLog {
 
     /** Writes one line, without its newline. */
     void line(StringBuilder out, String client, String method, String uri, int status, long bytes, long millis, String cache,
-              String upstream, boolean aborted) {
+              String upstream, String route, boolean aborted) {
         String time = timestamps.get().format(clock.millis());
         if (json) {
             out.append("{\"time\":\"").append(time).append("\",\"client\":\"").append(client)
@@ -72,11 +72,12 @@ final class AccessLog {
             out.append("\",\"status\":").append(status).append(",\"bytes\":").append(bytes).append(",\"ms\":").append(millis)
                     .append(",\"cache\":\"").append(cache).append("\",\"upstream\":\"");
             escape(out, upstream);
+            out.append("\",\"route\":\"").append(route);
             out.append(aborted ? "\",\"aborted\":true}" : "\"}");
         } else {
             out.append(time).append(' ').append(client).append(' ').append(method).append(' ').append(printable(uri)).append(' ').append(status)
                     .append(' ').append(bytes).append("B ").append(millis).append("ms cache=").append(cache)
-                    .append(" upstream=").append(upstream);
+                    .append(" upstream=").append(upstream).append(" route=").append(route);
             if (aborted) {
                 out.append(" aborted");
             }

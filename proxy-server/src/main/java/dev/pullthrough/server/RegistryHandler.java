@@ -102,13 +102,13 @@ final class RegistryHandler extends HttpTurns {
             }
             metrics.requestDuration(reply.route(), nanos);
             accessLog.record(ctx.channel().eventLoop(), clientAddress(ctx), method, uri, status, bytes, nanos / 1_000_000, cache.label(), reply.upstream(),
-                    !f.isSuccess());
+                    reply.route(), !f.isSuccess());
         });
         finish(ctx, done, keep);
     }
 
     /** The client's IP address as the access log writes it. */
-    private static String clientAddress(ChannelHandlerContext ctx) {
+    static String clientAddress(ChannelHandlerContext ctx) {
         return ctx.channel().remoteAddress() instanceof InetSocketAddress address && address.getAddress() != null
                 ? address.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
     }

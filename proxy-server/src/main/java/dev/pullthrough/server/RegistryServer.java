@@ -35,14 +35,23 @@ public final class RegistryServer implements AutoCloseable {
     private final EventLoopGroup workers;
     private final Class<? extends ServerSocketChannel> channelType;
     private final List<Channel> listeners = new ArrayList<>();
+    /** One access log for both listeners: the admin port's peer requests are logged as the registry's are. */
+    private AccessLog accessLog = new AccessLog(false);
 
-    /** Bytes of direct and heap memory Netty's pooled allocator holds (for metrics). */
+    /**
+     * Bytes of direct memory the allocator our channels use holds (for metrics): {@code ByteBufAllocator.DEFAULT},
+     * which in Netty 4.2 is the adaptive allocator, not {@code PooledByteBufAllocator.DEFAULT} (always 0 here,
+     * issue 29). -1 for an allocator that does not count what it holds.
+     */
     public static long nettyDirectMemory() {
-        return io.netty.buffer.PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
+        return io.netty.buffer.ByteBufAllocator.DEFAULT instanceof io.netty.buffer.ByteBufAllocatorMetricProvider counted
+                ? counted.metric().usedDirectMemory() : -1;
     }
 
+    /** Bytes of heap memory the channels' allocator holds; -1 when it does not count. */
     public static long nettyHeapMemory() {
-        return io.netty.buffer.PooledByteBufAllocator.DEFAULT.metric().usedHeapMemory();
+        return io.netty.buffer.ByteBufAllocator.DEFAULT instanceof io.netty.buffer.ByteBufAllocatorMetricProvider counted
+                ? counted.metric().usedHeapMemory() : -1;
     }
 
     public RegistryServer() {
@@ -67,14 +76,18 @@ public final class RegistryServer implements AutoCloseable {
         return Integer.getInteger("io.netty.eventLoopThreads", Runtime.getRuntime().availableProcessors());
     }
 
-    /** Binds the registry API; with {@code admin} present, the admin paths answer on this port too. */
+    /**
+     * Binds the registry API; with {@code admin} present, the admin paths answer on this port too. Called
+     * before {@link #bindAdmin}, whose peer requests go to the access log in the format chosen here.
+     */
     public InetSocketAddress bindRegistry(String host, int port, TlsContexts.ServerTls tls, PullApi api,
                                           Optional<AdminRoutes> admin, PeerApi peerApi, Metrics metrics, Executor blocking,
                                           ClientPolicy clients, ClientPolicy adminClients, boolean jsonAccessLog,
                                           int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AccessLog accessLog = new AccessLog(jsonAccessLog);
+        this.accessLog = accessLog;
         Optional<AdminResponder> shared = admin.map(routes -> new AdminResponder(routes, metrics, blocking, adminClients, api::allows));
-        Optional<PeerResponder> peers = admin.map(routes -> new PeerResponder(peerApi, metrics));
+        Optional<PeerResponder> peers = admin.map(routes -> new PeerResponder(peerApi, metrics, accessLog));
         return bind(host, port, new RegistryInitializer(tls.context,
                 () -> new RegistryHandler(api, shared, peers, metrics, clients, accessLog),
                 connectionsPerClient, headerTimeout));
@@ -85,7 +98,7 @@ public final class RegistryServer implements AutoCloseable {
                                        ClientPolicy adminClients, Predicate<Optional<String>> adminCredentials,
                                        int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AdminResponder responder = new AdminResponder(admin, metrics, blocking, adminClients, adminCredentials);
-        PeerResponder peers = new PeerResponder(peerApi, metrics);
+        PeerResponder peers = new PeerResponder(peerApi, metrics, accessLog);
         return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new AdminHandler(responder, peers, metrics),
                 connectionsPerClient, headerTimeout));
     }

@@ -634,6 +634,9 @@ public final class UpstreamClient implements Upstream {
         return http.send(method, uri, headers).whenComplete((response, failure) -> {
             if (failure == null) {
                 metrics.upstreamRequest(config.name(), method, kind, response.status());
+                if (response.status() == 429) {
+                    metrics.upstreamRateLimited(config.name());
+                }
                 recordRateLimit(response);
                 if (response.status() >= 500 || response.status() == 429 || response.status() == 403) {
                     metrics.upstreamError(config.name(), method + " " + uri.getPath() + ": HTTP " + response.status());

@@ -69,6 +69,9 @@ class SeriesFromTheStartTest {
                     assertTrue(scraped.contains(series), series + " missing from:\n" + scraped);
                 }
                 assertTrue(scraped.contains("pullthrough_cluster_tags_shared_total 0.0"), scraped);
+                // The peer requests this replica serves the others, and whether it coordinates (0: Redis answers).
+                assertTrue(scraped.contains("pullthrough_requests_total{method=\"GET\",route=\"peer\",status=\"200\"} 0.0"), scraped);
+                assertTrue(scraped.contains("\npullthrough_cluster_degraded "), scraped);
                 assertEquals(0.0, replica.metrics().sum("pullthrough_cluster_blob_fetches"));
             }
         }

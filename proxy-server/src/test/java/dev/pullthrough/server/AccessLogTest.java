@@ -25,16 +25,16 @@ class AccessLogTest {
     @Test
     void line_text_timeFirstThenRequestAndOutcome() {
         StringBuilder out = new StringBuilder();
-        new AccessLog(false, CLOCK).line(out, "10.0.0.7", "GET", "/v2/library/alpine/manifests/3.19", 200, 1234, 3, "hit", "docker.io", false);
-        assertEquals("2026-11-26T18:07:09.027Z 10.0.0.7 GET /v2/library/alpine/manifests/3.19 200 1234B 3ms cache=hit upstream=docker.io",
+        new AccessLog(false, CLOCK).line(out, "10.0.0.7", "GET", "/v2/library/alpine/manifests/3.19", 200, 1234, 3, "hit", "docker.io", "manifest", false);
+        assertEquals("2026-11-26T18:07:09.027Z 10.0.0.7 GET /v2/library/alpine/manifests/3.19 200 1234B 3ms cache=hit upstream=docker.io route=manifest",
                 out.toString());
     }
 
     @Test
     void line_json_oneObjectWithEscapedPathAndAbort() {
         StringBuilder out = new StringBuilder();
-        new AccessLog(true, CLOCK).line(out, "::1", "GET", "/v2/a\"b/blobs/x", 200, 5, 0, "miss", "u", true);
+        new AccessLog(true, CLOCK).line(out, "::1", "GET", "/v2/a\"b/blobs/x", 200, 5, 0, "miss", "u", "blob", true);
         assertEquals("{\"time\":\"2026-11-26T18:07:09.027Z\",\"client\":\"::1\",\"method\":\"GET\",\"path\":\"/v2/a\\\"b/blobs/x\",\"status\":200,"
-                + "\"bytes\":5,\"ms\":0,\"cache\":\"miss\",\"upstream\":\"u\",\"aborted\":true}", out.toString());
+                + "\"bytes\":5,\"ms\":0,\"cache\":\"miss\",\"upstream\":\"u\",\"route\":\"blob\",\"aborted\":true}", out.toString());
     }
 }
