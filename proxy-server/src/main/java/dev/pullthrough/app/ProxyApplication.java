@@ -41,7 +41,9 @@ public final class ProxyApplication implements AutoCloseable {
         PullerAuthenticator pullers = new PullerAuthenticator(config.auth().htpasswd().map(HtpasswdUsers::load));
         TlsContexts.ServerTls tls = TlsContexts.forServer(config.server().tls());
         ProxyCore core = ProxyCore.open(config);
-        core.metrics.nettyMemory(RegistryServer::nettyDirectMemory, RegistryServer::nettyHeapMemory);
+        // Direct memory of both: the server's allocator and the pool upstream reads land in.
+        core.metrics.nettyMemory(() -> Math.max(0, RegistryServer.nettyDirectMemory()) + core.upstreamLoops.directMemory(),
+                RegistryServer::nettyHeapMemory);
         PullApi api = new PullApi(core.router, core.manifests, core.blobs, core.listings,
                 new CatalogService(core.metadata, core.router.defaultUpstreamName()), core.blocking, core.metrics, pullers,
                 core.pulls, core.redirects());

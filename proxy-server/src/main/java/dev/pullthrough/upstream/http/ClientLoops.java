@@ -59,6 +59,11 @@ public final class ClientLoops implements AutoCloseable {
                 new DefaultThreadFactory("upstream", true), io);
     }
 
+    /** Bytes of direct memory the pool of upstream read buffers holds (for metrics). */
+    public long directMemory() {
+        return ((PooledByteBufAllocator) buffers).metric().usedDirectMemory();
+    }
+
     @Override
     public void close() {
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
