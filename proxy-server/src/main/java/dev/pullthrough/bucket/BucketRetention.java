@@ -8,6 +8,7 @@ import dev.pullthrough.storage.s3.S3Bucket;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -87,8 +88,20 @@ public final class BucketRetention {
     }
 
     /**
+     * The last pass any replica finished, asked of the cluster now (blocking, briefly); as last known
+     * when the cluster cannot be asked: what the status page shows.
+     */
+    public Optional<RetentionPass> lastPass() {
+        Optional<RetentionPass> last = turns.lastPass();
+        if (last.isPresent()) {
+            lastKnown = last;
+        }
+        return lastKnown;
+    }
+
+    /**
      * The last pass any replica finished, as this replica last learned it (at most {@link #LOOK_EVERY}
-     * old): what the status page and the kept-objects gauge show, without asking Redis.
+     * old): what the kept-objects gauge shows, without asking Redis.
      */
     public Optional<RetentionPass> lastKnownPass() {
         return lastKnown;
@@ -159,7 +172,8 @@ public final class BucketRetention {
         // unused for twice the retention loses its record too, and is first seen anew (kept longer, never lost).
         uses.forgetBefore(cutoff - retention.toMillis());
         long aborted = abortAbandonedUploads(started);
-        return new RetentionPass(clock.instant(), replica, deletedObjects, deletedBytes, kept[0], aborted);
+        // In milliseconds, as Redis keeps it: every replica reports the same instant.
+        return new RetentionPass(clock.instant().truncatedTo(ChronoUnit.MILLIS), replica, deletedObjects, deletedBytes, kept[0], aborted);
     }
 
     private void holdTheLease() {

@@ -53,6 +53,18 @@ public final class UseRecording extends ForwardingMetadataStore {
         used(Map.of(digest, clock.millis()));
     }
 
+    /** Indexed and linked as the store below does it (one write where it can), recorded as needed. */
+    @Override
+    public void putLinkedBlob(String upstream, String repository, Digest digest, long size, long accessMillis) {
+        store.putLinkedBlob(upstream, repository, digest, size, accessMillis);
+        used(Map.of(digest, clock.millis()));
+    }
+
+    /** Served without reaching the index: a redirect to the bucket (storage.s3.redirect). */
+    public void usedNow(Digest digest) {
+        used(Map.of(digest, clock.millis()));
+    }
+
     @Override
     public void putManifest(StoredManifest manifest) {
         store.putManifest(manifest);
