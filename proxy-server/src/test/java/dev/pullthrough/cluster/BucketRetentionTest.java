@@ -3,12 +3,17 @@ package dev.pullthrough.cluster;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pullthrough.bucket.BucketRedirects;
 import dev.pullthrough.bucket.BucketRetention;
 import dev.pullthrough.bucket.RetentionPass;
 import dev.pullthrough.bucket.UseLedger;
 import dev.pullthrough.bucket.UseRecording;
+import dev.pullthrough.config.ConfigLoader;
+import dev.pullthrough.config.UpstreamConfig;
 import dev.pullthrough.e2e.RedisServer;
 import dev.pullthrough.oci.Digest;
+import dev.pullthrough.oci.RepositoryName;
+import dev.pullthrough.proxy.Target;
 import dev.pullthrough.storage.meta.MetadataStore;
 import dev.pullthrough.storage.meta.TagKey;
 import dev.pullthrough.storage.meta.TagResolution;
@@ -16,6 +21,7 @@ import dev.pullthrough.storage.s3.BucketFsck;
 import dev.pullthrough.storage.s3.S3Bucket;
 import dev.pullthrough.storage.s3.S3ProxyServer;
 import dev.pullthrough.testing.MovableClock;
+import dev.pullthrough.upstream.Upstream;
 import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -159,6 +165,51 @@ class BucketRetentionTest {
         assertEquals(Set.of(), digests(S3Bucket.Kind.MANIFESTS));
         assertTrue(BucketFsck.check(bucket).clean());
         assertEquals(4, passes.size());
+    }
+
+    /** A replica uses an object while the pass runs: asked again just before the delete, it is kept. */
+    @Test
+    void pass_objectUsedDuringThePass_kept() throws Exception {
+        RedisRetention ledger = replica("replica-a");
+        Digest blob = putBlob("a layer pulled again in the nick of time");
+        ledger.record(Map.of(blob, clock.millis())).join();
+        clock.advance(RETENTION.plusDays(1));
+        AtomicInteger questions = new AtomicInteger();
+        UseLedger usedMeanwhile = new ForwardingLedger(ledger) {
+            @Override
+            public List<Optional<Long>> lastUses(List<Digest> digests) {
+                List<Optional<Long>> answer = ledger.lastUses(digests);
+                if (questions.incrementAndGet() == 1) {
+                    // Between the listing and the delete, another replica serves it.
+                    ledger.record(Map.of(blob, clock.millis())).join();
+                }
+                return answer;
+            }
+        };
+
+        RetentionPass pass = new BucketRetention(bucket, RETENTION, usedMeanwhile, ledger, clock, "replica-a", done -> { })
+                .runIfDue().orElseThrow();
+
+        assertEquals(0, pass.deletedObjects(), pass.toString());
+        assertEquals(Set.of(blob), digests(S3Bucket.Kind.BLOBS));
+    }
+
+    /** A blob handed out by a presigned URL never reaches the index: the redirect itself counts as its use. */
+    @Test
+    void redirect_recordsTheUse() throws Exception {
+        RedisRetention ledger = replica("replica-a");
+        Digest blob = putBlob("a layer fetched straight from the bucket");
+        link(blob);
+        UseRecording recording = new UseRecording(noIndex(), ledger, clock);
+        UpstreamConfig hub = ConfigLoader.fromYaml("upstreams:\n  - name: hub\n    url: http://127.0.0.1:1\n", Map.of())
+                .upstreams().get(0);
+        Upstream upstream = (Upstream) Proxy.newProxyInstance(Upstream.class.getClassLoader(), new Class<?>[] {Upstream.class},
+                (proxy, method, args) -> method.getName().equals("config") ? hub : null);
+        RepositoryName repository = RepositoryName.parse("library/app");
+
+        assertTrue(new BucketRedirects(bucket, recording::usedNow)
+                .locate(new Target(upstream, repository, repository, "", "default"), blob).isPresent());
+        waitFor(() -> ledger.lastUses(List.of(blob)).get(0).equals(Optional.of(clock.millis())), "the redirect recorded as a use");
     }
 
     // ---------------------------------------------------------------- one replica at a time
