@@ -42,6 +42,8 @@ public final class BucketRetention {
     static final Duration UPLOAD_ABANDONED_AFTER = Duration.ofDays(1);
     /** How long the pass is held without a renewal; renewed after every page, so a dead runner frees it soon. */
     static final Duration LEASE = Duration.ofMinutes(10);
+    /** Digests deleted between two renewals of the lease: well within {@link #LEASE} even on a slow store. */
+    private static final int DELETES_PER_RENEWAL = 200;
     private static final Logger LOG = LoggerFactory.getLogger(BucketRetention.class);
 
     private final S3Bucket bucket;
@@ -159,6 +161,9 @@ public final class BucketRetention {
             if (again.get(i).isEmpty() || again.get(i).get() >= cutoff) {
                 kept[0] += objects.size();
                 continue;
+            }
+            if (i % DELETES_PER_RENEWAL == 0) {
+                holdTheLease(); // a long run of deletes outlasts no lease: never two passes at once
             }
             for (S3Bucket.Listed object : objects) {
                 bucket.delete(object.key()).join();
