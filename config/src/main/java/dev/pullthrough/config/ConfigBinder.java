@@ -385,6 +385,12 @@ final class ConfigBinder {
     /** {@code cluster}: absent means a replica on its own. */
     private static Optional<ClusterConfig> cluster(ObjectNode root, StorageConfig storage) {
         if (!(root.get("cluster") instanceof ObjectNode cluster)) {
+            if (storage.s3().flatMap(S3Config::retention).isPresent()) {
+                // One replica at a time runs the retention pass, under a lease in Redis, and uses are recorded there.
+                throw new ConfigException("storage.s3.retention", "needs cluster: the replicas record what they use in Redis"
+                        + " and take turns at the pass with a lease there", "add cluster (redis, advertise, secretFile),"
+                        + " or remove storage.s3.retention");
+            }
             return Optional.empty();
         }
         if (storage.s3().isEmpty()) {
@@ -450,7 +456,21 @@ final class ConfigBinder {
         }
         return Optional.of(new S3Config(bucket, endpoint, text(s3, path + ".region", "region").orElse(DEFAULT_S3_REGION),
                 bool(s3, path + ".pathStyle", "pathStyle", false), accessKey, secretKey, prefix,
-                bool(s3, path + ".redirect", "redirect", false)));
+                bool(s3, path + ".redirect", "redirect", false), retention(s3, path)));
+    }
+
+    /** {@code storage.s3.retention}: absent means the bucket keeps everything; else at least a day. */
+    private static Optional<Duration> retention(ObjectNode s3, String path) {
+        Optional<String> text = text(s3, path + ".retention", "retention");
+        if (text.isEmpty()) {
+            return Optional.empty();
+        }
+        Duration value = Durations.parse(path + ".retention", text.get());
+        if (value.compareTo(S3Config.MIN_RETENTION) < 0) {
+            throw new ConfigException(path + ".retention", "'" + text.get() + "' is too short: replicas record an object's use"
+                    + " at most once an hour", "use at least 1d, e.g. 30d, or remove it to keep everything");
+        }
+        return Optional.of(value);
     }
 
     private static URI url(String key, String text) {

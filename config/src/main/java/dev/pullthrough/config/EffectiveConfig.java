@@ -48,6 +48,7 @@ public final class EffectiveConfig {
                 keys.put("prefix", s3.prefix());
             }
             keys.put("redirect", s3.redirect());
+            s3.retention().ifPresent(retention -> keys.put("retention", Durations.format(retention)));
             storage.put("s3", keys);
         });
         root.put("storage", storage);

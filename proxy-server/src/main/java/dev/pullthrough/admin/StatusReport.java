@@ -33,7 +33,16 @@ public final class StatusReport {
     public record UpstreamInfo(String name, String url) {}
 
     /** This replica in a cluster: its advertised address, and why it works alone now, if it does. */
-    public record ClusterInfo(String advertise, Supplier<Optional<String>> degradation) {}
+    public record ClusterInfo(String advertise, Supplier<Optional<String>> degradation,
+                              Supplier<Optional<RetentionInfo>> lastRetentionPass) {
+        public ClusterInfo(String advertise, Supplier<Optional<String>> degradation) {
+            this(advertise, degradation, Optional::empty);
+        }
+    }
+
+    /** The cluster's last bucket retention pass (storage.s3.retention, issue 30). */
+    public record RetentionInfo(Instant at, String replica, long deletedObjects, long deletedBytes, long keptObjects,
+                                long uploadsAborted) {}
 
     static final Duration IMAGES_MAX_AGE = Duration.ofSeconds(30);
     private static final int TOP = 5;
@@ -160,7 +169,10 @@ public final class StatusReport {
                 "blobsFetched", (long) metrics.sum("pullthrough_cluster_blob_fetches", "source", "lease"),
                 "blobsFromPeers", (long) metrics.sum("pullthrough_cluster_blob_fetches", "source", "peer"),
                 "blobsAlone", (long) metrics.sum("pullthrough_cluster_blob_fetches", "source", "alone"),
-                "tagsShared", (long) metrics.sum("pullthrough_cluster_tags_shared"));
+                "tagsShared", (long) metrics.sum("pullthrough_cluster_tags_shared"),
+                "bucketRetention", info.lastRetentionPass().get().map(pass -> ordered("lastPassAt", pass.at().toString(),
+                        "replica", pass.replica(), "deletedObjects", pass.deletedObjects(), "deletedBytes", pass.deletedBytes(),
+                        "keptObjects", pass.keptObjects(), "uploadsAborted", pass.uploadsAborted())).orElse(null));
     }
 
     /** Keep-warm: its images, the last run (when, and what it did per image) and when the next starts. */

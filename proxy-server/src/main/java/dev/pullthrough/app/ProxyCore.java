@@ -25,6 +25,10 @@ import dev.pullthrough.proxy.BlobRedirects;
 import dev.pullthrough.bucket.BucketFirstUpstream;
 import dev.pullthrough.bucket.BucketMirror;
 import dev.pullthrough.bucket.BucketRedirects;
+import dev.pullthrough.bucket.BucketRetention;
+import dev.pullthrough.bucket.RetentionPass;
+import dev.pullthrough.bucket.UseRecording;
+import dev.pullthrough.config.S3Config;
 import dev.pullthrough.storage.maintenance.CacheJanitor;
 import dev.pullthrough.storage.maintenance.StartupRecovery;
 import dev.pullthrough.storage.maintenance.UnsyncedRecovery;
@@ -112,6 +116,12 @@ public final class ProxyCore implements AutoCloseable {
     final Optional<BucketMirror> mirror;
     /** {@code cluster}: the replicas fetch each blob and resolve each tag once between them. */
     final Optional<Cluster> cluster;
+    /** {@code storage.s3.retention}: the pass that deletes what no replica used for that long (issue 30). */
+    final Optional<BucketRetention> retention;
+    /** With retention: every use of a blob or manifest recorded for the pass. */
+    final Optional<UseRecording> useRecording;
+    /** Retention passes, on a thread of their own: a pass lists the whole bucket. */
+    final ScheduledExecutorService retentionPasses = Executors.newSingleThreadScheduledExecutor(named("bucket-retention"));
     /** Where the upstream checks look names up (issue 27): that blocks, so never on an event loop. */
     final ExecutorService upstreamLookups = Executors.newCachedThreadPool(named("upstream-dns"));
     /** Starts the background upstream checks when due; the checks themselves are asynchronous. */
@@ -149,7 +159,15 @@ public final class ProxyCore implements AutoCloseable {
             }
             return upstream;
         }).toList());
-        CachedMetadataStore cached = new CachedMetadataStore(mirror.<MetadataStore>map(m -> m).orElse(storage.metadata),
+        retention = config.storage().s3().flatMap(S3Config::retention).flatMap(keep -> cluster.map(c -> new BucketRetention(
+                bucket.orElseThrow(), keep, c.retention(), c.retention(), clock, c.self(),
+                pass -> metrics.bucketRetentionPass(pass.deletedObjects(), pass.deletedBytes(), pass.uploadsAborted()))));
+        MetadataStore shared = mirror.<MetadataStore>map(m -> m).orElse(storage.metadata);
+        // Every use of a blob or manifest is recorded for the retention pass (at most hourly per digest).
+        useRecording = retention.map(r -> new UseRecording(shared, cluster.orElseThrow().retention(), clock));
+        retention.ifPresent(pass -> metrics.bucketRetentionSeries(
+                () -> pass.lastKnownPass().map(RetentionPass::keptObjects).orElse(0L)));
+        CachedMetadataStore cached = new CachedMetadataStore(useRecording.<MetadataStore>map(r -> r).orElse(shared),
                 HOT_MANIFEST_BYTES, HOT_TAG_BYTES);
         metadata = cached;
         BlobLeases leases = new BlobLeases();
@@ -186,7 +204,17 @@ public final class ProxyCore implements AutoCloseable {
         housekeeping.scheduleWithFixedDelay(blobs::abortSlowDownloads, 1, 1, TimeUnit.SECONDS);
         housekeeping.execute(this::reconcileAndCount);
         housekeeping.scheduleWithFixedDelay(this::keepWithinBound, 0, 10, TimeUnit.SECONDS);
+        retention.ifPresent(pass -> retentionPasses.scheduleWithFixedDelay(() -> runRetention(pass),
+                BucketRetention.FIRST_LOOK.toMillis(), BucketRetention.LOOK_EVERY.toMillis(), TimeUnit.MILLISECONDS));
         return this;
+    }
+
+    private static void runRetention(BucketRetention pass) {
+        try {
+            pass.runIfDue();
+        } catch (RuntimeException e) {
+            LOG.warn("the bucket retention pass failed (the next look retries): {}", e.toString());
+        }
     }
 
     /**
@@ -377,7 +405,9 @@ public final class ProxyCore implements AutoCloseable {
         return new StatusReport(metrics, config.upstreams().stream()
                 .map(u -> new StatusReport.UpstreamInfo(u.name(), u.url().toString())).toList(),
                 janitor::used, janitor.maxSize(), blobs::downloads, cacheAdmin, keepWarm,
-                config.cluster().map(c -> new StatusReport.ClusterInfo(c.advertise().toString(), this::clusterDegradation)),
+                config.cluster().map(c -> new StatusReport.ClusterInfo(c.advertise().toString(), this::clusterDegradation,
+                        () -> retention.flatMap(BucketRetention::lastPass).map(p -> new StatusReport.RetentionInfo(
+                                p.at(), p.replica(), p.deletedObjects(), p.deletedBytes(), p.keptObjects(), p.uploadsAborted())))),
                 clock, upstreamChecks);
     }
 
@@ -404,6 +434,7 @@ public final class ProxyCore implements AutoCloseable {
     public void close() {
         // Eviction passes stop between steps when interrupted; a pass over the whole cache does not.
         housekeeping.shutdownNow();
+        retentionPasses.shutdownNow();
         warming.shutdownNow();
         prefetching.shutdownNow();
         checking.shutdownNow();
@@ -467,7 +498,8 @@ public final class ProxyCore implements AutoCloseable {
     /** Blob GETs answered with a presigned URL of the bucket (storage.s3.redirect), or none. */
     BlobRedirects redirects() {
         return bucket.filter(b -> config.storage().s3().orElseThrow().redirect())
-                .<BlobRedirects>map(BucketRedirects::new).orElse(BlobRedirects.NONE);
+                .<BlobRedirects>map(b -> new BucketRedirects(b, digest -> useRecording.ifPresent(r -> r.usedNow(digest))))
+                .orElse(BlobRedirects.NONE);
     }
 
     /** Why this replica of a cluster works alone now (Redis unreachable); empty when it coordinates, or is no replica. */

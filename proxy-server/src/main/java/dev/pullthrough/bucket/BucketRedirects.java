@@ -7,6 +7,7 @@ import dev.pullthrough.storage.s3.S3Bucket;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,9 +23,16 @@ public final class BucketRedirects implements BlobRedirects {
     private static final Logger LOG = LoggerFactory.getLogger(BucketRedirects.class);
 
     private final S3Bucket bucket;
+    private final Consumer<Digest> redirected;
 
     public BucketRedirects(S3Bucket bucket) {
+        this(bucket, digest -> { });
+    }
+
+    /** {@code redirected} hears of each blob handed out by URL: a use the bucket retention must know of (issue 30). */
+    public BucketRedirects(S3Bucket bucket, Consumer<Digest> redirected) {
         this.bucket = bucket;
+        this.redirected = redirected;
     }
 
     @Override
@@ -32,8 +40,11 @@ public final class BucketRedirects implements BlobRedirects {
         try {
             String key = bucket.key(S3Bucket.Kind.BLOBS, digest);
             boolean linked = bucket.size(bucket.linkKey(target.upstreamName(), target.repository().value(), digest)).join().isPresent();
-            return linked && bucket.size(key).join().isPresent()
-                    ? Optional.of(bucket.presignedGet(key, URL_LIFETIME)) : Optional.empty();
+            if (!linked || bucket.size(key).join().isEmpty()) {
+                return Optional.empty();
+            }
+            redirected.accept(digest);
+            return Optional.of(bucket.presignedGet(key, URL_LIFETIME));
         } catch (RuntimeException e) {
             LOG.warn("looking up {} in the bucket failed; serving it here: {}", digest, e.toString());
             return Optional.empty();

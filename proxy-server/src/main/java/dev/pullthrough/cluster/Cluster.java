@@ -20,6 +20,7 @@ public final class Cluster implements AutoCloseable {
     private final RedisLink redis;
     private final RedisLeases leases;
     private final RedisTags tags;
+    private final RedisRetention retention;
     private final PeerClient peers;
     private final String self;
     private final Metrics metrics;
@@ -38,6 +39,7 @@ public final class Cluster implements AutoCloseable {
         this.redis = RedisLink.open(config.redis(), config.redisPassword(), up -> { });
         this.leases = new RedisLeases(redis);
         this.tags = new RedisTags(redis, leases, self, timer);
+        this.retention = new RedisRetention(redis, self);
         metrics.clusterDegraded(() -> !redis.up());
         metrics.clusterSeries();
     }
@@ -54,6 +56,16 @@ public final class Cluster implements AutoCloseable {
 
     public SharedTags tags() {
         return tags;
+    }
+
+    /** The bucket retention's uses, lease and last pass in Redis (storage.s3.retention, issue 30). */
+    public RedisRetention retention() {
+        return retention;
+    }
+
+    /** This replica, as the cluster names it (its advertised URL and a word for this process). */
+    public String self() {
+        return self;
     }
 
     /** Why this replica works alone now, if it does. */

@@ -337,6 +337,37 @@ public final class Metrics {
         return counter("pullthrough_cluster_tags_shared", "Tag resolutions another replica made, used instead of asking the upstream");
     }
 
+    /**
+     * The bucket retention (storage.s3.retention, issue 30), from the start at 0: what the passes this
+     * replica ran deleted, and what the cluster's last pass kept ({@code kept}, read when scraped).
+     */
+    public void bucketRetentionSeries(LongSupplier keptObjects) {
+        bucketRetentionDeleted();
+        bucketRetentionDeletedBytes();
+        bucketRetentionUploadsAborted();
+        Gauge.builder("pullthrough_bucket_retention_kept_objects", keptObjects::getAsLong)
+                .description("Bucket objects the last retention pass kept, in use or named by a cached tag").register(registry);
+    }
+
+    /** A retention pass this replica ran. */
+    public void bucketRetentionPass(long deletedObjects, long deletedBytes, long uploadsAborted) {
+        bucketRetentionDeleted().increment(deletedObjects);
+        bucketRetentionDeletedBytes().increment(deletedBytes);
+        bucketRetentionUploadsAborted().increment(uploadsAborted);
+    }
+
+    private Counter bucketRetentionDeleted() {
+        return counter("pullthrough_bucket_retention_deleted_objects", "Bucket objects deleted as unused for the retention");
+    }
+
+    private Counter bucketRetentionDeletedBytes() {
+        return counter("pullthrough_bucket_retention_deleted_bytes", "Bytes of bucket objects deleted as unused for the retention");
+    }
+
+    private Counter bucketRetentionUploadsAborted() {
+        return counter("pullthrough_bucket_retention_uploads_aborted", "Unfinished multipart uploads aborted after a day");
+    }
+
     /** Upstream blob downloads in flight, read when scraped. */
     public void inFlightDownloads(LongSupplier count) {
         Gauge.builder("pullthrough_downloads_in_flight", count::getAsLong).description("Upstream blob downloads running")

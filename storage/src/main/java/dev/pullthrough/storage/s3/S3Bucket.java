@@ -11,6 +11,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -174,6 +176,57 @@ public final class S3Bucket implements AutoCloseable {
     public void forEachKey(Kind kind, Consumer<String> action) {
         client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix + kind.folder + "/"))
                 .contents().subscribe(object -> action.accept(object.key())).join();
+    }
+
+    /** An object as a listing names it. */
+    public record Listed(String key, long size) {}
+
+    /**
+     * Every blob, manifest and repository-link object under the prefix, a page (up to 1000) at a
+     * time, each page handed to {@code page} on the calling thread once it arrived (blocking): what
+     * the retention pass weighs, without holding the whole listing.
+     */
+    public void forEachObjectPage(Consumer<List<Listed>> page) {
+        for (String folder : new String[] {Kind.BLOBS.folder, Kind.MANIFESTS.folder, "links"}) {
+            String token = null;
+            do {
+                String after = token;
+                var listed = client.listObjectsV2(b -> b.bucket(bucket).prefix(prefix + folder + "/").continuationToken(after)).join();
+                page.accept(listed.contents().stream().map(object -> new Listed(object.key(), object.size())).toList());
+                token = Boolean.TRUE.equals(listed.isTruncated()) ? listed.nextContinuationToken() : null;
+            } while (token != null);
+        }
+    }
+
+    /**
+     * The digest any of our object keys ends with: a blob's, a manifest's, or the one a repository link
+     * names ({@code .../ALGORITHM/HEX}); empty for a key that is none of these.
+     */
+    public Optional<Digest> digestNamedBy(String key) {
+        if (!key.startsWith(prefix)) {
+            return Optional.empty();
+        }
+        String[] parts = key.substring(prefix.length()).split("/");
+        if (parts.length < 3 || !List.of(Kind.BLOBS.folder, Kind.MANIFESTS.folder, "links").contains(parts[0])
+                || parts[0].equals("links") && parts.length < 5 || !parts[0].equals("links") && parts.length != 3) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Digest.parse(parts[parts.length - 2] + ":" + parts[parts.length - 1]));
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** A multipart upload begun and neither completed nor aborted. */
+    public record UnfinishedUpload(String key, String uploadId, Instant initiated) {}
+
+    /** The multipart uploads under the prefix not completed nor aborted yet (blocking). */
+    public List<UnfinishedUpload> unfinishedUploads() {
+        List<UnfinishedUpload> uploads = new ArrayList<>();
+        client.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(prefix)).uploads()
+                .subscribe(upload -> uploads.add(new UnfinishedUpload(upload.key(), upload.uploadId(), upload.initiated()))).join();
+        return uploads;
     }
 
     /** The object's bytes as a blocking stream (fsck reads whole blobs without holding them in memory). */
