@@ -25,6 +25,7 @@ public final class ProxyApplication implements AutoCloseable {
     private final ProxyCore core;
     private final RegistryServer server;
     private final InetSocketAddress registryAddress;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     private ProxyApplication(ProxyCore core, RegistryServer server, InetSocketAddress registryAddress) {
         this.core = core;
@@ -87,11 +88,33 @@ public final class ProxyApplication implements AutoCloseable {
         return core.metrics;
     }
 
-    /** Stops accepting, lets responses finish briefly, then closes the core (RocksDB last). */
+    /** The first step of a graceful stop: /readyz answers 503 and responses close their connections; quick, any thread. */
+    public void startDraining() {
+        server.startDraining();
+    }
+
+    /**
+     * The stop on SIGTERM (issue 30): drains ({@link GracefulStop}: server.drainDelay, then what is in
+     * flight until server.drainTimeout, or until a second signal), then closes as {@link #close} does.
+     */
+    public void drainAndClose(StopRequests stop) {
+        new GracefulStop(server, core, core.config.server().drainDelay(), core.config.server().drainTimeout()).run(stop);
+        // The drain gave downloads their time already; after a cut nothing more is waited for.
+        close(java.time.Duration.ZERO);
+    }
+
+    /** Stops accepting, lets responses finish briefly, then closes the core (RocksDB last). Once: a later call does nothing. */
     @Override
     public void close() {
+        close(ProxyCore.DOWNLOAD_DRAIN);
+    }
+
+    private void close(java.time.Duration downloadDrain) {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         server.close();
-        core.close();
+        core.close(downloadDrain);
         LOG.info("pullthrough stopped");
     }
 }

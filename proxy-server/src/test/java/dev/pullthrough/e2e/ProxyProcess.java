@@ -216,6 +216,14 @@ final class ProxyProcess implements AutoCloseable {
         throw new AssertionError("no VmRSS for the proxy");
     }
 
+    /** Waits for the process to end by itself (after a signal the test sent); its exit code. */
+    int awaitExit(Duration limit) throws InterruptedException {
+        if (!process.waitFor(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("the proxy did not exit within " + limit.toMillis() + " ms");
+        }
+        return process.exitValue();
+    }
+
     /** kill -9: no shutdown hook, no flush, no clean RocksDB close. */
     void kill() {
         process.destroyForcibly();
