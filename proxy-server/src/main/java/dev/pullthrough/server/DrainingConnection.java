@@ -65,13 +65,18 @@ final class DrainingConnection extends ChannelDuplexHandler {
 
     /** Closes the connection, on its event loop, when no request of it is open; completes with whether it was idle. */
     io.netty.util.concurrent.Future<Boolean> closeIfIdle(Channel channel) {
-        return channel.eventLoop().submit(() -> {
-            if (open > 0) {
-                return false;
-            }
-            channel.close();
-            return true;
-        });
+        if (channel.eventLoop().inEventLoop()) {
+            return channel.eventLoop().newSucceededFuture(closeNowIfIdle(channel));
+        }
+        return channel.eventLoop().submit(() -> closeNowIfIdle(channel));
+    }
+
+    private boolean closeNowIfIdle(Channel channel) {
+        if (open > 0) {
+            return false;
+        }
+        channel.close();
+        return true;
     }
 
     @Override

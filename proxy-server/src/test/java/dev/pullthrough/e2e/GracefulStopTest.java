@@ -87,10 +87,13 @@ class GracefulStopTest {
         return digest;
     }
 
-    private ProxyProcess serve(Path data, String server, int port, int adminPort, String logName) {
-        String yaml = "upstreams:\n  - name: u\n    url: " + upstream.url() + "\nserver:\n" + server;
-        return ProxyProcess.serveLikeReadme(data, yaml, port, temp.resolve(logName),
-                Map.of("PULLTHROUGH_ADMIN_PORT", Integer.toString(adminPort)));
+    /** The proxy as README starts it; its drain settings from the environment, as the test fixture sets a delay of 0s there. */
+    private ProxyProcess serve(Path data, String drainDelay, String drainTimeout, int port, int adminPort, String logName) {
+        String yaml = "upstreams:\n  - name: u\n    url: " + upstream.url() + "\n";
+        return ProxyProcess.serveLikeReadme(data, yaml, port, temp.resolve(logName), Map.of(
+                "PULLTHROUGH_ADMIN_PORT", Integer.toString(adminPort),
+                "PULLTHROUGH_SERVER_DRAINDELAY", drainDelay,
+                "PULLTHROUGH_SERVER_DRAINTIMEOUT", drainTimeout));
     }
 
     /** SIGTERM, as {@code kill -TERM PID} sends it (no shell in between, so the clock starts at the signal). */
@@ -165,7 +168,7 @@ class GracefulStopTest {
         int port = Loopback.freePort();
         int adminPort = Loopback.freePort();
         Duration drainDelay = Duration.ofSeconds(3);
-        proxy = serve(data, "  drainDelay: 3s\n  drainTimeout: 60s\n", port, adminPort, "serve.log");
+        proxy = serve(data, "3s", "60s", port, adminPort, "serve.log");
 
         try (KeepAlive used = new KeepAlive(port); KeepAlive idle = new KeepAlive(port); KeepAlive probe = new KeepAlive(adminPort)) {
             assertEquals(200, used.get("/v2/").status);
@@ -183,11 +186,11 @@ class GracefulStopTest {
             Thread.sleep(Math.max(0, TimeUnit.NANOSECONDS.toMillis(signalled + TimeUnit.MILLISECONDS.toNanos(100) - System.nanoTime())));
             KeepAlive.Response at100 = probe.get("/readyz");
             long at100Answered = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalled);
+            assertEquals(503, at100.status, "/readyz asked 100 ms after SIGTERM");
             Readiness readiness = polls.get(15, TimeUnit.SECONDS);
             System.out.println("/readyz after SIGTERM: last 200 to a poll sent at " + readiness.lastReadySent() + " ms; first 503 to a"
                     + " poll sent at " + readiness.firstNotReadySent() + " ms, answered at " + readiness.firstNotReadyAnswered()
                     + " ms; the request sent at 100 ms answered " + at100.status + " at " + at100Answered + " ms");
-            assertEquals(503, at100.status, "/readyz asked 100 ms after SIGTERM");
             assertEquals("draining\n", new String(at100.body, StandardCharsets.UTF_8));
             assertTrue(readiness.lastReadySent() < 100, "no poll sent 100 ms or more after SIGTERM is answered 200: " + readiness);
 
@@ -225,7 +228,7 @@ class GracefulStopTest {
         assertTrue(phases.stream().noneMatch(l -> l.contains("cutting")), "nothing cut: " + phases);
 
         // The download that had a client committed during the drain: a restart serves it from the disk.
-        proxy = serve(data, "  drainDelay: 0s\n", Loopback.freePort(), Loopback.freePort(), "restart.log");
+        proxy = serve(data, "0s", "30s", Loopback.freePort(), Loopback.freePort(), "restart.log");
         HttpResponse<byte[]> again = RegistryHttp.get(proxy.url(), REPO + heldDigest);
         assertEquals(200, again.statusCode());
         assertArrayEquals(heldBlob, again.body());
@@ -246,12 +249,12 @@ class GracefulStopTest {
 
     @Test
     void sigterm_drainTimeoutWithStreamHeld_endsPromptlyAndRestartServesEveryCommittedBlob() throws Exception {
-        assertCutShortKeepsCommitted("  drainDelay: 0s\n  drainTimeout: 1s\n", false, "server.drainTimeout 1s reached");
+        assertCutShortKeepsCommitted("0s", "1s", false, "server.drainTimeout 1s reached");
     }
 
     @Test
     void sigterm_secondSigtermDuringTheDrain_endsPromptlyAndRestartServesEveryCommittedBlob() throws Exception {
-        assertCutShortKeepsCommitted("  drainDelay: 5s\n  drainTimeout: 60s\n", true, "a second signal");
+        assertCutShortKeepsCommitted("5s", "60s", true, "a second signal");
     }
 
     /**
@@ -259,7 +262,7 @@ class GracefulStopTest {
      * the process ends promptly, the held client never sees a complete body, and a restart on the same
      * data serves the three from the disk.
      */
-    private void assertCutShortKeepsCommitted(String server, boolean twice, String why) throws Exception {
+    private void assertCutShortKeepsCommitted(String drainDelay, String drainTimeout, boolean twice, String why) throws Exception {
         Path data = temp.resolve("proxy");
         upstream = new FaultyUpstream();
         List<byte[]> committed = List.of(random(100_000, 311), random(2 << 20, 312), random(5_000, 313));
@@ -269,7 +272,7 @@ class GracefulStopTest {
         }
         Digest heldDigest = held(random(HELD_SIZE, 314));
         int adminPort = Loopback.freePort();
-        proxy = serve(data, server, Loopback.freePort(), adminPort, "serve.log");
+        proxy = serve(data, drainDelay, drainTimeout, Loopback.freePort(), adminPort, "serve.log");
         for (Map.Entry<Digest, byte[]> blob : byDigest.entrySet()) {
             assertArrayEquals(blob.getValue(), RegistryHttp.get(proxy.url(), REPO + blob.getKey()).body());
             Path file = data.resolve("blobs/sha256").resolve(blob.getKey().hex().substring(0, 2)).resolve(blob.getKey().hex());
@@ -299,7 +302,7 @@ class GracefulStopTest {
         assertFalse(held.startsWith("200 " + HELD_SIZE), "a cut stream never looks complete: " + held);
 
         release.countDown();
-        proxy = serve(data, "  drainDelay: 0s\n", Loopback.freePort(), Loopback.freePort(), "restart.log");
+        proxy = serve(data, "0s", "30s", Loopback.freePort(), Loopback.freePort(), "restart.log");
         for (Map.Entry<Digest, byte[]> blob : byDigest.entrySet()) {
             HttpResponse<byte[]> again = RegistryHttp.get(proxy.url(), REPO + blob.getKey());
             assertEquals(200, again.statusCode());

@@ -146,6 +146,8 @@ final class ProxyProcess implements AutoCloseable {
         builder.environment().keySet().removeIf(k -> List.of("http_proxy", "https_proxy", "no_proxy").contains(k.toLowerCase(Locale.ROOT)));
         // No background upstream checks (issue 27) unless a test asks: they would add to the upstream requests tests count.
         builder.environment().put("PULLTHROUGH_ADMIN_UPSTREAMCHECKINTERVAL", "0s");
+        // close() sends SIGTERM: no drain delay (issue 30) unless a test asks, or every stop would take 5 s.
+        builder.environment().put("PULLTHROUGH_SERVER_DRAINDELAY", "0s");
         builder.environment().putAll(env);
         try {
             return builder.start();
