@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.channel.DefaultChannelId;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -21,7 +22,8 @@ class DrainingConnectionTest {
     private final ConnectionDrain drain = new ConnectionDrain();
 
     private EmbeddedChannel connection() {
-        EmbeddedChannel channel = new EmbeddedChannel();
+        // An id of its own: every EmbeddedChannel has the same one by default, and the drain keeps its connections by id.
+        EmbeddedChannel channel = new EmbeddedChannel(DefaultChannelId.newInstance());
         channel.pipeline().addLast(drain.track(channel));
         return channel;
     }
