@@ -13,6 +13,7 @@ import dev.pullthrough.server.ClientPolicy;
 import dev.pullthrough.server.RegistryServer;
 import dev.pullthrough.server.TlsContexts;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -25,7 +26,8 @@ public final class ProxyApplication implements AutoCloseable {
     private final ProxyCore core;
     private final RegistryServer server;
     private final InetSocketAddress registryAddress;
-    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Guarded by this: a second close (the shutdown hook after a drain) waits for the first, then does nothing. */
+    private boolean closed;
 
     private ProxyApplication(ProxyCore core, RegistryServer server, InetSocketAddress registryAddress) {
         this.core = core;
@@ -100,7 +102,7 @@ public final class ProxyApplication implements AutoCloseable {
     public void drainAndClose(StopRequests stop) {
         new GracefulStop(server, core, core.config.server().drainDelay(), core.config.server().drainTimeout()).run(stop);
         // The drain gave downloads their time already; after a cut nothing more is waited for.
-        close(java.time.Duration.ZERO);
+        close(Duration.ZERO);
     }
 
     /** Stops accepting, lets responses finish briefly, then closes the core (RocksDB last). Once: a later call does nothing. */
@@ -109,10 +111,11 @@ public final class ProxyApplication implements AutoCloseable {
         close(ProxyCore.DOWNLOAD_DRAIN);
     }
 
-    private void close(java.time.Duration downloadDrain) {
-        if (!closed.compareAndSet(false, true)) {
+    private synchronized void close(Duration downloadDrain) {
+        if (closed) {
             return;
         }
+        closed = true;
         server.close();
         core.close(downloadDrain);
         LOG.info("pullthrough stopped");
