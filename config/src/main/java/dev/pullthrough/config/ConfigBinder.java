@@ -337,17 +337,10 @@ final class ConfigBinder {
         return value;
     }
 
-    /** 0s is allowed: nothing routes here any more (a test, a single node without a load balancer). */
+    /** 0s is allowed: nothing routes here any more (a test, a single node without a load balancer); a sign never parses. */
     private static Duration drainDelay(ObjectNode server) {
-        Optional<String> text = text(server, "server.drainDelay", "drainDelay");
-        if (text.isEmpty()) {
-            return ServerConfig.DEFAULT_DRAIN_DELAY;
-        }
-        Duration value = Durations.parse("server.drainDelay", text.get());
-        if (value.isNegative()) {
-            throw new ConfigException("server.drainDelay", "'" + text.get() + "' is negative", "use 0s (stop accepting at once) or e.g. 5s (the default)");
-        }
-        return value;
+        return text(server, "server.drainDelay", "drainDelay").map(text -> Durations.parse("server.drainDelay", text))
+                .orElse(ServerConfig.DEFAULT_DRAIN_DELAY);
     }
 
     /** Counted from the signal, so it is the one figure to keep below the orchestrator's grace period. */

@@ -39,6 +39,7 @@ class DrainConfigTest {
     void drainDelay_negative_refusedNamingTheKeyAndTheFix() {
         ConfigException e = assertThrows(ConfigException.class, () -> server("server:\n  drainDelay: -1s\n", Map.of()));
         assertEquals("server.drainDelay", e.key(), e.getMessage());
+        assertTrue(e.getMessage().contains("is not a duration"), e.getMessage());
     }
 
     @Test
