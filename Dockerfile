@@ -43,7 +43,8 @@ ENV MALLOC_ARENA_MAX=2
 VOLUME ["/var/lib/pullthrough"]
 EXPOSE 5000 5001
 # jvm.options: heap 128 MiB, direct memory 256 MiB, -XX:+ExitOnOutOfMemoryError (the orchestrator restarts it).
-# SIGTERM stops it within a few seconds (java is PID 1 and gets the signal). Another config:
+# SIGTERM drains, then stops (java is PID 1 and gets the signal): 5 s at least, up to 30 s with pulls in flight
+# (server.drainDelay, server.drainTimeout); give docker stop -t 35. Another config:
 #   docker run -v ./my.yml:/etc/pullthrough/config.yml:ro ...; the maintenance commands run the same way:
 #   docker run --rm -v cache:/var/lib/pullthrough pullthrough list
 ENTRYPOINT ["java", "@/opt/pullthrough/jvm.options", "-jar", "/opt/pullthrough/pullthrough.jar"]

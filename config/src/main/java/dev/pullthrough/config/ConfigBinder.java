@@ -67,7 +67,9 @@ final class ConfigBinder {
                 port(server, "server.port", "port", DEFAULT_PORT),
                 tls(server),
                 positive(server, "server", "headerTimeout", DEFAULT_HEADER_TIMEOUT),
-                connectionsPerClient(server));
+                connectionsPerClient(server),
+                drainDelay(server),
+                drainTimeout(server));
         ObjectNode adminNode = object(root, "admin");
         AdminConfig admin = new AdminConfig(port(adminNode, "admin.port", "port", DEFAULT_ADMIN_PORT),
                 cidrs("admin.allowCidrs", list(adminNode, "admin.allowCidrs", "allowCidrs").orElse(DEFAULT_ADMIN_CIDRS)),
@@ -333,6 +335,24 @@ final class ConfigBinder {
                     + " upstream for a token", "use 0s (no background checks) or at least 30s, e.g. 5m (the default)");
         }
         return value;
+    }
+
+    /** 0s is allowed: nothing routes here any more (a test, a single node without a load balancer); a sign never parses. */
+    private static Duration drainDelay(ObjectNode server) {
+        return text(server, "server.drainDelay", "drainDelay").map(text -> Durations.parse("server.drainDelay", text))
+                .orElse(ServerConfig.DEFAULT_DRAIN_DELAY);
+    }
+
+    /** Counted from the signal, so it is the one figure to keep below the orchestrator's grace period. */
+    private static Duration drainTimeout(ObjectNode server) {
+        Duration timeout = positive(server, "server", "drainTimeout", ServerConfig.DEFAULT_DRAIN_TIMEOUT);
+        Duration delay = drainDelay(server);
+        if (timeout.compareTo(delay) <= 0) {
+            throw new ConfigException("server.drainTimeout", Durations.format(timeout) + " leaves no time to finish responses"
+                    + " after server.drainDelay (" + Durations.format(delay) + "): both count from SIGTERM",
+                    "make drainTimeout longer than drainDelay, e.g. drainDelay 5s and drainTimeout 30s (the defaults)");
+        }
+        return timeout;
     }
 
     private static Duration syncInterval(ObjectNode storage) {

@@ -24,6 +24,8 @@ final class ConfigSchema {
                     "port", scalar(),
                     "headerTimeout", scalar(),
                     "maxConnectionsPerClient", scalar(),
+                    "drainDelay", scalar(),
+                    "drainTimeout", scalar(),
                     "tls", object(
                             "certFile", scalar(),
                             "keyFile", scalar(),

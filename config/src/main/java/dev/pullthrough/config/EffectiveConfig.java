@@ -26,7 +26,8 @@ public final class EffectiveConfig {
         ServerConfig server = config.server();
         Map<String, Object> serverKeys = map("host", server.host(), "port", server.port(),
                 "headerTimeout", Durations.format(server.headerTimeout()),
-                "maxConnectionsPerClient", server.maxConnectionsPerClient());
+                "maxConnectionsPerClient", server.maxConnectionsPerClient(),
+                "drainDelay", Durations.format(server.drainDelay()), "drainTimeout", Durations.format(server.drainTimeout()));
         server.tls().ifPresent(tls -> {
             Map<String, Object> tlsKeys = map("certFile", tls.certFile().toString(), "keyFile", tls.keyFile().toString());
             tls.clientCaFile().ifPresent(ca -> tlsKeys.put("clientCaFile", ca.toString()));

@@ -116,7 +116,7 @@ class ConfigLoaderTest {
     void load_unknownYamlKey_namesKeyAndKnownKeys() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromYaml("server:\n  prot: 1\n", Map.of()));
         assertEquals("server.prot", e.key());
-        assertTrue(e.getMessage().contains("[host, port, headerTimeout, maxConnectionsPerClient, tls]"), e.getMessage());
+        assertTrue(e.getMessage().contains("[host, port, headerTimeout, maxConnectionsPerClient, drainDelay, drainTimeout, tls]"), e.getMessage());
     }
 
     @Test

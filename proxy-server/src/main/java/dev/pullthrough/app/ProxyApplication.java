@@ -13,6 +13,7 @@ import dev.pullthrough.server.ClientPolicy;
 import dev.pullthrough.server.RegistryServer;
 import dev.pullthrough.server.TlsContexts;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -25,6 +26,8 @@ public final class ProxyApplication implements AutoCloseable {
     private final ProxyCore core;
     private final RegistryServer server;
     private final InetSocketAddress registryAddress;
+    /** Guarded by this: a second close (the shutdown hook after a drain) waits for the first, then does nothing. */
+    private boolean closed;
 
     private ProxyApplication(ProxyCore core, RegistryServer server, InetSocketAddress registryAddress) {
         this.core = core;
@@ -89,11 +92,34 @@ public final class ProxyApplication implements AutoCloseable {
         return core.metrics;
     }
 
-    /** Stops accepting, lets responses finish briefly, then closes the core (RocksDB last). */
+    /** The first step of a graceful stop: /readyz answers 503 and responses close their connections; quick, any thread. */
+    public void startDraining() {
+        server.startDraining();
+    }
+
+    /**
+     * The stop on SIGTERM (issue 30): drains ({@link GracefulStop}: server.drainDelay, then what is in
+     * flight until server.drainTimeout, or until a second signal), then closes as {@link #close} does.
+     */
+    public void drainAndClose(StopRequests stop) {
+        new GracefulStop(server, core, core.config.server().drainDelay(), core.config.server().drainTimeout()).run(stop);
+        // The drain gave downloads their time already; after a cut nothing more is waited for.
+        close(Duration.ZERO);
+    }
+
+    /** Stops accepting, lets responses finish briefly, then closes the core (RocksDB last). Once: a later call does nothing. */
     @Override
     public void close() {
+        close(ProxyCore.DOWNLOAD_DRAIN);
+    }
+
+    private synchronized void close(Duration downloadDrain) {
+        if (closed) {
+            return;
+        }
+        closed = true;
         server.close();
-        core.close();
+        core.close(downloadDrain);
         LOG.info("pullthrough stopped");
     }
 }

@@ -78,7 +78,7 @@ public final class ProxyCore implements AutoCloseable {
     /** Threads that write and hash downloads (they wait on the disk only, never on the network). */
     private static final int DOWNLOAD_WRITERS = 8;
     /** How long a shutdown waits for downloads to end before aborting them. */
-    private static final Duration DOWNLOAD_DRAIN = Duration.ofSeconds(2);
+    static final Duration DOWNLOAD_DRAIN = Duration.ofSeconds(2);
     /** Memory for hot manifests and tag resolutions in front of RocksDB. */
     private static final long HOT_MANIFEST_BYTES = 32L << 20;
     /** Tag resolutions in memory, by bytes (about 40,000 typical ones); repository links take half as much more. */
@@ -432,6 +432,11 @@ public final class ProxyCore implements AutoCloseable {
      */
     @Override
     public void close() {
+        close(DOWNLOAD_DRAIN);
+    }
+
+    /** As {@link #close()}, giving downloads {@code downloadDrain} to end (zero after a graceful stop's drain, issue 30). */
+    void close(Duration downloadDrain) {
         // Eviction passes stop between steps when interrupted; a pass over the whole cache does not.
         housekeeping.shutdownNow();
         retentionPasses.shutdownNow();
@@ -446,7 +451,7 @@ public final class ProxyCore implements AutoCloseable {
             // Downloads get a moment to end on their own: a client may already hold every byte of a
             // blob whose commit (rename) is still running, and interrupting those loses the blob.
             // The pool stays open meanwhile: each step of a download (hash, then commit) is a new task.
-            long drainEnds = System.nanoTime() + DOWNLOAD_DRAIN.toNanos();
+            long drainEnds = System.nanoTime() + downloadDrain.toNanos();
             while (blobs.downloadsInFlight() > 0 && System.nanoTime() < drainEnds) {
                 Thread.sleep(10);
             }

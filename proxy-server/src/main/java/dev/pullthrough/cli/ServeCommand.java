@@ -2,8 +2,8 @@ package dev.pullthrough.cli;
 
 import dev.pullthrough.app.ProxyApplication;
 import dev.pullthrough.app.Storage;
+import dev.pullthrough.app.StopRequests;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -17,7 +17,9 @@ import picocli.CommandLine.Mixin;
         "list items by index: PULLTHROUGH_SERVER_PORT=5050, PULLTHROUGH_STORAGE_PATH=/var/lib/pullthrough,",
         "PULLTHROUGH_STORAGE_MAXSIZE=200GiB, PULLTHROUGH_UPSTREAMS_0_URL=https://mirror.example,",
         "PULLTHROUGH_UPSTREAMS_0_PASSWORD=... . 'pullthrough check' prints the resulting configuration."},
-        footer = "SIGTERM or SIGINT stops it: running downloads get two seconds to finish.")
+        footer = {"SIGTERM or SIGINT stops it gracefully: /readyz answers 503 at once, the listeners accept for server.drainDelay (5s),",
+                "responses and downloads in flight finish until server.drainTimeout (30s) after the signal, then it exits 0.",
+                "A second signal stops it at once; committed blobs are kept."})
 public final class ServeCommand implements Callable<Integer> {
     @Mixin
     Commands.ConfigOption config;
@@ -27,12 +29,12 @@ public final class ServeCommand implements Callable<Integer> {
         Storage.preload();
         return Commands.withConfig(config, "serve", loaded -> {
             ProxyApplication app = ProxyApplication.start(loaded);
-            CountDownLatch stopped = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                app.close();
-                stopped.countDown();
-            }, "shutdown"));
-            stopped.await();
+            StopRequests stop = new StopRequests(app::startDraining);
+            StopSignals.install(stop);
+            // Whatever else ends the JVM (SIGHUP, an exit elsewhere) still closes the storage; after a drain it does nothing.
+            Runtime.getRuntime().addShutdownHook(new Thread(app::close, "shutdown"));
+            stop.awaitStop();
+            app.drainAndClose(stop);
             return 0;
         });
     }

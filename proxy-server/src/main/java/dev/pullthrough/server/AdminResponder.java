@@ -34,9 +34,11 @@ final class AdminResponder {
     private final ClientPolicy adminClients;
     /** Whether a request's credentials may use the admin endpoints: the proxy's pullers (htpasswd), when configured. */
     private final Predicate<Optional<String>> adminCredentials;
+    private final ConnectionDrain drain;
 
     AdminResponder(AdminRoutes routes, Metrics metrics, Executor workers, ClientPolicy adminClients,
-                   Predicate<Optional<String>> adminCredentials) {
+                   Predicate<Optional<String>> adminCredentials, ConnectionDrain drain) {
+        this.drain = drain;
         this.routes = routes;
         this.metrics = metrics;
         this.workers = workers;
@@ -65,6 +67,14 @@ final class AdminResponder {
             metrics.request("denied", request.method().name(), 403);
             return CompletableFuture.completedFuture(HttpTurns.closeIf(true, ResponseWriter.error(new ApiError(ErrorCode.DENIED,
                     "this client address may not use the admin endpoints (admin.allowCidrs)"), head)));
+        }
+        if (path.equals("/readyz") && drain.draining()) {
+            // Answered here, on the event loop: at once after SIGTERM even with every worker busy, and
+            // before the disk checks, which no longer matter (issue 30).
+            FullHttpResponse out = ResponseWriter.full(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                    "draining\n".getBytes(StandardCharsets.UTF_8), head);
+            out.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain");
+            return CompletableFuture.completedFuture(out);
         }
         String method = request.method().name();
         String uri = request.uri();

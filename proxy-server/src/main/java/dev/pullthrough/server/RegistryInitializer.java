@@ -12,7 +12,7 @@ import java.util.function.Supplier;
 
 /**
  * The pipeline of one client connection: the per-client connection limit, the request-header deadline,
- * [TLS], HTTP codec with size limits, chunked writes, the handler.
+ * [TLS], HTTP codec with size limits, its part in a graceful stop, chunked writes, the handler.
  */
 final class RegistryInitializer extends ChannelInitializer<SocketChannel> {
     /** Longer request lines get 414, larger header blocks 431. */
@@ -24,9 +24,11 @@ final class RegistryInitializer extends ChannelInitializer<SocketChannel> {
     private final Supplier<HttpTurns> handlers;
     private final ConnectionLimit connectionLimit;
     private final Duration headerTimeout;
+    private final ConnectionDrain drain;
 
     RegistryInitializer(Optional<SslContext> ssl, Supplier<HttpTurns> handlers, int connectionsPerClient,
-                        Duration headerTimeout) {
+                        Duration headerTimeout, ConnectionDrain drain) {
+        this.drain = drain;
         this.ssl = ssl;
         this.handlers = handlers;
         this.connectionLimit = new ConnectionLimit(connectionsPerClient);
@@ -40,6 +42,7 @@ final class RegistryInitializer extends ChannelInitializer<SocketChannel> {
         ch.pipeline().addLast(deadline.bytes());
         ssl.ifPresent(context -> ch.pipeline().addLast(context.newHandler(ch.alloc())));
         ch.pipeline().addLast(new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, 8192));
+        ch.pipeline().addLast(drain.track(ch));
         ch.pipeline().addLast(deadline.requests());
         // A connection with no read and no completed write for this long is dropped (idle keep-alive
         // connections, clients that stopped reading a blob).

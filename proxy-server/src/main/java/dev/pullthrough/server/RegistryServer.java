@@ -37,6 +37,8 @@ public final class RegistryServer implements AutoCloseable {
     private final List<Channel> listeners = new ArrayList<>();
     /** One access log for both listeners: the admin port's peer requests are logged as the registry's are. */
     private AccessLog accessLog = new AccessLog(false);
+    /** Every connection of both listeners, for a graceful stop (issue 30). */
+    private final ConnectionDrain drain = new ConnectionDrain();
 
     /**
      * Bytes of direct memory the allocator our channels use holds (for metrics): {@code ByteBufAllocator.DEFAULT},
@@ -86,21 +88,21 @@ public final class RegistryServer implements AutoCloseable {
                                           int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
         AccessLog accessLog = new AccessLog(jsonAccessLog);
         this.accessLog = accessLog;
-        Optional<AdminResponder> shared = admin.map(routes -> new AdminResponder(routes, metrics, blocking, adminClients, api::allows));
+        Optional<AdminResponder> shared = admin.map(routes -> new AdminResponder(routes, metrics, blocking, adminClients, api::allows, drain));
         Optional<PeerResponder> peers = admin.map(routes -> new PeerResponder(peerApi, metrics, accessLog));
         return bind(host, port, new RegistryInitializer(tls.context,
                 () -> new RegistryHandler(api, shared, peers, metrics, clients, accessLog),
-                connectionsPerClient, headerTimeout));
+                connectionsPerClient, headerTimeout, drain));
     }
 
     /** Binds an admin-only listener: every non-admin path is 404. */
     public InetSocketAddress bindAdmin(String host, int port, AdminRoutes admin, PeerApi peerApi, Metrics metrics, Executor blocking,
                                        ClientPolicy adminClients, Predicate<Optional<String>> adminCredentials,
                                        int connectionsPerClient, Duration headerTimeout) throws InterruptedException {
-        AdminResponder responder = new AdminResponder(admin, metrics, blocking, adminClients, adminCredentials);
+        AdminResponder responder = new AdminResponder(admin, metrics, blocking, adminClients, adminCredentials, drain);
         PeerResponder peers = new PeerResponder(peerApi, metrics, accessLog);
         return bind(host, port, new RegistryInitializer(Optional.empty(), () -> new AdminHandler(responder, peers, metrics),
-                connectionsPerClient, headerTimeout));
+                connectionsPerClient, headerTimeout, drain));
     }
 
     private InetSocketAddress bind(String host, int port, RegistryInitializer initializer) throws InterruptedException {
@@ -115,6 +117,31 @@ public final class RegistryServer implements AutoCloseable {
         InetSocketAddress address = (InetSocketAddress) channel.localAddress();
         LOG.info("listening on {}:{} ({})", host, address.getPort(), channelType.getSimpleName());
         return address;
+    }
+
+    // ---------------------------------------------------------------- graceful stop (issue 30)
+
+    /** From now on /readyz answers 503 (draining) and every response is its connection's last; the listeners still accept. */
+    public void startDraining() {
+        drain.startDraining();
+    }
+
+    /** Closes the listeners, then every connection without a request open; returns how many of those there were. */
+    public int stopAccepting() {
+        for (Channel channel : listeners) {
+            channel.close().awaitUninterruptibly();
+        }
+        return drain.closeIdle();
+    }
+
+    /** Requests on every connection whose response has not been written to its last byte. */
+    public int responsesInFlight() {
+        return drain.openRequests();
+    }
+
+    /** Connections still open (each closes after its response once draining). */
+    public int openConnections() {
+        return drain.connections();
     }
 
     /** Stops accepting, lets in-flight responses finish for a short while, then stops the loops. */

@@ -146,6 +146,8 @@ final class ProxyProcess implements AutoCloseable {
         builder.environment().keySet().removeIf(k -> List.of("http_proxy", "https_proxy", "no_proxy").contains(k.toLowerCase(Locale.ROOT)));
         // No background upstream checks (issue 27) unless a test asks: they would add to the upstream requests tests count.
         builder.environment().put("PULLTHROUGH_ADMIN_UPSTREAMCHECKINTERVAL", "0s");
+        // close() sends SIGTERM: no drain delay (issue 30) unless a test asks, or every stop would take 5 s.
+        builder.environment().put("PULLTHROUGH_SERVER_DRAINDELAY", "0s");
         builder.environment().putAll(env);
         try {
             return builder.start();
@@ -214,6 +216,14 @@ final class ProxyProcess implements AutoCloseable {
             throw new AssertionError("the proxy's memory cannot be read (did it exit?): " + e, e);
         }
         throw new AssertionError("no VmRSS for the proxy");
+    }
+
+    /** Waits for the process to end by itself (after a signal the test sent); its exit code. */
+    int awaitExit(Duration limit) throws InterruptedException {
+        if (!process.waitFor(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("the proxy did not exit within " + limit.toMillis() + " ms");
+        }
+        return process.exitValue();
     }
 
     /** kill -9: no shutdown hook, no flush, no clean RocksDB close. */
