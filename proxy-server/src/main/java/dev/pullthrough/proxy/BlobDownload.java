@@ -54,6 +54,8 @@ public final class BlobDownload implements BodySink, GrowingBlob {
      * three to five per 1 KiB blob before, 61 for 20 in SmallBlobHandOffTest) and a metadata write.
      */
     static final long WHOLE_BODY_LIMIT = 8 * 1024;
+    /** A download of at least this many bytes logs where its time went when committed (smaller ones at debug level). */
+    static final long STAGES_LOGGED_FROM = 64L << 20;
 
     /** What a download records in the metadata store: the upstream's word that it holds the blob, and the commit. */
     interface Records {
@@ -95,6 +97,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
 
     private final CacheJanitor janitor;
     private final Records records;
+    private final DownloadStages stages = new DownloadStages();
     /** The body of a small blob, gathered on the transport's event loop; null for a body written as it arrives. */
     private volatile WholeBody whole;
 
@@ -289,7 +292,9 @@ public final class BlobDownload implements BodySink, GrowingBlob {
                 return;
             }
             reserveFor(written + bytes.remaining());
+            long start = System.nanoTime();
             writer.append(bytes);
+            stages.wrote(System.nanoTime() - start);
             written = writer.written();
             if (size >= 0 && written > size) {
                 throw new IOException("upstream sent more than its Content-Length of " + size);
@@ -306,7 +311,9 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     private void hash(ByteBuffer bytes, Runnable consumed) {
         try {
             if (failure == null) {
+                long start = System.nanoTime();
                 writer.hash(bytes);
+                stages.hashed(System.nanoTime() - start);
             }
         } finally {
             consumed.run();
@@ -331,6 +338,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
                 size = total;
             }
             verified = true;
+            stages.verified(System.nanoTime());
             notifyListeners();
             writes.execute(this::commit);
         } catch (Throwable e) {
@@ -385,9 +393,22 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             // Indexed now: the reservation becomes what the index counts, in one step.
             reservation.settle(stored.size());
             done.complete(stored);
+            logStages();
             ended();
         } catch (Throwable e) {
             fail(e);
+        }
+    }
+
+    /** Where a big download's time went: the upstream, the disk or the hash (issue 28). */
+    private void logStages() {
+        if (whole != null || stages.chunks() == 0) {
+            return;
+        }
+        if (size >= STAGES_LOGGED_FROM) {
+            LOG.info("fetched blob {} of {} from {}: {}", digest, target.repository(), target.upstreamName(), stages.describe(size));
+        } else if (LOG.isDebugEnabled()) {
+            LOG.debug("fetched blob {} of {} from {}: {}", digest, target.repository(), target.upstreamName(), stages.describe(size));
         }
     }
 
@@ -401,6 +422,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             return;
         }
         received += bytes.remaining(); // only the transport's event loop adds
+        stages.read(System.nanoTime());
         AtomicInteger users = new AtomicInteger(2);
         Runnable release = () -> {
             if (users.decrementAndGet() == 0) {
@@ -410,6 +432,11 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         ByteBuffer forHash = bytes.duplicate();
         hashes.execute(() -> hash(forHash, release));
         writes.execute(() -> write(bytes, release));
+    }
+
+    @Override
+    public void readsWaited(long nanos) {
+        stages.readsWaited(nanos);
     }
 
     @Override

@@ -14,6 +14,13 @@ public interface BodySink {
     /** The whole body arrived. */
     void onEnd();
 
+    /**
+     * Called just before {@link #onEnd}: how long the transport did not read because this sink held
+     * too many unconsumed chunks, i.e. how long the upstream waited on the sink (issue 28's stage figures).
+     */
+    default void readsWaited(long nanos) {
+    }
+
     /** The body was cut short (the connection failed, or the transfer was cancelled). */
     void onError(Throwable failure);
 }

@@ -45,6 +45,9 @@ final class Exchange implements UpstreamResponse {
     private BodySink sink;
     private long unconsumed;
     private boolean paused;
+    /** When reading last paused for the sink, and how long it has paused in all. */
+    private long pausedAt;
+    private long pausedNanos;
     private Throwable failure;
 
     Exchange(Channel channel, ChannelPool pool, URI uri) {
@@ -125,6 +128,7 @@ final class Exchange implements UpstreamResponse {
             channel.read();
         } else {
             paused = true;
+            pausedAt = System.nanoTime();
         }
     }
 
@@ -245,6 +249,7 @@ final class Exchange implements UpstreamResponse {
             unconsumed -= size;
             if (paused && !finished && !ended && unconsumed < STREAM_WINDOW / 2) {
                 paused = false;
+                pausedNanos += System.nanoTime() - pausedAt;
                 channel.read();
             }
         });
@@ -259,6 +264,7 @@ final class Exchange implements UpstreamResponse {
             aggregated.readBytes(bytes);
             body.complete(bytes);
         } else if (mode == Mode.STREAM) {
+            sink.readsWaited(pausedNanos);
             sink.onEnd();
         }
         finish(true);
