@@ -9,9 +9,11 @@
 #   4. 20 concurrent cold requests for one 512 MiB blob: bytes the upstream served, wall time, each
 #      client's time to first byte;
 #   5. resident memory of each proxy after the runs, and under 200 concurrent slow blob streams;
-#   6. CPU seconds per GiB of each serving process (utime + stime of /proc/PID/stat, sampled before and
-#      after the scenario, children excluded; nginx: the sum of its workers) for the one-client cold blob,
-#      the crowd (per GiB sent to the 20 clients) and the warm blob, and the floor of this machine:
+#   6. CPU seconds per GiB of each serving process (utime + stime of /proc/PID/stat, sampled before and,
+#      for cold blobs, after the scenario once the process is idle again (the reference proxy stores a cold
+#      blob in the background after its client is served), children excluded; nginx: the sum of its
+#      workers) for the one-client cold blob, the crowd (per GiB sent to the 20 clients) and the warm
+#      blob, and the floor of this machine:
 #      SHA-256 (sha256sum, and openssl, which uses the CPU's SHA instructions) and dd (into a fresh file,
 #      fsynced) of a blob of the same size, measured alone (issue 28). Each path's one-client cold blob
 #      starts on an idle disk (sync first).
@@ -47,6 +49,18 @@ trap cleanup EXIT
 # are counted after the command name's closing parenthesis, which may hold spaces.
 TICKS=$(getconf CLK_TCK)
 cpu() { for p in "$@"; do sed 's/.*) //' "/proc/$p/stat" || echo "cpu: process $p is gone" >&2; done | awk -v t="$TICKS" '{s += $12 + $13} END {printf "%.2f", s / t}'; }
+# CPU seconds once the processes are done with a scenario: the reference proxy stores a cold blob in the
+# background, from a second upstream download, after its client is served; that CPU counts too. Samples
+# every half second until two differ by less than 0.02 s (at most 10 s).
+cpu_settled() { python3 -c 'import subprocess, sys, time
+prev = None
+for _ in range(20):
+    cur = float(subprocess.run(sys.argv[1:], capture_output=True, text=True).stdout)
+    if prev is not None and cur - prev < 0.02:
+        break
+    prev = cur
+    time.sleep(0.5)
+print(f"{cur:.2f}")' bash -c "$(declare -f cpu); TICKS=$TICKS cpu $*"; }
 # CPU seconds per GiB: cpu-before cpu-after MiB
 per_gib() { python3 -c "print(round(($2 - $1) / ($3 / 1024), 3))"; }
 # CPU seconds (user + system) a command spent, run alone
@@ -265,7 +279,7 @@ for target in reference-proxy pullthrough; do
   done
   wait "${crowd[@]}"
   crowd_wall[$target]=$(python3 -c "print($(date +%s.%N) - $start)")
-  cpu_crowd[$target]=$(per_gib "$before" "$(cpu $serving)" $((20 * BLOB_MIB)))
+  cpu_crowd[$target]=$(per_gib "$before" "$(cpu_settled $serving)" $((20 * BLOB_MIB)))
   crowd_ttfb[$target]=$(cat "$WORK"/ttfb.$target.* | tr '\n' ' ')
   sleep 2   # let a proxy that keeps fetching after its clients are served show it
   crowd_upstream[$target]=$(( $(grep -c "GET /v2/bench/crowd/blobs/$blob " "$WORK/upstream/log" || true) * BLOB_MIB ))
@@ -285,7 +299,7 @@ for target in upstream reference-proxy pullthrough; do
   sync
   before=$(cpu $serving)
   solo_speed[$target]=$(curl -sf -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$port/v2/bench/solo/blobs/${SOLO[$target]}")
-  cpu_solo[$target]=$(per_gib "$before" "$(cpu $serving)" "$BLOB_MIB")
+  cpu_solo[$target]=$(per_gib "$before" "$(cpu_settled $serving)" "$BLOB_MIB")
 done
 
 # ---- 5. resident memory after the runs, and under slow streams
