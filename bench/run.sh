@@ -301,6 +301,8 @@ for target in upstream reference-proxy pullthrough; do
   solo_speed[$target]=$(curl -sf -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$port/v2/bench/solo/blobs/${SOLO[$target]}")
   cpu_solo[$target]=$(per_gib "$before" "$(cpu_settled $serving)" "$BLOB_MIB")
 done
+# Where this proxy's time went on that blob, from its own log line (reads waited on disk or hash, file, hash).
+stages=$(grep -o "fetched blob ${SOLO[pullthrough]} .*" "$WORK/pullthrough/log" | sed 's/^fetched blob [^ ]* of [^ ]* from [^ ]*: //' || true)
 
 # ---- 5. resident memory after the runs, and under slow streams
 rss() { awk '/^VmRSS/{print int($2/1024)}' "/proc/$1/status"; }
@@ -336,7 +338,7 @@ python3 - "$(nproc)" "$BLOB_MIB" "$LAYER_MIB" \
   "${cpu_solo[upstream]} ${cpu_solo[reference-proxy]} ${cpu_solo[pullthrough]}" \
   "${cpu_crowd[reference-proxy]} ${cpu_crowd[pullthrough]}" \
   "${cpu_warm[upstream]} ${cpu_warm[reference-proxy]} ${cpu_warm[pullthrough]} ${cpu_warm[nginx-sendfile]}" \
-  "$floor_sha $floor_dd $floor_openssl" "$(uptime | sed 's/.*load average: //')" <<'PY'
+  "$floor_sha $floor_dd $floor_openssl" "$(uptime | sed 's/.*load average: //')" "${stages:-no log line}" <<'PY'
 import json, statistics, sys
 a = sys.argv
 cores, blob_mib, layer_mib = a[1:4]
@@ -367,6 +369,7 @@ cpu = {"cold_one_client": dict(zip(three, map(float, a[24].split()))),
 sha, dd, ossl = map(float, a[27].split())
 cpu["floor"] = {"sha256sum": sha, "openssl_sha256": ossl, "dd": dd, "both": round(min(sha, ossl) + dd, 3)}
 load = a[28]
+stages = a[29]
 
 def row(label, unit, values, better_high=True):
     print(f"  {label:44s}", end="")
@@ -402,6 +405,7 @@ row("crowd of 20 cold clients, per GiB sent", "", cpu["crowd_per_gib_sent"], bet
 row("warm blob", "", cpu["warm"], better_high=False)
 print(f"  {'floor: SHA-256 + dd of the same bytes':44s} sha256sum={sha:.3g} openssl={ossl:.3g} dd={dd:.3g}"
       f" both={min(sha, ossl) + dd:.3g}")
+print(f"  {'pullthrough, where the one cold blob went':44s} {stages}")
 result = {"cores": int(cores), "blob_mib": int(blob_mib), "warm_manifest_rps": {"tag": rps_tag, "digest": rps_digest},
           "warm_manifest_p99_ms": {"tag": p99_tag, "digest": p99_digest}, "warm_blob_mib_per_s": speeds,
           "cold_pull_seconds": cold, "cold_blob_one_client_mib_per_s": solo, "crowd_upstream_mib": crowd_upstream, "crowd_wall_seconds": crowd_wall,
