@@ -52,15 +52,16 @@ cpu() { for p in "$@"; do sed 's/.*) //' "/proc/$p/stat" || echo "cpu: process $
 # CPU seconds once the processes are done with a scenario: the reference proxy stores a cold blob in the
 # background, from a second upstream download, after its client is served; that CPU counts too. Samples
 # every half second until two differ by less than 0.02 s (at most 10 s).
-cpu_settled() { python3 -c 'import subprocess, sys, time
-prev = None
-for _ in range(20):
-    cur = float(subprocess.run(sys.argv[1:], capture_output=True, text=True).stdout)
-    if prev is not None and cur - prev < 0.02:
-        break
-    prev = cur
-    time.sleep(0.5)
-print(f"{cur:.2f}")' bash -c "$(declare -f cpu); TICKS=$TICKS cpu $*"; }
+cpu_settled() {
+  local prev cur
+  cur=$(cpu "$@")
+  for _ in $(seq 1 20); do
+    sleep 0.5
+    prev=$cur; cur=$(cpu "$@")
+    awk -v a="$prev" -v b="$cur" 'BEGIN { exit !(b - a < 0.02) }' && break
+  done
+  echo "$cur"
+}
 # CPU seconds per GiB: cpu-before cpu-after MiB
 per_gib() { python3 -c "print(round(($2 - $1) / ($3 / 1024), 3))"; }
 # CPU seconds (user + system) a command spent, run alone
