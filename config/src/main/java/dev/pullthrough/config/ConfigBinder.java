@@ -78,7 +78,8 @@ final class ConfigBinder {
                 Path.of(text(storage, "storage.path", "path").orElse(DEFAULT_STORAGE_PATH)),
                 Sizes.parse("storage.maxSize", text(storage, "storage.maxSize", "maxSize").orElse(DEFAULT_MAX_SIZE)),
                 s3(storage),
-                syncInterval(storage));
+                syncInterval(storage),
+                bool(storage, "storage.directWrites", "directWrites", true));
         AuthConfig authConfig = new AuthConfig(
                 text(auth, "auth.htpasswd", "htpasswd").map(Path::of),
                 list(auth, "auth.allowCidrs", "allowCidrs").map(texts -> cidrs("auth.allowCidrs", texts)));

@@ -31,7 +31,7 @@ final class ConfigSchema {
                             "keyFile", scalar(),
                             "clientCaFile", scalar())),
             "admin", object("port", scalar(), "allowCidrs", scalarList(), "upstreamCheckInterval", scalar()),
-            "storage", object("path", scalar(), "maxSize", scalar(), "syncInterval", scalar(),
+            "storage", object("path", scalar(), "maxSize", scalar(), "syncInterval", scalar(), "directWrites", scalar(),
                     "s3", object(
                             "bucket", scalar(),
                             "endpoint", scalar(),

@@ -38,6 +38,7 @@ public final class EffectiveConfig {
                 "upstreamCheckInterval", Durations.format(config.admin().upstreamCheckInterval())));
         Map<String, Object> storage = map("path", config.storage().path().toString(), "maxSize", Sizes.format(config.storage().maxSize()));
         storage.put("syncInterval", Durations.format(config.storage().syncInterval()));
+        storage.put("directWrites", config.storage().directWrites());
         config.storage().s3().ifPresent(s3 -> {
             Map<String, Object> keys = map("bucket", s3.bucket());
             s3.endpoint().ifPresent(endpoint -> keys.put("endpoint", endpoint.toString()));

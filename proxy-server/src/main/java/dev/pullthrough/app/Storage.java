@@ -3,6 +3,7 @@ package dev.pullthrough.app;
 import dev.pullthrough.config.StorageConfig;
 import dev.pullthrough.storage.blob.BatchedSync;
 import dev.pullthrough.storage.blob.BlobPaths;
+import dev.pullthrough.storage.blob.CommitDurability;
 import dev.pullthrough.storage.blob.FileBlobStore;
 import dev.pullthrough.storage.maintenance.Fsck;
 import dev.pullthrough.storage.maintenance.UnsyncedRecovery;
@@ -55,7 +56,8 @@ public final class Storage implements AutoCloseable {
             BatchedSync commits = new BatchedSync(new FileBlobStore(paths).unsyncedCommits(), BatchedSync.FileSync.FORCE,
                     Clock.systemUTC(), config.syncInterval(), SYNC_WINDOW_BYTES, syncing);
             // storage.syncInterval 0s: each blob synced before its rename, as before issue 28.
-            FileBlobStore blobs = config.syncInterval().isZero() ? new FileBlobStore(paths) : new FileBlobStore(paths, commits);
+            FileBlobStore blobs = new FileBlobStore(paths, config.syncInterval().isZero() ? CommitDurability.EACH_COMMIT : commits,
+                    config.directWrites());
             Storage storage = new Storage(paths, blobs, new RocksMetadataStore(paths.metadataDir()), commits, syncing);
             syncing.scheduleWithFixedDelay(storage::syncIfDue, 1, 1, TimeUnit.SECONDS);
             return storage;

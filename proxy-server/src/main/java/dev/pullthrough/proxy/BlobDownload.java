@@ -15,13 +15,13 @@ import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,7 +30,10 @@ import org.slf4j.LoggerFactory;
  * arrives in chunks from the transport's event loop and is written and hashed on two serial
  * executors of the download's own, side by side: the event loop never waits on the disk, the socket
  * is read on while the disk writes (up to the transport's window), and the file does not wait for
- * the hash nor the hash for the file. Readers follow the growing temp file from their own offset.
+ * the hash nor the hash for the file. Readers send each chunk from memory while it is held for the
+ * hash and the file ({@link HeldChunks}), and follow the growing temp file from their own offset
+ * when they fall behind: so a big blob's file is written past the page cache where the disk allows
+ * (the cost of filling new page cache was what a lone cold client waited for, issue 28).
  * The last byte is held back until the digest is verified, so no client ever holds a complete body
  * of wrong bytes: on a failure every reader is aborted and nothing is committed. Room in the cache
  * is reserved before bytes are written, and only for a blob the cache takes: its size decides
@@ -98,6 +101,10 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     private final CacheJanitor janitor;
     private final Records records;
     private final DownloadStages stages = new DownloadStages();
+    /** Chunks not yet both hashed and in the file: what readers at the front copy from. */
+    private final HeldChunks held = new HeldChunks();
+    /** Chunks appended to the writer but not yet in the file (a direct write's stage); the write executor's own. */
+    private final ArrayDeque<HeldChunks.Chunk> awaitingFile = new ArrayDeque<>();
     /** The body of a small blob, gathered on the transport's event loop; null for a body written as it arrives. */
     private volatile WholeBody whole;
 
@@ -186,6 +193,31 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         }
         long known = size;
         return known < 0 ? 0 : Math.max(0, Math.min(inFile, known - 1));
+    }
+
+    /**
+     * How many bytes a reader may send now from memory or the file: every byte received, except the
+     * last one of the blob until the digest is verified. A byte below this that {@link #copyHeld}
+     * no longer has is in the file.
+     */
+    @Override
+    public long available() {
+        if (whole != null) {
+            return readable();
+        }
+        long got = received;
+        if (verified) {
+            return got;
+        }
+        long known = size;
+        return known < 0 ? 0 : Math.max(0, Math.min(got, known - 1));
+    }
+
+    @Override
+    public int copyHeld(long offset, ByteBuffer into) {
+        int copied = held.copy(offset, into);
+        stages.sentFromMemory(copied);
+        return copied;
     }
 
     /** The reason the download failed, or null while it has not. */
@@ -286,29 +318,55 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         }
     }
 
-    private void write(ByteBuffer bytes, Runnable consumed) {
+    private void write(ByteBuffer bytes, HeldChunks.Chunk chunk) {
+        boolean awaiting = false;
         try {
             if (failure != null) {
                 return;
             }
-            reserveFor(written + bytes.remaining());
+            reserveFor(writer.appended() + bytes.remaining());
             long start = System.nanoTime();
             writer.append(bytes);
             stages.wrote(System.nanoTime() - start);
-            written = writer.written();
-            if (size >= 0 && written > size) {
+            if (size >= 0 && writer.appended() > size) {
                 throw new IOException("upstream sent more than its Content-Length of " + size);
             }
-            notifyListeners();
+            awaitingFile.add(chunk);
+            awaiting = true;
+            inFile(writer.written());
         } catch (Throwable e) {
             body.cancel("the download failed: " + e.getMessage());
             fail(e);
         } finally {
-            consumed.run();
+            if (!awaiting) {
+                chunk.release();
+            }
+            if (failure != null) {
+                releaseAwaitingFile();
+            }
         }
     }
 
-    private void hash(ByteBuffer bytes, Runnable consumed) {
+    /** On the write executor: the file holds {@code bytes} now; the chunks it holds all of go back. */
+    private void inFile(long bytes) {
+        boolean grew = bytes > written;
+        written = bytes;
+        while (!awaitingFile.isEmpty() && awaitingFile.peek().end() <= bytes) {
+            awaitingFile.poll().release();
+        }
+        if (grew) {
+            notifyListeners();
+        }
+    }
+
+    /** On the write executor, once the download failed: what waited for the file goes back. */
+    private void releaseAwaitingFile() {
+        while (!awaitingFile.isEmpty()) {
+            awaitingFile.poll().release();
+        }
+    }
+
+    private void hash(ByteBuffer bytes, HeldChunks.Chunk chunk) {
         try {
             if (failure == null) {
                 long start = System.nanoTime();
@@ -316,7 +374,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
                 stages.hashed(System.nanoTime() - start);
             }
         } finally {
-            consumed.run();
+            chunk.release();
         }
     }
 
@@ -384,6 +442,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
                 stored = blob;
                 committed = true;
             }
+            inFile(blob.size());
             started.complete(size);
             if (whole != null) {
                 records.heldAndCommitted(stored);
@@ -421,17 +480,15 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             gather(gathering, bytes, consumed);
             return;
         }
-        received += bytes.remaining(); // only the transport's event loop adds
+        long offset = received;
+        // Held before it counts as received: a reader never finds a received byte in neither place.
+        HeldChunks.Chunk chunk = held.add(offset, bytes, consumed);
+        received = offset + bytes.remaining(); // only the transport's event loop adds
         stages.read(System.nanoTime());
-        AtomicInteger users = new AtomicInteger(2);
-        Runnable release = () -> {
-            if (users.decrementAndGet() == 0) {
-                consumed.run();
-            }
-        };
         ByteBuffer forHash = bytes.duplicate();
-        hashes.execute(() -> hash(forHash, release));
-        writes.execute(() -> write(bytes, release));
+        hashes.execute(() -> hash(forHash, chunk));
+        writes.execute(() -> write(bytes, chunk));
+        notifyListeners();
     }
 
     @Override
@@ -490,7 +547,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
                 throw new StorageUnavailableException("no room on disk for blob " + digest + " (" + length + " bytes)", null);
             }
             synchronized (this) {
-                writer = store.newWriter(digest);
+                writer = store.newWriter(digest, length);
             }
         } catch (StorageUnavailableException e) {
             throw e;
@@ -561,6 +618,11 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         }
         if (dropped != null) {
             dropped.abort();
+            // After any append in flight: a staging buffer is reused only once nothing writes into it.
+            writes.execute(() -> {
+                releaseAwaitingFile();
+                dropped.releaseStage();
+            });
         }
         CacheJanitor.Reservation room = reservation;
         if (room != null) {

@@ -1,6 +1,7 @@
 package dev.pullthrough.proxy;
 
 import java.util.Locale;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Where a blob download's time went, stage by stage, for one log line when it is committed (issue 28):
@@ -18,6 +19,8 @@ final class DownloadStages {
     private long writing;
     private long hashing;
     private long verified;
+    /** Bytes clients copied from the download's memory rather than read from its file (server loops, any number). */
+    private final LongAdder fromMemory = new LongAdder();
 
     /** A chunk arrived at {@code now} (the transport's loop). */
     void read(long now) {
@@ -47,17 +50,25 @@ final class DownloadStages {
         verified = now;
     }
 
+    /** Clients were sent this many bytes from memory. */
+    void sentFromMemory(long bytes) {
+        fromMemory.add(bytes);
+    }
+
     long chunks() {
         return chunks;
     }
 
-    /** "512 MiB in 514 chunks over 0.71 s (721 MiB/s): reads waited 0.43 s, file 0.11 s, hash 0.45 s, verified 1.2 ms after the last byte". */
+    /**
+     * "512 MiB in 514 chunks over 0.71 s (721 MiB/s): reads waited 0.43 s, file 0.11 s, hash 0.45 s, verified 1.2 ms
+     * after the last byte; 512 MiB sent from memory" (the rest its clients read from the file, having fallen behind).
+     */
     String describe(long bytes) {
         double seconds = (lastRead - firstRead) / 1e9;
         return String.format(Locale.ROOT, "%d MiB in %d %s over %.2f s (%s): reads waited %s, file %.2f s, hash %.2f s, "
-                        + "verified %.1f ms after the last byte",
+                        + "verified %.1f ms after the last byte; %d MiB sent from memory",
                 bytes >> 20, chunks, chunks == 1 ? "chunk" : "chunks", seconds, seconds > 0 ? String.format(Locale.ROOT, "%.0f MiB/s", bytes / 1048576.0 / seconds) : "-",
                 readsWaited < 0 ? "-" : String.format(Locale.ROOT, "%.2f s", readsWaited / 1e9), writing / 1e9, hashing / 1e9,
-                (verified - lastRead) / 1e6);
+                (verified - lastRead) / 1e6, fromMemory.sum() >> 20);
     }
 }

@@ -1,6 +1,7 @@
 package dev.pullthrough.proxy;
 
 import dev.pullthrough.oci.Digest;
+import java.nio.ByteBuffer;
 
 /**
  * A blob whose file is still being written (its one upstream download): what a response that
@@ -9,8 +10,20 @@ import dev.pullthrough.oci.Digest;
 public interface GrowingBlob {
     Digest digest();
 
-    /** How many bytes a reader may send now (the last one only once the digest is verified). */
+    /** How many bytes a reader may send now from the file (the last one only once the digest is verified). */
     long readable();
+
+    /**
+     * How many bytes a reader may send now from memory or the file (the last one only once the
+     * digest is verified); any of them that {@link #copyHeld} no longer has is in the file.
+     */
+    long available();
+
+    /**
+     * Copies the bytes from {@code offset} on that are still held in memory into {@code into};
+     * returns how many (0: they are in the file now).
+     */
+    int copyHeld(long offset, ByteBuffer into);
 
     /** Why the download failed, or null while it has not. */
     Throwable failure();

@@ -11,8 +11,9 @@ import java.nio.channels.FileChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A client's view of a blob that is still downloading: reads the growing file from this client's
- * own offset, never past what the download marks readable. When it has caught up it answers
+ * A client's view of a blob that is still downloading, from this client's own offset: copies the
+ * chunks the download still holds in memory, and reads the growing file for those it let go (a
+ * client that fell behind), never past what the download marks available. When it has caught up it answers
  * {@code null} (Netty's "nothing yet"), and the download's listener resumes the transfer once more
  * bytes arrive, so a slow client never slows the download and a fast one is not held back.
  */
@@ -55,23 +56,28 @@ final class GrowingFileInput implements ChunkedInput<Object> {
         if (failure != null) {
             throw new IOException("upstream download of " + download.digest() + " failed; aborting this response", failure);
         }
-        long available = Math.min(download.readable(), end) - offset;
+        long available = Math.min(download.available(), end) - offset;
         if (available <= 0) {
+            return waitForBytes(allocator);
+        }
+        Object held = fromMemory(allocator, available);
+        if (held != null) {
+            return held;
+        }
+        long inFile = Math.min(download.readable(), end) - offset;
+        if (inFile <= 0) {
+            // Not expected (a chunk is let go from memory only once the file has it), but harmless:
+            // the next notice of the file growing resumes us.
             waiting.set(true);
-            // The download may have moved on between our look and the flag: look once more.
-            if (Math.min(download.readable(), end) - offset <= 0 && download.failure() == null) {
-                return null;
-            }
-            waiting.set(false);
-            return readChunk(allocator);
+            return null;
         }
         if (zeroCopy) {
-            long length = Math.min(REGION, available);
+            long length = Math.min(REGION, inFile);
             SharedFileRegion region = new SharedFileRegion(file, offset, length);
             offset += length;
             return region;
         }
-        int length = (int) Math.min(CHUNK, available);
+        int length = (int) Math.min(CHUNK, inFile);
         ByteBuf buffer = allocator.ioBuffer(length);
         boolean ok = false;
         try {
@@ -87,6 +93,31 @@ final class GrowingFileInput implements ChunkedInput<Object> {
                 buffer.release();
             }
         }
+    }
+
+    /** The next bytes copied from the download's memory, or null when it no longer holds them. */
+    private ByteBuf fromMemory(ByteBufAllocator allocator, long available) {
+        int length = (int) Math.min(CHUNK, available);
+        ByteBuf buffer = allocator.ioBuffer(length);
+        int copied = download.copyHeld(offset, buffer.internalNioBuffer(buffer.writerIndex(), length));
+        if (copied == 0) {
+            buffer.release();
+            return null;
+        }
+        buffer.writerIndex(buffer.writerIndex() + copied);
+        offset += copied;
+        return buffer;
+    }
+
+    /** Nothing to send yet: null (Netty's "nothing yet") once the download's listener will resume us. */
+    private Object waitForBytes(ByteBufAllocator allocator) throws IOException {
+        waiting.set(true);
+        // The download may have moved on between our look and the flag: look once more.
+        if (Math.min(download.available(), end) - offset <= 0 && download.failure() == null) {
+            return null;
+        }
+        waiting.set(false);
+        return readChunk(allocator);
     }
 
     @Override

@@ -21,9 +21,11 @@ class DownloadStagesTest {
         stages.hashed(120 * MS);
         stages.readsWaited(250 * MS);
         stages.verified(1_502 * MS + 500_000);
+        stages.sentFromMemory(300L << 20);
+        stages.sentFromMemory(200L << 20);
 
         assertEquals("512 MiB in 4 chunks over 0.50 s (1024 MiB/s): reads waited 0.25 s, file 0.10 s, hash 0.42 s,"
-                + " verified 2.5 ms after the last byte", stages.describe(512L << 20));
+                + " verified 2.5 ms after the last byte; 500 MiB sent from memory", stages.describe(512L << 20));
     }
 
     @Test
@@ -32,7 +34,7 @@ class DownloadStagesTest {
         stages.read(0);
         stages.verified(MS);
 
-        assertEquals("1 MiB in 1 chunk over 0.00 s (-): reads waited -, file 0.00 s, hash 0.00 s, verified 1.0 ms after the last byte",
-                stages.describe(1L << 20));
+        assertEquals("1 MiB in 1 chunk over 0.00 s (-): reads waited -, file 0.00 s, hash 0.00 s, verified 1.0 ms after the last byte;"
+                + " 0 MiB sent from memory", stages.describe(1L << 20));
     }
 }

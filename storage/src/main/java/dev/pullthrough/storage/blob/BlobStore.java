@@ -16,6 +16,14 @@ public interface BlobStore {
     /** A writer into a temp location that becomes {@code expected} only on a verified commit. */
     BlobWriter newWriter(Digest expected) throws IOException;
 
+    /**
+     * A writer for a blob the upstream declared {@code declaredSize} bytes long (-1: unknown): a big
+     * one may be written past the page cache, its {@link BlobWriter#written} then lagging what was appended.
+     */
+    default BlobWriter newWriter(Digest expected, long declaredSize) throws IOException {
+        return newWriter(expected);
+    }
+
     /** Removes the blob; false when it was not there. */
     boolean delete(Digest digest) throws IOException;
 

@@ -24,6 +24,8 @@ public final class BlobWriter implements AutoCloseable {
     private final Path temp;
     private final Path target;
     private final FileChannel channel;
+    /** Set when the file is written direct (a big blob): then {@link #written} counts what is in the file, not what was appended. */
+    private final DirectAppender direct;
     private final MessageDigest hasher;
     private final CommitDurability durability;
     private volatile long written;
@@ -31,12 +33,22 @@ public final class BlobWriter implements AutoCloseable {
     private boolean verified;
 
     BlobWriter(Digest expected, Path temp, Path target, CommitDurability durability) throws IOException {
+        this(expected, temp, target, durability, null);
+    }
+
+    BlobWriter(Digest expected, Path temp, Path target, CommitDurability durability, DirectWrites directWrites) throws IOException {
         this.expected = expected;
         this.durability = durability;
         this.temp = temp;
         this.target = target;
         ensureDirectory(temp.getParent());
-        this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        if (directWrites != null) {
+            this.direct = new DirectAppender(temp, directWrites);
+            this.channel = direct.channel();
+        } else {
+            this.direct = null;
+            this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        }
         this.hasher = expected.newHasher();
     }
 
@@ -46,12 +58,42 @@ public final class BlobWriter implements AutoCloseable {
         append(bytes);
     }
 
-    /** Appends all of {@code bytes} to the file only (consumed); the same bytes go to {@link #hash}. */
+    /**
+     * Appends all of {@code bytes} to the file only (consumed); the same bytes go to {@link #hash}.
+     * Written direct, the last bytes appended may wait in memory for a whole stage: {@link #written}
+     * says what is in the file.
+     */
     public void append(ByteBuffer bytes) throws IOException {
+        if (direct != null) {
+            direct.append(bytes);
+            written = direct.inFile();
+            return;
+        }
         while (bytes.hasRemaining()) {
             channel.write(bytes);
         }
         written = channel.position();
+    }
+
+    /** Bytes given to {@link #append}, in the file or not yet. */
+    public long appended() {
+        return direct != null ? direct.appended() : written;
+    }
+
+    /** Whether the file is written past the page cache (and {@link #written} may lag {@link #appended}). */
+    public boolean direct() {
+        return direct != null;
+    }
+
+    /**
+     * Puts every byte appended into the file: a direct writer's last partial stage. Called by the
+     * writing thread after its last append; {@link #commit} does it too.
+     */
+    public void flush() throws IOException {
+        if (direct != null) {
+            direct.finish();
+            written = direct.inFile();
+        }
     }
 
     /** Adds {@code bytes} to the hash only (consumed); the same bytes go to {@link #append}. */
@@ -94,6 +136,7 @@ public final class BlobWriter implements AutoCloseable {
      */
     public StoredBlob commit() throws IOException {
         verify();
+        flush();
         finished = true;
         try {
             durability.beforeRename(expected, target, written, channel);
@@ -111,6 +154,18 @@ public final class BlobWriter implements AutoCloseable {
             return new StoredBlob(expected, target, written);
         } finally {
             abortQuietly();
+            releaseStage();
+        }
+    }
+
+    /**
+     * Gives a direct writer's staging buffer back for reuse. Only the writing thread may call it (a
+     * buffer another writer takes must not still be written into); a writer aborted from elsewhere
+     * simply leaves its buffer to the garbage collector.
+     */
+    public void releaseStage() {
+        if (direct != null) {
+            direct.release();
         }
     }
 

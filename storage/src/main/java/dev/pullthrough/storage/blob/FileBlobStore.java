@@ -15,6 +15,7 @@ import java.util.stream.Stream;
 public final class FileBlobStore implements BlobStore {
     private final BlobPaths paths;
     private final CommitDurability durability;
+    private final DirectWrites directWrites;
     private volatile FileStore fileStore;
 
     /** A store that syncs each blob before its rename. */
@@ -23,9 +24,20 @@ public final class FileBlobStore implements BlobStore {
     }
 
     public FileBlobStore(BlobPaths paths, CommitDurability durability) throws IOException {
+        this(paths, durability, false);
+    }
+
+    /** @param direct whether big blobs may be written past the page cache (where the file system takes it) */
+    public FileBlobStore(BlobPaths paths, CommitDurability durability, boolean direct) throws IOException {
         this.paths = paths;
         this.durability = durability;
         Files.createDirectories(paths.tmpDir());
+        this.directWrites = direct ? DirectWrites.probe(paths.tmpDir()) : DirectWrites.OFF;
+    }
+
+    /** Whether big blobs are written past the page cache. */
+    public boolean writesDirect() {
+        return directWrites.on();
     }
 
     /** The commits an earlier run may not have synced (issue 28): the same markers whatever this store's durability. */
@@ -49,6 +61,12 @@ public final class FileBlobStore implements BlobStore {
     @Override
     public BlobWriter newWriter(Digest expected) throws IOException {
         return new BlobWriter(expected, paths.newTempFile(), paths.blob(expected), durability);
+    }
+
+    @Override
+    public BlobWriter newWriter(Digest expected, long declaredSize) throws IOException {
+        return new BlobWriter(expected, paths.newTempFile(), paths.blob(expected), durability,
+                directWrites.forSize(declaredSize) ? directWrites : null);
     }
 
     @Override

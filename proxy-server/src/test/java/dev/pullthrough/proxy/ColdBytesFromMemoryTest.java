@@ -1,0 +1,151 @@
+package dev.pullthrough.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.pullthrough.cache.CachedMetadataStore;
+import dev.pullthrough.metrics.Metrics;
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.oci.RepositoryName;
+import dev.pullthrough.storage.blob.BlobPaths;
+import dev.pullthrough.storage.blob.CommitDurability;
+import dev.pullthrough.storage.blob.DirectWrites;
+import dev.pullthrough.storage.blob.FileBlobStore;
+import dev.pullthrough.storage.maintenance.CacheJanitor;
+import dev.pullthrough.storage.meta.RocksMetadataStore;
+import dev.pullthrough.upstream.BlobBody;
+import dev.pullthrough.upstream.BodySink;
+import dev.pullthrough.upstream.BodySource;
+import dev.pullthrough.upstream.TestUpstream;
+import dev.pullthrough.upstream.UpstreamResult;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A big cold blob's clients are sent what arrived, not only what the file holds (issue 28): the
+ * file is written past the page cache a whole stage at a time, so it lags the bytes received; a
+ * client copies those from the chunks the download still holds. The last byte still waits for the
+ * digest, and every chunk goes back to the transport exactly once.
+ */
+class ColdBytesFromMemoryTest {
+    private static final int CHUNK = 300 * 1024;
+
+    @TempDir
+    Path temp;
+
+    private final ExecutorService pool = Executors.newFixedThreadPool(2);
+    private final AtomicInteger givenBack = new AtomicInteger();
+    private RocksMetadataStore rocks;
+    private BlobService blobs;
+    private final OneBodyUpstream upstream = new OneBodyUpstream();
+
+    @BeforeEach
+    void setUp() throws Exception {
+        BlobPaths paths = new BlobPaths(temp);
+        rocks = new RocksMetadataStore(paths.metadataDir());
+        FileBlobStore store = new FileBlobStore(paths, CommitDurability.EACH_COMMIT, true);
+        assumeTrue(store.writesDirect(), "this file system takes no direct writes");
+        CachedMetadataStore metadata = new CachedMetadataStore(rocks, 1 << 20, 1 << 20);
+        CacheJanitor janitor = new CacheJanitor(metadata, store, 1L << 32, d -> false, e -> { }, Clock.systemUTC(), Runnable::run);
+        blobs = new BlobService(store, metadata, janitor, new BlobLeases(), new Metrics(), pool, 4, Runnable::run,
+                Clock.systemUTC(), false);
+    }
+
+    @AfterEach
+    void tearDown() throws InterruptedException {
+        pool.shutdown();
+        assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
+        rocks.close();
+    }
+
+    @Test
+    void bigColdBlob_clientCopiesWhatTheFileDoesNotHoldYet_lastByteOnlyOnceVerified() throws Exception {
+        int size = (int) DirectWrites.FROM_BYTES + (3 << 20) / 2; // 9.5 MiB: not a whole number of stages
+        byte[] bytes = new byte[size];
+        new Random(28).nextBytes(bytes);
+        Digest digest = Digest.sha256Of(bytes);
+        upstream.size = size;
+        RepositoryName name = RepositoryName.parse("team/model");
+        CompletableFuture<ProxyResponse> answer = blobs.get(new Target(upstream, name, name, null, "default"), digest, false,
+                Optional.empty());
+        ProxyResponse.BlobStream stream = assertInstanceOf(ProxyResponse.BlobStream.class, answer.get(10, TimeUnit.SECONDS));
+        GrowingBlob blob = stream.blob();
+        BodySink sink = upstream.sink.get(10, TimeUnit.SECONDS);
+
+        int chunks = 0;
+        for (int at = 0; at < size; at += CHUNK) {
+            sink.onBytes(ByteBuffer.wrap(bytes, at, Math.min(CHUNK, size - at)).slice(), givenBack::incrementAndGet);
+            chunks++;
+        }
+        // Every byte arrived; the file holds whole stages only until the end, and the digest is not checked yet.
+        await(() -> blob.readable() == (long) (size / (1 << 20)) * (1 << 20), "the file holds the whole stages");
+        assertEquals(size - 1, blob.available(), "every byte received but the last is the client's to send");
+        assertTrue(blob.readable() < blob.available(), "more than the file holds");
+        int tail = size - (int) blob.readable() - 1;
+        ByteBuffer fromMemory = ByteBuffer.allocate(tail);
+        assertEquals(tail, blob.copyHeld(blob.readable(), fromMemory), "the bytes past the file, from memory");
+        assertArrayEquals(Arrays.copyOfRange(bytes, (int) blob.readable(), size - 1), fromMemory.array());
+        assertTrue(givenBack.get() < chunks, "chunks past the file are still held");
+
+        sink.onEnd();
+
+        await(() -> blobs.downloadsInFlight() == 0, "the download committed");
+        assertEquals(size, blob.available());
+        assertEquals(size, blob.readable());
+        assertEquals(chunks, givenBack.get(), "each chunk given back to the transport once");
+        ByteBuffer whole = ByteBuffer.allocate(size);
+        while (whole.hasRemaining() && stream.channel().read(whole, whole.position()) >= 0) {
+            // the file, whole
+        }
+        stream.release();
+        assertArrayEquals(bytes, whole.array());
+        assertArrayEquals(bytes, Files.readAllBytes(new BlobPaths(temp).blob(digest)));
+    }
+
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            Thread.sleep(1);
+        }
+    }
+
+    /** An upstream answering 200 with one body whose chunks the test sends itself. */
+    private static final class OneBodyUpstream extends TestUpstream implements BodySource {
+        volatile long size;
+        final CompletableFuture<BodySink> sink = new CompletableFuture<>();
+
+        @Override
+        public CompletableFuture<UpstreamResult<BlobBody>> blob(RepositoryName name, Digest digest) {
+            return CompletableFuture.completedFuture(UpstreamResult.ok(new BlobBody(size, this)));
+        }
+
+        @Override
+        public void stream(BodySink to) {
+            sink.complete(to);
+        }
+
+        @Override
+        public void cancel(String why) {
+            sink.thenAccept(to -> to.onError(new java.io.IOException("cancelled: " + why)));
+        }
+    }
+}

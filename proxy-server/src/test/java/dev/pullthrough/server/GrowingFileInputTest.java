@@ -1,0 +1,143 @@
+package dev.pullthrough.server;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.pullthrough.oci.Digest;
+import dev.pullthrough.proxy.GrowingBlob;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.stream.ChunkedWriteHandler;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A client of a cold blob is sent the bytes its download still holds in memory, ahead of the file
+ * (issue 28), reads the file for what memory let go, and waits at what has not arrived.
+ */
+class GrowingFileInputTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void readChunk_bytesInMemoryAheadOfTheFile_sentFromMemory_thenWaits() throws Exception {
+        byte[] blob = new byte[1000];
+        Arrays.fill(blob, 0, 400, (byte) 1);
+        Arrays.fill(blob, 400, 1000, (byte) 2);
+        Path file = dir.resolve("growing");
+        Files.write(file, Arrays.copyOf(blob, 400)); // the file holds 400 bytes
+        FakeBlob download = new FakeBlob(blob);
+        download.inFile = 400;
+        download.heldFrom = 400; // memory holds 400..700
+        download.heldTo = 700;
+        download.arrived = 700;
+
+        EmbeddedChannel channel = new EmbeddedChannel(new ChunkedWriteHandler(), new ChannelInboundHandlerAdapter());
+        ChannelHandlerContext ctx = channel.pipeline().lastContext();
+        try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
+            GrowingFileInput input = new GrowingFileInput(download, reading, 400, 1000, ctx);
+
+            ByteBuf ahead = assertInstanceOf(ByteBuf.class, input.readChunk(UnpooledByteBufAllocator.DEFAULT));
+            assertArrayEquals(Arrays.copyOfRange(blob, 400, 700), ByteBufUtil.getBytes(ahead), "what arrived, past the file");
+            ahead.release();
+            assertNull(input.readChunk(UnpooledByteBufAllocator.DEFAULT), "nothing more arrived: wait");
+            assertEquals(700, input.progress());
+            input.close();
+        }
+        channel.finishAndReleaseAll();
+    }
+
+    @Test
+    void readChunk_behindWhatMemoryHolds_readsTheFile() throws Exception {
+        byte[] blob = new byte[1000];
+        for (int i = 0; i < blob.length; i++) {
+            blob[i] = (byte) i;
+        }
+        Path file = dir.resolve("growing");
+        Files.write(file, Arrays.copyOf(blob, 600));
+        FakeBlob download = new FakeBlob(blob);
+        download.inFile = 600;
+        download.heldFrom = 600;
+        download.heldTo = 900;
+        download.arrived = 900;
+
+        EmbeddedChannel channel = new EmbeddedChannel(new ChunkedWriteHandler(), new ChannelInboundHandlerAdapter());
+        // Over TLS (no zero-copy) the file's bytes come as a buffer too; without an SslHandler they come as a region.
+        ChannelHandlerContext ctx = channel.pipeline().lastContext();
+        try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
+            GrowingFileInput input = new GrowingFileInput(download, reading, 100, 1000, ctx);
+            Object first = input.readChunk(UnpooledByteBufAllocator.DEFAULT);
+            SharedFileRegion region = assertInstanceOf(SharedFileRegion.class, first, "let go from memory: from the file");
+            assertEquals(500, region.count());
+            region.release();
+            ByteBuf ahead = assertInstanceOf(ByteBuf.class, input.readChunk(UnpooledByteBufAllocator.DEFAULT));
+            assertArrayEquals(Arrays.copyOfRange(blob, 600, 900), ByteBufUtil.getBytes(ahead));
+            ahead.release();
+            input.close();
+        }
+        channel.finishAndReleaseAll();
+    }
+
+    /** A download whose file, memory and arrivals the test sets. */
+    private static final class FakeBlob implements GrowingBlob {
+        private final byte[] bytes;
+        volatile long inFile;
+        volatile long heldFrom;
+        volatile long heldTo;
+        volatile long arrived;
+
+        FakeBlob(byte[] bytes) {
+            this.bytes = bytes;
+        }
+
+        @Override
+        public Digest digest() {
+            return Digest.sha256Of(bytes);
+        }
+
+        @Override
+        public long readable() {
+            return inFile;
+        }
+
+        @Override
+        public long available() {
+            return arrived;
+        }
+
+        @Override
+        public int copyHeld(long offset, ByteBuffer into) {
+            if (offset < heldFrom || offset >= heldTo) {
+                return 0;
+            }
+            int length = (int) Math.min(into.remaining(), heldTo - offset);
+            into.put(bytes, (int) offset, length);
+            return length;
+        }
+
+        @Override
+        public Throwable failure() {
+            return null;
+        }
+
+        @Override
+        public void addListener(Runnable listener) {
+        }
+
+        @Override
+        public void removeListener(Runnable listener) {
+        }
+    }
+}
