@@ -14,8 +14,9 @@
       repositories, whose tags a mover thread re-pushes straight to the registry every MOVE_EVERY seconds
       (new layer, new config). A pull that fails is tried again (ATTEMPTS in all, 1 s then 2 s apart).
       Writes tries, successes, failures grouped by why, and wrong bodies to RESULT_JSON.
-  chaos.py report RESULT_JSON COUNTS_JSON
-      prints the clients' figures and the upstream's GETs per blob and per tag against the minimum.
+  chaos.py report RESULT_JSON COUNTS_JSON EVENTS
+      prints the clients' figures and the upstream's GETs per blob and per tag against the minimum, each
+      blob GET beyond the first put down to the schedule step it followed (EVENTS: "epoch|step" lines).
 """
 import collections, hashlib, http.client, json, os, random, sys, threading, time, urllib.parse
 
@@ -309,11 +310,13 @@ def pull(lb_url, registry, images_json, seconds, stop_file, result_json):
 
 
 # ---------------------------------------------------------------------------------------------- report
-def report(result_json, counts_json):
+def report(result_json, counts_json, events_file):
     with open(result_json) as f:
         r = json.load(f)
     with open(counts_json) as f:
         c = json.load(f)
+    with open(events_file) as f:
+        events = [(float(t), step) for t, step in (line.rstrip("\n").split("|", 1) for line in f)]
     print(f"clients: {r['clients']} over {r['seconds']} s")
     print(f"  pulls tried {r['pulls']}: succeeded {r['first_try'] + r['after_retry']} ({r['first_try']} at once, "
           f"{r['after_retry']} after a retry), failed visibly {r['gave_up']} (after every retry)")
@@ -335,6 +338,13 @@ def report(result_json, counts_json):
     print(f"  blob GETs: {sum(gets.values())} for {len(gets)} distinct blobs (minimum {len(gets)}); "
           f"fetched more than once: {len(extra)} blobs ({sum(extra.values()) - len(extra)} extra GETs)"
           + (f", most {max(extra.values())}" if extra else "") + f"; cut off mid-body: {sum(c['blob_cut'].values())}")
+    after = collections.Counter()
+    for times in c["blob_times"].values():
+        for t in sorted(times)[1:]:
+            steps = [step for at, step in events if at <= t]
+            after[steps[-1] if steps else "before the first step"] += 1
+    for step, n in sorted(after.items(), key=lambda kv: -kv[1]):
+        print(f"    extra GETs after \"{step}\": {n}")
     tags = c["tag_gets"]
     per_tag = collections.Counter(key.split("@")[0] for key in tags)
     print(f"  manifest GETs by tag: {sum(tags.values())} for {len(tags)} tag versions (minimum {len(tags)}; "

@@ -2,7 +2,7 @@
 """The chaos run's upstream: a front that passes requests to the registry behind it, streaming bodies,
 except during a fault burst, when it answers every request with the burst's status (5xx, or 429 with a
 Retry-After) without asking the registry. It counts what the proxies got from the registry: GETs per blob
-(whole or cut off), GETs and HEADs per manifest reference (for a tag, by the digest it resolved to).
+(whole or cut off, and when), GETs and HEADs per manifest reference (for a tag, by the digest it resolved to).
 Control, on the same port: POST /__chaos/fault?status=503&seconds=10 starts a burst,
 GET /__chaos/counts answers the counts as JSON.
 Usage: fault_front.py PORT UPSTREAM_URL"""
@@ -11,7 +11,7 @@ import http.client, http.server, json, re, socketserver, sys, threading, time, u
 port, upstream = int(sys.argv[1]), urllib.parse.urlparse(sys.argv[2])
 lock = threading.Lock()
 fault = {"status": 0, "until": 0.0}
-counts = {"blob_gets": {}, "blob_cut": {}, "tag_gets": {}, "tag_heads": {}, "digest_manifest_gets": {}, "faulted": {},
+counts = {"blob_gets": {}, "blob_times": {}, "blob_cut": {}, "tag_gets": {}, "tag_heads": {}, "digest_manifest_gets": {}, "faulted": {},
           "other": {}}
 BLOB = re.compile(r"^/v2/(.+)/blobs/(sha256:[0-9a-f]{64})$")
 MANIFEST = re.compile(r"^/v2/(.+)/manifests/([^/?]+)$")
@@ -97,6 +97,8 @@ class Front(http.server.BaseHTTPRequestHandler):
         blob, manifest = BLOB.match(path), MANIFEST.match(path)
         if blob and self.command == "GET" and answer.status == 200:
             bump("blob_gets", blob.group(2))
+            with lock:
+                counts["blob_times"].setdefault(blob.group(2), []).append(time.time())
         elif manifest and answer.status == 200:
             repo, reference = manifest.groups()
             if reference.startswith("sha256:"):

@@ -36,6 +36,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_http() { for _ in $(seq 1 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 started=$(date +%s)
 say() { printf '[%4ss] %s\n' $(($(date +%s) - started)) "$*"; }
+step() { say "$*"; echo "$(date +%s.%N)|$*" >> "$WORK/events"; }   # a schedule step, for the report too
+: > "$WORK/events"
 rss_mib() { awk '/^VmRSS/{printf "%d", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 
 # ---- the upstream: the reference registry behind the fault front
@@ -150,26 +152,26 @@ at() { # percent of DURATION
 }
 kill_replica() { # name: kill -9, then started again 5 s later
   kill -9 "${replica_pid[$1]}"; wait "${replica_pid[$1]}" 2>/dev/null || true
-  say "replica $1 killed (-9)"
+  step "replica $1 killed (-9)"
   sleep 5
   restarts[$1]=$((restarts[$1] + 1))
   start_replica "$1" && say "replica $1 started again (RSS $(rss_mib "${replica_pid[$1]}") MiB)"
 }
 restart_redis() {
   kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null || true
-  say "Redis killed (-9)"
+  step "Redis killed (-9)"
   sleep 5
   start_redis
   say "Redis started again, empty"
 }
 upstream_burst() { # status
   fault "$1" "$burst"
-  say "upstream answers $1 to everything for $burst s"
+  step "upstream answers $1 to everything for $burst s"
   sleep "$burst"
 }
 stop_s3() {
   kill "$s3pid"; wait "$s3pid" 2>/dev/null || true
-  say "S3Proxy stopped for $outage s"
+  step "S3Proxy stopped for $outage s"
   sleep "$outage"
   start_s3
   say "S3Proxy started again"
@@ -194,7 +196,7 @@ say "clients done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---- the printout
 curl -sf "http://127.0.0.1:$FRONT/__chaos/counts" > "$WORK/counts.json"
 status=0
-python3 "$HERE/chaos.py" report "$WORK/result.json" "$WORK/counts.json" || status=1
+python3 "$HERE/chaos.py" report "$WORK/result.json" "$WORK/counts.json" "$WORK/events" || status=1
 echo "replicas (RSS MiB at start -> at end; restarts after kill -9):"
 for name in a b c; do
   echo "  $name: ${rss_start[$name]} -> $(rss_mib "${replica_pid[$name]}") (${restarts[$name]} restart)"
