@@ -125,6 +125,7 @@ class Tally:
         self.pulls = self.first_try = self.after_retry = self.gave_up = 0
         self.attempt_failures = collections.Counter()
         self.gave_up_why = collections.Counter()
+        self.examples = {}
         self.wrong = []
         self.blobs_verified = self.bytes_verified = 0
         self.digests_seen = collections.defaultdict(set)
@@ -192,10 +193,13 @@ class Client:
     @staticmethod
     def refusal(what, status, body):
         try:
-            code = json.loads(body)["errors"][0]["code"]
+            error = json.loads(body)["errors"][0]
+            code, message = error["code"], error.get("message", "")
         except Exception:
-            code = ""
-        return PullFailed(f"{what} HTTP {status} {code}".rstrip())
+            code, message = "", body[:200].decode(errors="replace")
+        failed = PullFailed(f"{what} HTTP {status} {code}".rstrip())
+        failed.example = message   # the proxy's words, shown once per kind of failure
+        return failed
 
     def pull(self, repo, tag):
         status, answer, digest, length, body = self.get(f"/v2/{repo}/manifests/{tag}", ACCEPT)
@@ -229,6 +233,7 @@ class Client:
                 except PullFailed as e:
                     with self.tally.lock:
                         self.tally.attempt_failures[str(e)] += 1
+                        self.tally.examples.setdefault(str(e), getattr(e, "example", ""))
                     if attempt == attempts - 1:
                         with self.tally.lock:
                             self.tally.gave_up += 1
@@ -301,7 +306,7 @@ def pull(lb_url, registry, images_json, seconds, stop_file, result_json):
     versions = {f"{e['repo']}:{e['tag']}": len(e["digests"]) for e in moving}
     result = dict(clients=clients, seconds=round(time.monotonic() - started), pulls=tally.pulls, first_try=tally.first_try,
                   after_retry=tally.after_retry, gave_up=tally.gave_up, wrong=tally.wrong,
-                  attempt_failures=dict(tally.attempt_failures), gave_up_why=dict(tally.gave_up_why),
+                  attempt_failures=dict(tally.attempt_failures), gave_up_why=dict(tally.gave_up_why), examples=tally.examples,
                   blobs_verified=tally.blobs_verified, bytes_verified=tally.bytes_verified,
                   moving_digests_seen=moved, moving_versions=versions,
                   unfinished=tally.pulls - tally.first_try - tally.after_retry - tally.gave_up - len(tally.wrong))
@@ -324,7 +329,8 @@ def report(result_json, counts_json, events_file):
         print(f"    gave up: {n:5}  {why}")
     print(f"  attempts that failed visibly: {sum(r['attempt_failures'].values())}")
     for why, n in sorted(r["attempt_failures"].items(), key=lambda kv: -kv[1]):
-        print(f"    {n:5}  {why}")
+        example = r.get("examples", {}).get(why)
+        print(f"    {n:5}  {why}" + (f"  (e.g. \"{example[:160]}\")" if example else ""))
     print(f"  bodies verified: {r['blobs_verified']} blobs ({r['bytes_verified'] >> 20} MiB), every manifest too")
     print(f"  WRONG BYTES: {len(r['wrong'])}")
     for line in r["wrong"][:10]:
