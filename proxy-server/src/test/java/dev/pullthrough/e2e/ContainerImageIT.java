@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  * machine's JDK on it are imported into a private Docker engine ({@link LocalImageBases}); the Dockerfile
  * takes them as BASE_IMAGE and JDK_IMAGE, runs its jlink stage on the JDK and copies the jar this build
  * made (JAR_FROM=context). The image is under 180 MB with the jar (issue 30), runs with a published port,
- * skopeo pulls through it, it runs as a non-root user and stops on SIGTERM within 10 s. An integration
+ * skopeo pulls through it from an upstream on TLS, it has the JVM's metrics, it runs as a non-root user
+ * and stops on SIGTERM within 10 s. An integration
  * test: it needs the packaged jar. {@code -Dpullthrough.dockerHost=unix:///...} names another engine
  * than the build's DOCKER_HOST.
  */
@@ -68,9 +69,17 @@ class ContainerImageIT {
         String gateway = docker(30, "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").output().trim();
         try (ReferenceRegistry upstream = ReferenceRegistry.startOn(temp.resolve("upstream"), gateway, List.of())) {
             Pushed image = new TestImages(upstream.url(), 51).pushImage("team/app", "v1", Format.OCI, 2, 32 * 1024);
+            // Then over TLS: the handshake's key exchange (ECDHE) needs jdk.crypto.ec in the jlink runtime.
+            TestPki pki = TestPki.create(temp.resolve("pki"));
+            upstream.stop();
+            upstream.reconfigure(pki.issue("upstream", "subjectAltName=IP:" + gateway), pki.key("upstream"), List.of());
+            upstream.start();
             int port = Loopback.freePort();
-            String container = docker(60, "run", "-d", "-p", "127.0.0.1:" + port + ":5000",
-                    "-e", "PULLTHROUGH_UPSTREAMS_0_URL=" + upstream.url(), IMAGE).output().trim();
+            int adminPort = Loopback.freePort();
+            String container = docker(60, "run", "-d", "-p", "127.0.0.1:" + port + ":5000", "-p", "127.0.0.1:" + adminPort + ":5001",
+                    "-v", pki.caCertificate() + ":/etc/pullthrough/upstream-ca.pem:ro",
+                    "-e", "PULLTHROUGH_UPSTREAMS_0_URL=" + upstream.url(),
+                    "-e", "PULLTHROUGH_UPSTREAMS_0_CAFILE=/etc/pullthrough/upstream-ca.pem", IMAGE).output().trim();
             container = container.substring(container.lastIndexOf('\n') + 1);
             try {
                 String uri = "http://127.0.0.1:" + port;
@@ -89,6 +98,11 @@ class ContainerImageIT {
                 for (Digest blob : image.blobs()) {
                     assertEquals(blob, Digest.sha256Of(Files.readAllBytes(copied.resolve(blob.toString().substring(7)))));
                 }
+
+                // JvmGcMetrics registers its gauges only with jdk.management's GC notifications in the runtime.
+                String metrics = new String(RegistryHttp.get(java.net.URI.create("http://127.0.0.1:" + adminPort), "/metrics").body(),
+                        java.nio.charset.StandardCharsets.UTF_8);
+                assertTrue(metrics.contains("jvm_gc_max_data_size_bytes"), "the JVM's metrics: " + metrics);
 
                 assertEquals("10001", docker(30, "exec", container, "id", "-u").output().trim(), "runs as the image's user");
                 long stopping = System.nanoTime();
