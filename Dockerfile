@@ -1,11 +1,17 @@
-# Pullthrough's image. The base images are build arguments (defaults: the public ones), so a site
-# that cannot pull them names its own:
+# Pullthrough's image: a Java runtime cut down by jlink to the modules the jar uses, on a small glibc
+# base (issue 30). The base images are build arguments (defaults: the public ones), so a site that
+# cannot pull them names its own:
 #   docker build -t pullthrough .
-#   docker build --build-arg RUNTIME_IMAGE=local/java17 --build-arg JAR_FROM=context -t pullthrough .
+#   docker build --build-arg JDK_IMAGE=local/jdk17 --build-arg BASE_IMAGE=local/bookworm-minbase \
+#     --build-arg JAR_FROM=context -t pullthrough .
+# JDK_IMAGE: a full JDK 17 with its jmods and jlink on the PATH (only the jlink stage runs on it).
+# BASE_IMAGE: glibc, libstdc++ and zlib (RocksDB's native library and the runtime need them), a
+# shell and useradd (the run stage uses them). Alpine's musl does not do.
 # JAR_FROM=context copies proxy-server/target/pullthrough.jar, built outside (mvn -B -DskipTests
 # package), instead of building it in the image (BuildKit then skips the Maven stage).
 ARG BUILD_IMAGE=maven:3.9-eclipse-temurin-17
-ARG RUNTIME_IMAGE=eclipse-temurin:17-jre
+ARG JDK_IMAGE=eclipse-temurin:17-jdk
+ARG BASE_IMAGE=debian:bookworm-slim
 ARG JAR_FROM=build
 
 # ---- build: dependencies first (a layer that changes only with the POMs), then the sources
@@ -26,12 +32,26 @@ COPY proxy-server/target/pullthrough.jar /pullthrough.jar
 
 FROM ${JAR_FROM} AS jar
 
-# ---- run: a Java 17 runtime, the jar, the JVM options of the README's run command, a default config
-FROM ${RUNTIME_IMAGE}
-RUN (useradd --system --uid 10001 --user-group --no-create-home pullthrough 2>/dev/null \
+# ---- runtime: the JDK modules the jar uses, as `jdeps --print-module-deps --ignore-missing-deps` on the
+# jar lists them, except java.desktop and java.compiler: only classes the proxy never loads name them
+# (SnakeYAML's bean introspection, Jackson's optional java.beans support, Micrometer's Log4j2 binder,
+# commons-compress' pack200, Error Prone's annotations); java.desktop alone is 11 MB. Added to the list:
+# jdk.crypto.ec, the elliptic curves of TLS to upstreams and the bucket (no class names it; the JDK's
+# security providers load it by name). --compress=2 is zip (JDK 17's highest).
+FROM ${JDK_IMAGE} AS runtime
+ARG JAVA_MODULES=java.base,java.naming,java.security.jgss,java.sql,jdk.crypto.ec,jdk.jfr,jdk.management,jdk.net,jdk.unsupported
+RUN jlink --add-modules "${JAVA_MODULES}" --strip-debug --no-header-files --no-man-pages --compress=2 \
+      --output /opt/java
+
+# ---- run: the runtime, the jar, the JVM options of the README's run command, a default config
+FROM ${BASE_IMAGE}
+# --no-log-init: no lastlog/faillog entry for uid 10001 (a sparse file that a layer would store in full)
+RUN (useradd --system --no-log-init --uid 10001 --user-group --no-create-home pullthrough 2>/dev/null \
       || adduser -S -u 10001 pullthrough) \
  && mkdir -p /var/lib/pullthrough /etc/pullthrough \
  && chown pullthrough /var/lib/pullthrough
+COPY --from=runtime /opt/java /opt/java
+ENV JAVA_HOME=/opt/java PATH=/opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 COPY --from=jar /pullthrough.jar /opt/pullthrough/pullthrough.jar
 COPY jvm.options /opt/pullthrough/jvm.options
 COPY deploy/image-config.yml /etc/pullthrough/config.yml
