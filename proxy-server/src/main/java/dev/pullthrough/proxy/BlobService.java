@@ -75,13 +75,17 @@ public final class BlobService {
      */
     public CompletableFuture<ProxyResponse> get(Target target, Digest digest, boolean head, Optional<String> range)
             throws IOException {
-        CompletableFuture<Optional<ProxyResponse>> check = checkRepositoryHolds(target, digest);
+        // One look at the disk serves both the repository check and the answer when nothing waited
+        // in between: every request asked twice before (issue 28: a cold 1 KiB blob made three).
+        Optional<StoredBlob> onDisk = store.stat(digest);
+        CompletableFuture<Optional<ProxyResponse>> check = checkRepositoryHolds(target, digest, onDisk);
         if (check.isDone()) {
-            return afterCheck(target, digest, head, range, check.join());
+            return afterCheck(target, digest, head, range, check.join(), onDisk);
         }
         return check.thenComposeAsync(refused -> {
             try {
-                return afterCheck(target, digest, head, range, refused);
+                // The upstream was asked meanwhile: the disk may have changed, look again.
+                return afterCheck(target, digest, head, range, refused, store.stat(digest));
             } catch (IOException e) {
                 return CompletableFuture.failedFuture(e);
             }
@@ -89,11 +93,12 @@ public final class BlobService {
     }
 
     private CompletableFuture<ProxyResponse> afterCheck(Target target, Digest digest, boolean head, Optional<String> range,
-                                                        Optional<ProxyResponse> refused) throws IOException {
+                                                        Optional<ProxyResponse> refused, Optional<StoredBlob> onDisk)
+            throws IOException {
         if (refused.isPresent()) {
             return done(refused.get());
         }
-        Optional<ProxyResponse> local = fromDisk(digest, head, range);
+        Optional<ProxyResponse> local = fromDisk(onDisk, digest, head, range);
         metrics.cacheLookup("blob", local.isPresent());
         if (local.isPresent()) {
             return done(local.get());
@@ -279,8 +284,13 @@ public final class BlobService {
      * cannot be reached (availability over the check).
      */
     private CompletableFuture<Optional<ProxyResponse>> checkRepositoryHolds(Target target, Digest digest) throws IOException {
+        return checkRepositoryHolds(target, digest, store.stat(digest));
+    }
+
+    private CompletableFuture<Optional<ProxyResponse>> checkRepositoryHolds(Target target, Digest digest,
+                                                                            Optional<StoredBlob> onDisk) {
         BlobDownload running = inFlight.get(digest);
-        if (store.stat(digest).isEmpty() && (running == null || running.fetchedFor(target))) {
+        if (onDisk.isEmpty() && (running == null || running.fetchedFor(target))) {
             // Not cached, or being fetched for this very repository: the upstream decides (decided) anyway.
             return CompletableFuture.completedFuture(Optional.empty());
         }
@@ -329,7 +339,12 @@ public final class BlobService {
     }
 
     private Optional<ProxyResponse> fromDisk(Digest digest, boolean head, Optional<String> range) throws IOException {
-        Optional<StoredBlob> blob = store.stat(digest);
+        return fromDisk(store.stat(digest), digest, head, range);
+    }
+
+    /** The answer from {@code blob}, what a look at the disk just found (if the file went since, empty). */
+    private Optional<ProxyResponse> fromDisk(Optional<StoredBlob> blob, Digest digest, boolean head, Optional<String> range)
+            throws IOException {
         if (blob.isEmpty()) {
             return Optional.empty();
         }
