@@ -61,6 +61,8 @@ final class PullingClients {
     private final URI balancer;
     private final List<Pushed> released = new CopyOnWriteArrayList<>();
     private final Set<Digest> takenByFew = ConcurrentHashMap.newKeySet();
+    /** The blobs of the images released to few, read slowly. */
+    private final Set<Digest> bigBlobs = ConcurrentHashMap.newKeySet();
     private final IntPredicate takesTheFewOnes;
     private final Queue<Pull> pulls = new ConcurrentLinkedQueue<>();
     private final ConcurrentHashMap<Digest, AtomicLong> received = new ConcurrentHashMap<>();
@@ -95,9 +97,10 @@ final class PullingClients {
         released.addAll(images);
     }
 
-    /** An image pulled once by each client {@code takesTheFewOnes}, never again. */
+    /** An image pulled once by each client {@code takesTheFewOnes}, never again, its blobs read slowly (about 8 MiB/s). */
     void releaseToFew(Pushed image) {
         takenByFew.add(image.digest());
+        bigBlobs.addAll(image.blobs());
         released.add(image);
     }
 
@@ -188,12 +191,17 @@ final class PullingClients {
             retried = tried.contains(",");
             MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
             AtomicLong counted = received.computeIfAbsent(expected, d -> new AtomicLong());
+            boolean slow = !manifest && bigBlobs.contains(expected);
             try (InputStream body = response.body()) {
                 byte[] buffer = new byte[64 * 1024];
                 for (int n; (n = body.read(buffer)) >= 0; ) {
                     sha256.update(buffer, 0, n);
                     length += n;
                     counted.addAndGet(n);
+                    if (slow) {
+                        // A slow client (about 8 MiB/s): its stream is still on the replica when the drain delay ends.
+                        Thread.sleep(8);
+                    }
                 }
             }
             if (response.statusCode() != 200) {

@@ -310,6 +310,11 @@ class RollingRestartTest {
             assertEquals(0, exit, "replica " + replica.name + " exits 0 after SIGTERM: " + stopLines(replica.log(replica.starts)));
             List<String> phases = stopLines(replica.log(replica.starts));
             assertTrue(phases.stream().noneMatch(l -> l.contains("cutting")), "nothing cut short: " + phases);
+            if (step == 0) {
+                // The slow clients' 64 MiB streams are on every replica when the first one's listeners close.
+                assertTrue(phases.stream().anyMatch(l -> l.contains("stop 2/4") && !l.contains(" 0 responses in flight")),
+                        "responses were in flight when the drain delay ended: " + phases);
+            }
             long restarting = System.nanoTime();
             replica.start();
             restartedAt.put(replica.address(), System.nanoTime());
