@@ -66,6 +66,8 @@ final class PullingClients {
     private final IntPredicate takesTheFewOnes;
     private final Queue<Pull> pulls = new ConcurrentLinkedQueue<>();
     private final ConcurrentHashMap<Digest, AtomicLong> received = new ConcurrentHashMap<>();
+    /** The replica each slow (big blob) stream in progress is on, by client. */
+    private final ConcurrentHashMap<Integer, String> slowStreams = new ConcurrentHashMap<>();
     private final List<Thread> loops = new ArrayList<>();
     private final Duration thinkTime;
     private volatile boolean running = true;
@@ -108,6 +110,11 @@ final class PullingClients {
     long receivedOf(Digest blob) {
         AtomicLong bytes = received.get(blob);
         return bytes == null ? 0 : bytes.get();
+    }
+
+    /** The replicas that slow streams (of images released to few) are on right now. */
+    Set<String> replicasStreamingSlowly() {
+        return Set.copyOf(slowStreams.values());
     }
 
     /** Lets each loop finish the pull it is in, then waits for them all. */
@@ -192,6 +199,9 @@ final class PullingClients {
             MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
             AtomicLong counted = received.computeIfAbsent(expected, d -> new AtomicLong());
             boolean slow = !manifest && bigBlobs.contains(expected);
+            if (slow) {
+                slowStreams.put(client, replica);
+            }
             try (InputStream body = response.body()) {
                 byte[] buffer = new byte[64 * 1024];
                 for (int n; (n = body.read(buffer)) >= 0; ) {
@@ -227,6 +237,8 @@ final class PullingClients {
             return ended(client, path, replica, retried, started, Outcome.FAILED, "interrupted");
         } catch (NoSuchAlgorithmException e) {
             throw new AssertionError(e);
+        } finally {
+            slowStreams.remove(client);
         }
     }
 

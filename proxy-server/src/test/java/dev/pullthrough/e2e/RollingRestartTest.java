@@ -22,10 +22,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -244,6 +246,23 @@ class RollingRestartTest {
                 + loadAverage() + ")");
     }
 
+    /**
+     * Puts first a replica that a slow 64 MiB stream is on: nginx spreads the few slow clients over the
+     * replicas as it likes, and the first stop must find a response in flight when its drain delay ends.
+     */
+    private void stopFirstAReplicaStreamingTheBigBlob() throws Exception {
+        Await.until(() -> !clients.replicasStreamingSlowly().isEmpty(), Duration.ofSeconds(60), "a slow 64 MiB stream in progress");
+        Set<String> streaming = clients.replicasStreamingSlowly();
+        for (int i = 0; i < replicas.size(); i++) {
+            if (streaming.contains(replicas.get(i).address())) {
+                Collections.swap(replicas, 0, i);
+                System.out.println("slow streams on " + streaming + ": replica " + replicas.get(0).name + " stops first");
+                return;
+            }
+        }
+        throw new AssertionError("slow streams on " + streaming + ", none of the replicas " + replicas.stream().map(Replica::address).toList());
+    }
+
     /** Waits until each replica answered a pull after its (last) restart: back in nginx's rotation. */
     private void awaitEveryReplicaServing(Map<String, Long> restartedAt) throws Exception {
         Await.until(() -> restartedAt.entrySet().stream().allMatch(restarted -> clients.pulls().stream()
@@ -299,8 +318,11 @@ class RollingRestartTest {
         Images images = startTheFleet(3001);
         Map<String, Long> restartedAt = new LinkedHashMap<>();
         for (int step = 0; step < replicas.size(); step++) {
-            Replica replica = replicas.get(step);
             releaseColdGroup(images, step);
+            if (step == 0) {
+                stopFirstAReplicaStreamingTheBigBlob();
+            }
+            Replica replica = replicas.get(step);
             System.out.println("before the stop: " + replicas.stream().map(Replica::clusterFigures).toList());
             long signalled = System.nanoTime();
             // kill -TERM PID: the JVM's own signal handling runs the stop sequence.
