@@ -57,6 +57,8 @@ public final class BlobDownload implements BodySink, GrowingBlob {
      * three to five per 1 KiB blob before, 61 for 20 in SmallBlobHandOffTest) and a metadata write.
      */
     static final long WHOLE_BODY_LIMIT = 8 * 1024;
+    /** From this many readers on, a download writes its file through the page cache (see {@link #crowdJoined}). */
+    static final int CROWD = 2;
     /** A download of at least this many bytes logs where its time went when committed (smaller ones at debug level). */
     static final long STAGES_LOGGED_FROM = 64L << 20;
 
@@ -250,6 +252,32 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     @Override
     public void addListener(Runnable listener) {
         listeners.add(listener);
+        if (listeners.size() >= CROWD) {
+            writes.execute(this::crowdJoined);
+        }
+    }
+
+    /**
+     * On the write executor, once a second reader follows the download: the rest of the file goes
+     * through the page cache. One client is sent from memory and never reads the file, so writing
+     * it past the page cache spares filling that cache; but of a crowd most fall behind memory
+     * and read the file, and reading it back from the disk cost them more than the page cache
+     * costs the writer (issue 28: 20 clients of a cold 512 MiB blob took 6.1-6.9 s against 4.9 s).
+     */
+    private void crowdJoined() {
+        BlobWriter open = writer;
+        if (open == null || !open.direct() || failure != null || committed) {
+            return;
+        }
+        try {
+            stages.toPageCacheAt(open.appended());
+            open.toPageCache();
+            inFile(open.written());
+        } catch (Throwable e) {
+            body.cancel("the download failed: " + e.getMessage());
+            fail(e);
+            releaseAwaitingFile();
+        }
     }
 
     @Override
@@ -312,6 +340,9 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             }
             floor.restart(System.nanoTime(), received);
             body = answered;
+            if (listeners.size() >= CROWD) {
+                crowdJoined();
+            }
             answered.stream(this);
         } catch (Throwable e) {
             fail(e);

@@ -19,6 +19,8 @@ final class DownloadStages {
     private long writing;
     private long hashing;
     private long verified;
+    /** Where the file went on through the page cache (a crowd joined), or -1: written direct or through the page cache throughout. */
+    private long toPageCacheAt = -1;
     /** Bytes clients copied from the download's memory rather than read from its file (server loops, any number). */
     private final LongAdder fromMemory = new LongAdder();
 
@@ -50,6 +52,11 @@ final class DownloadStages {
         verified = now;
     }
 
+    /** The file is written through the page cache from this offset on (the write executor). */
+    void toPageCacheAt(long offset) {
+        toPageCacheAt = offset;
+    }
+
     /** Clients were sent this many bytes from memory. */
     void sentFromMemory(long bytes) {
         fromMemory.add(bytes);
@@ -61,7 +68,8 @@ final class DownloadStages {
 
     /**
      * "512 MiB in 514 chunks over 0.71 s (721 MiB/s): reads waited 0.43 s, file 0.11 s, hash 0.45 s, verified 1.2 ms
-     * after the last byte; 512 MiB sent from memory" (the rest its clients read from the file, having fallen behind).
+     * after the last byte; 512 MiB sent from memory" (the rest its clients read from the file, having fallen behind),
+     * and where a file written direct went on through the page cache, when it did.
      */
     String describe(long bytes) {
         double seconds = (lastRead - firstRead) / 1e9;
@@ -69,6 +77,8 @@ final class DownloadStages {
                         + "verified %.1f ms after the last byte; %d MiB sent from memory",
                 bytes >> 20, chunks, chunks == 1 ? "chunk" : "chunks", seconds, seconds > 0 ? String.format(Locale.ROOT, "%.0f MiB/s", bytes / 1048576.0 / seconds) : "-",
                 readsWaited < 0 ? "-" : String.format(Locale.ROOT, "%.2f s", readsWaited / 1e9), writing / 1e9, hashing / 1e9,
-                (verified - lastRead) / 1e6, fromMemory.sum() >> 20);
+                (verified - lastRead) / 1e6, fromMemory.sum() >> 20)
+                + (toPageCacheAt < 0 ? "" : String.format(Locale.ROOT, "; through the page cache from MiB %d on (a crowd joined)",
+                toPageCacheAt >> 20));
     }
 }

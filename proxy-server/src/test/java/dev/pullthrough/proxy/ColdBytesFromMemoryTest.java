@@ -120,6 +120,39 @@ class ColdBytesFromMemoryTest {
         assertArrayEquals(bytes, Files.readAllBytes(new BlobPaths(temp).blob(digest)));
     }
 
+    @Test
+    void aSecondReaderJoins_theRestOfTheFileGoesThroughThePageCache_whatWasStagedFirst() throws Exception {
+        int size = (int) DirectWrites.FROM_BYTES + (3 << 20) / 2;
+        byte[] bytes = new byte[size];
+        new Random(29).nextBytes(bytes);
+        Digest digest = Digest.sha256Of(bytes);
+        upstream.size = size;
+        RepositoryName name = RepositoryName.parse("team/model");
+        ProxyResponse.BlobStream stream = assertInstanceOf(ProxyResponse.BlobStream.class,
+                blobs.get(new Target(upstream, name, name, null, "default"), digest, false, Optional.empty()).get(10, TimeUnit.SECONDS));
+        GrowingBlob blob = stream.blob();
+        BodySink sink = upstream.sink.get(10, TimeUnit.SECONDS);
+        blob.addListener(() -> { });
+
+        int half = 17 * CHUNK; // 5,222,400 bytes: not on a stage edge
+        for (int at = 0; at < half; at += CHUNK) {
+            sink.onBytes(ByteBuffer.wrap(bytes, at, CHUNK).slice(), givenBack::incrementAndGet);
+        }
+        await(() -> blob.readable() == 4L << 20, "one reader: the file holds whole stages only");
+        blob.addListener(() -> { });
+        await(() -> blob.readable() == half, "a second reader: the staged bytes are in the file at once");
+        for (int at = half; at < size; at += CHUNK) {
+            int length = Math.min(CHUNK, size - at);
+            sink.onBytes(ByteBuffer.wrap(bytes, at, length).slice(), givenBack::incrementAndGet);
+            int received = at + length;
+            await(() -> blob.readable() == Math.min(received, size - 1), "written through the page cache: in the file as it arrives");
+        }
+        sink.onEnd();
+        await(() -> blobs.downloadsInFlight() == 0, "the download committed");
+        stream.release();
+        assertArrayEquals(bytes, Files.readAllBytes(new BlobPaths(temp).blob(digest)));
+    }
+
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!condition.getAsBoolean()) {

@@ -29,6 +29,7 @@ public final class BlobWriter implements AutoCloseable {
     private final MessageDigest hasher;
     private final CommitDurability durability;
     private volatile long written;
+    private boolean pageCacheFromNowOn;
     private boolean finished;
     private boolean verified;
 
@@ -82,7 +83,20 @@ public final class BlobWriter implements AutoCloseable {
 
     /** Whether the file is written past the page cache (and {@link #written} may lag {@link #appended}). */
     public boolean direct() {
-        return direct != null;
+        return direct != null && !pageCacheFromNowOn;
+    }
+
+    /**
+     * Writes the rest of the file through the page cache (staged bytes included, so {@link #written}
+     * catches up with {@link #appended}): several clients follow this download, and those that fall
+     * behind memory read the file. Nothing for a writer that never wrote direct.
+     */
+    public void toPageCache() throws IOException {
+        if (direct != null && !pageCacheFromNowOn) {
+            direct.toPageCache();
+            pageCacheFromNowOn = true;
+            written = direct.inFile();
+        }
     }
 
     /**
@@ -183,6 +197,9 @@ public final class BlobWriter implements AutoCloseable {
     }
 
     private void abortQuietly() {
+        if (direct != null) {
+            direct.closeBuffered();
+        }
         try {
             channel.close();
         } catch (IOException ignored) {

@@ -64,6 +64,41 @@ class DirectWritesTest {
     }
 
     @Test
+    void switchedToThePageCacheMidFile_theStagedBytesAreInTheFileAtOnce_andTheWholeBlobCommittedByteForByte() throws Exception {
+        FileBlobStore store = directStore();
+        int stage = DirectWrites.STAGE;
+        Random random = new Random(2028);
+        // Switched before anything, inside the first stage, on a stage edge and deep inside the file.
+        int length = stage * 9 + 4097;
+        for (int switchAt : new int[] {0, 777, stage * 3, stage * 5 + 12345}) {
+            byte[] bytes = new byte[length];
+            random.nextBytes(bytes);
+            BlobWriter writer = store.newWriter(digestOf(bytes), length);
+            boolean switched = false;
+            for (int at = 0; at < length; ) {
+                if (!switched && at >= switchAt) {
+                    writer.toPageCache();
+                    switched = true;
+                    assertFalse(writer.direct(), "written through the page cache from " + at + " on");
+                    assertEquals(at, writer.written(), "the staged bytes are in the file once switched at " + at);
+                    assertEquals(at, Files.size(writer.tempFile()));
+                    assertArrayEquals(java.util.Arrays.copyOf(bytes, at), Files.readAllBytes(writer.tempFile()),
+                            "the file so far, switched at " + at);
+                }
+                int chunk = Math.min(length - at, 1 + random.nextInt(300_000));
+                writer.write(ByteBuffer.wrap(bytes, at, chunk));
+                at += chunk;
+                if (switched) {
+                    assertEquals(at, writer.written(), "a page cache write is in the file at once");
+                }
+            }
+            StoredBlob blob = writer.commit();
+            assertEquals(length, blob.size());
+            assertArrayEquals(bytes, Files.readAllBytes(blob.path()), "the committed bytes, switched at " + switchAt);
+        }
+    }
+
+    @Test
     void smallBlobsAndUnknownLengths_goThroughThePageCache() throws Exception {
         FileBlobStore store = directStore();
         byte[] bytes = new byte[5000];
