@@ -23,7 +23,13 @@ import java.util.concurrent.TimeUnit;
  * request, and is closed otherwise.
  */
 final class Exchange implements UpstreamResponse {
-    /** A streamed body reads on while fewer unconsumed bytes than this are with the sink. */
+    /**
+     * A streamed body reads on while fewer unconsumed bytes than this are with the sink. Half of it
+     * (where reading resumes) must exceed what a download can hold with no write in flight: a direct
+     * write's partial stage plus the one read chunk that straddles into it (1 MiB + 1 MiB). A 2 MiB
+     * window stalled a cold download for good (issue 28's trials); 16 MiB doubled the hash's time,
+     * its chunks no longer in the CPU's caches when hashed.
+     */
     private static final long STREAM_WINDOW = 4L << 20;
 
     private enum Mode { UNDECIDED, AGGREGATE, STREAM, DISCARD }
