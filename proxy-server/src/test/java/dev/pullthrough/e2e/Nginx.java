@@ -125,10 +125,21 @@ final class Nginx implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
+        // The workers, taken first: a master killed forcibly leaves them running (an orphan worker was
+        // found an hour after a run), holding the port and the machine's memory.
+        List<ProcessHandle> workers = process.descendants().toList();
         // SIGQUIT would wait for every stream; SIGTERM is nginx's fast stop.
         process.destroy();
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
             process.destroyForcibly().waitFor();
+        }
+        for (ProcessHandle worker : workers) {
+            worker.destroyForcibly();
+            try {
+                worker.onExit().get(10, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                throw new IllegalStateException("nginx worker " + worker.pid() + " did not stop", e);
+            }
         }
     }
 }
