@@ -222,6 +222,11 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         return copied;
     }
 
+    @Override
+    public boolean holds(long offset) {
+        return held.holds(offset);
+    }
+
     /** The reason the download failed, or null while it has not. */
     @Override
     public Throwable failure() {

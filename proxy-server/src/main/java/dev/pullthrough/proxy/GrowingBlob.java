@@ -25,6 +25,12 @@ public interface GrowingBlob {
      */
     int copyHeld(long offset, ByteBuffer into);
 
+    /**
+     * Whether memory holds the byte at {@code offset} now: a reader that fell behind asks first, to
+     * spare a buffer for a copy that would find nothing.
+     */
+    boolean holds(long offset);
+
     /** Why the download failed, or null while it has not. */
     Throwable failure();
 

@@ -58,6 +58,12 @@ final class HeldChunks {
         return chunk;
     }
 
+    /** Whether the byte at {@code offset} is held now (it may be let go right after). */
+    boolean holds(long offset) {
+        Map.Entry<Long, Chunk> entry = chunks.floorEntry(offset);
+        return entry != null && offset < entry.getValue().end();
+    }
+
     /**
      * Copies bytes from {@code offset} on into {@code into}, as far as held chunks reach without a
      * gap; returns how many (0 when the bytes at {@code offset} are no longer held: then they are in the file).

@@ -97,6 +97,9 @@ final class GrowingFileInput implements ChunkedInput<Object> {
 
     /** The next bytes copied from the download's memory, or null when it no longer holds them. */
     private ByteBuf fromMemory(ByteBufAllocator allocator, long available) {
+        if (!download.holds(offset)) {
+            return null;
+        }
         int length = (int) Math.min(CHUNK, available);
         ByteBuf buffer = allocator.ioBuffer(length);
         int copied = download.copyHeld(offset, buffer.internalNioBuffer(buffer.writerIndex(), length));

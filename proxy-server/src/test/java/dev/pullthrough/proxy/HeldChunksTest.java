@@ -2,6 +2,8 @@ package dev.pullthrough.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -59,6 +61,8 @@ class HeldChunksTest {
         second.release();
         second.release();
 
+        assertTrue(held.holds(0) && held.holds(3) && held.holds(8) && held.holds(11), "the held chunks' bytes");
+        assertFalse(held.holds(4) || held.holds(7) || held.holds(12), "the given-back chunk's and those not arrived");
         ByteBuffer into = ByteBuffer.allocate(12);
         assertEquals(4, held.copy(0, into), "the first chunk only: the second is in the file now");
         assertArrayEquals(bytes(0, 4), Arrays.copyOf(into.array(), 4));

@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.proxy.GrowingBlob;
+import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -20,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,9 +81,29 @@ class GrowingFileInputTest {
         ChannelHandlerContext ctx = channel.pipeline().lastContext();
         try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
             GrowingFileInput input = new GrowingFileInput(download, reading, 100, 1000, ctx);
-            Object first = input.readChunk(UnpooledByteBufAllocator.DEFAULT);
+            AtomicInteger buffers = new AtomicInteger();
+            AbstractByteBufAllocator counting = new AbstractByteBufAllocator() {
+                @Override
+                protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+                    buffers.incrementAndGet();
+                    return Unpooled.buffer(initialCapacity, maxCapacity);
+                }
+
+                @Override
+                protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+                    buffers.incrementAndGet();
+                    return Unpooled.directBuffer(initialCapacity, maxCapacity);
+                }
+
+                @Override
+                public boolean isDirectBufferPooled() {
+                    return false;
+                }
+            };
+            Object first = input.readChunk(counting);
             SharedFileRegion region = assertInstanceOf(SharedFileRegion.class, first, "let go from memory: from the file");
             assertEquals(500, region.count());
+            assertEquals(0, buffers.get(), "no buffer taken for a copy from memory that holds nothing at the offset");
             region.release();
             ByteBuf ahead = assertInstanceOf(ByteBuf.class, input.readChunk(UnpooledByteBufAllocator.DEFAULT));
             assertArrayEquals(Arrays.copyOfRange(blob, 600, 900), ByteBufUtil.getBytes(ahead));
@@ -115,6 +138,11 @@ class GrowingFileInputTest {
         @Override
         public long available() {
             return arrived;
+        }
+
+        @Override
+        public boolean holds(long offset) {
+            return offset >= heldFrom && offset < heldTo;
         }
 
         @Override
