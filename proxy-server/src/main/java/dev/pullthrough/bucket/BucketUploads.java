@@ -100,7 +100,7 @@ public final class BucketUploads {
                 return;
             }
             pending.incrementAndGet();
-            download.addListener(listener);
+            download.addFileListener(listener);
             download.finished().whenComplete((done, failed) -> {
                 if (failed != null) {
                     end(failed);
@@ -208,7 +208,7 @@ public final class BucketUploads {
                 over = true;
                 id = uploadId;
             }
-            download.removeListener(listener);
+            download.removeFileListener(listener);
             CompletableFuture<Void> after = CompletableFuture.completedFuture(null);
             if (failure != null) {
                 if (!download.finished().isCompletedExceptionally()) {

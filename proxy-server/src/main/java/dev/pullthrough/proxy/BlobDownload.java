@@ -82,7 +82,10 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     private final Runnable onFinish;
     private final CompletableFuture<Long> started = new CompletableFuture<>();
     private final CompletableFuture<StoredBlob> done = new CompletableFuture<>();
+    /** Readers: told when bytes arrive (memory), the file grows, the digest is verified, or the download ends. */
     private final Set<Runnable> listeners = new CopyOnWriteArraySet<>();
+    /** Followers of the file only (the bucket upload): told of all that but arrivals, never on the transport's event loop. */
+    private final Set<Runnable> fileListeners = new CopyOnWriteArraySet<>();
     private volatile long size = -1;
     private volatile long written;
     /** Bytes received from upstream, written or not. */
@@ -253,11 +256,36 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         }
     }
 
-    /** Called whenever more bytes became readable or the download ended (on the download's executor). */
+    /**
+     * Called whenever bytes arrived, more became readable from the file or the download ended: on
+     * the transport's event loop for arrivals, on the download's executors otherwise.
+     */
     @Override
     public void addListener(Runnable listener) {
         listeners.add(listener);
-        if (listeners.size() >= CROWD) {
+        crowdCheck();
+    }
+
+    /**
+     * Called whenever more bytes became readable from the file, the digest was verified or the
+     * download ended, on the download's executors: for what follows the file and not memory (the
+     * bucket upload), which a notice per arrived chunk on the transport's event loop only cost.
+     */
+    public void addFileListener(Runnable listener) {
+        fileListeners.add(listener);
+        crowdCheck();
+    }
+
+    public void removeFileListener(Runnable listener) {
+        fileListeners.remove(listener);
+    }
+
+    private int followers() {
+        return listeners.size() + fileListeners.size();
+    }
+
+    private void crowdCheck() {
+        if (followers() >= CROWD) {
             writes.execute(this::crowdJoined);
         }
     }
@@ -345,7 +373,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             }
             floor.restart(System.nanoTime(), received);
             body = answered;
-            if (listeners.size() >= CROWD) {
+            if (followers() >= CROWD) {
                 crowdJoined();
             }
             answered.stream(this);
@@ -524,7 +552,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         ByteBuffer forHash = bytes.duplicate();
         hashes.execute(() -> hash(forHash, chunk));
         writes.execute(() -> write(bytes, chunk));
-        notifyListeners();
+        notify(listeners); // readers copy from memory; file followers would find nothing new
     }
 
     @Override
@@ -682,8 +710,14 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         notifyListeners();
     }
 
+    /** The file grew, the digest was verified or the download ended: everyone is told. */
     private void notifyListeners() {
-        for (Runnable listener : listeners) {
+        notify(listeners);
+        notify(fileListeners);
+    }
+
+    private static void notify(Set<Runnable> told) {
+        for (Runnable listener : told) {
             listener.run();
         }
     }

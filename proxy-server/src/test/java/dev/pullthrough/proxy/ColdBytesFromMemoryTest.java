@@ -153,6 +153,43 @@ class ColdBytesFromMemoryTest {
         assertArrayEquals(bytes, Files.readAllBytes(new BlobPaths(temp).blob(digest)));
     }
 
+    @Test
+    void aFileFollower_isToldOfTheFileGrowing_neverOfArrivalsOnTheTransportsThread() throws Exception {
+        int size = (int) DirectWrites.FROM_BYTES + (3 << 20) / 2;
+        byte[] bytes = new byte[size];
+        new Random(30).nextBytes(bytes);
+        Digest digest = Digest.sha256Of(bytes);
+        upstream.size = size;
+        RepositoryName name = RepositoryName.parse("team/model");
+        ProxyResponse.BlobStream stream = assertInstanceOf(ProxyResponse.BlobStream.class,
+                blobs.get(new Target(upstream, name, name, null, "default"), digest, false, Optional.empty()).get(10, TimeUnit.SECONDS));
+        BlobDownload download = (BlobDownload) stream.blob();
+        BodySink sink = upstream.sink.get(10, TimeUnit.SECONDS);
+        Thread transport = Thread.currentThread(); // this test sends the chunks, as the transport's event loop would
+        AtomicInteger readerNotices = new AtomicInteger();
+        AtomicInteger followerNotices = new AtomicInteger();
+        AtomicInteger followerNoticesOnTheTransport = new AtomicInteger();
+        download.addListener(readerNotices::incrementAndGet);
+        download.addFileListener(() -> {
+            followerNotices.incrementAndGet();
+            if (Thread.currentThread() == transport) {
+                followerNoticesOnTheTransport.incrementAndGet();
+            }
+        });
+
+        int chunks = 0;
+        for (int at = 0; at < size; at += CHUNK) {
+            sink.onBytes(ByteBuffer.wrap(bytes, at, Math.min(CHUNK, size - at)).slice(), givenBack::incrementAndGet);
+            chunks++;
+        }
+        assertTrue(readerNotices.get() >= chunks, "a reader is told of each arrival: " + readerNotices.get() + " for " + chunks);
+        sink.onEnd();
+        await(() -> blobs.downloadsInFlight() == 0, "the download committed");
+        assertTrue(followerNotices.get() > 0, "the follower was told the file grew");
+        assertEquals(0, followerNoticesOnTheTransport.get(), "never on the transport's thread, for an arrival");
+        stream.release();
+    }
+
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!condition.getAsBoolean()) {
