@@ -43,13 +43,13 @@ final class GracefulStop {
             return cut("a second signal");
         }
         int idle = server.stopAccepting();
-        LOG.info("stop 2/4: listeners closed, {} idle connections closed; {} responses in flight get until {} after the signal"
-                + " (server.drainTimeout)", idle, server.responsesInFlight(), Durations.format(timeout));
+        LOG.info("stop 2/4: listeners closed, {} closed; {} in flight, given until {} after the signal (server.drainTimeout)",
+                count(idle, "idle connection"), count(server.responsesInFlight(), "response"), Durations.format(timeout));
         if (!waitUntil(() -> server.responsesInFlight() == 0, deadline, stop)) {
             return cut(stop.hurried() ? "a second signal" : "server.drainTimeout " + Durations.format(timeout) + " reached");
         }
-        LOG.info("stop 3/4: every response written; waiting for {} downloads to commit and {} writes to the bucket",
-                core.blobs.downloadsInFlight(), core.pendingBucketWrites());
+        LOG.info("stop 3/4: every response written; waiting for {} to commit and {} to the bucket",
+                count(core.blobs.downloadsInFlight(), "download"), count(core.pendingBucketWrites(), "write"));
         if (!waitUntil(() -> core.blobs.downloadsInFlight() == 0 && core.pendingBucketWrites() == 0, deadline, stop)) {
             return cut(stop.hurried() ? "a second signal" : "server.drainTimeout " + Durations.format(timeout) + " reached");
         }
@@ -68,8 +68,14 @@ final class GracefulStop {
     }
 
     private boolean cut(String why) {
-        LOG.warn("stop: {}: cutting {} responses, {} downloads and {} writes to the bucket still in flight; what was committed"
-                + " is kept", why, server.responsesInFlight(), core.blobs.downloadsInFlight(), core.pendingBucketWrites());
+        LOG.warn("stop: {}: cutting {}, {} and {} to the bucket still in flight; what was committed is kept", why,
+                count(server.responsesInFlight(), "response"), count(core.blobs.downloadsInFlight(), "download"),
+                count(core.pendingBucketWrites(), "write"));
         return false;
+    }
+
+    /** "1 response", "0 responses": an operator reads these lines. */
+    static String count(long n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
     }
 }

@@ -297,7 +297,7 @@ class GracefulStopTest {
         phases.forEach(System.out::println);
         assertEquals(0, exit, "the storage closed cleanly");
         assertTrue(exitMillis < 10_000, "ended promptly, not " + exitMillis + " ms after the signal");
-        assertTrue(phases.stream().anyMatch(l -> l.contains(why) && l.contains("cutting 1 responses")), "cut short by " + why + ": " + phases);
+        assertTrue(phases.stream().anyMatch(l -> l.contains(why) && l.contains("cutting 1 response,")), "cut short by " + why + ": " + phases);
         String held = pull.outcome.get(10, TimeUnit.SECONDS);
         assertFalse(held.startsWith("200 " + HELD_SIZE), "a cut stream never looks complete: " + held);
 
