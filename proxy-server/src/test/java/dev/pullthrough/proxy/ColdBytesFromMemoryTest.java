@@ -78,17 +78,13 @@ class ColdBytesFromMemoryTest {
 
     @Test
     void bigColdBlob_clientCopiesWhatTheFileDoesNotHoldYet_lastByteOnlyOnceVerified() throws Exception {
-        int size = (int) DirectWrites.FROM_BYTES + (3 << 20) / 2; // 9.5 MiB: not a whole number of stages
-        byte[] bytes = new byte[size];
-        new Random(28).nextBytes(bytes);
-        Digest digest = Digest.sha256Of(bytes);
-        upstream.size = size;
-        RepositoryName name = RepositoryName.parse("team/model");
-        CompletableFuture<ProxyResponse> answer = blobs.get(new Target(upstream, name, name, null, "default"), digest, false,
-                Optional.empty());
-        ProxyResponse.BlobStream stream = assertInstanceOf(ProxyResponse.BlobStream.class, answer.get(10, TimeUnit.SECONDS));
+        Cold cold = startCold(28);
+        byte[] bytes = cold.bytes();
+        int size = bytes.length;
+        Digest digest = cold.digest();
+        ProxyResponse.BlobStream stream = cold.stream();
         GrowingBlob blob = stream.blob();
-        BodySink sink = upstream.sink.get(10, TimeUnit.SECONDS);
+        BodySink sink = cold.sink();
 
         int chunks = 0;
         for (int at = 0; at < size; at += CHUNK) {
@@ -122,16 +118,12 @@ class ColdBytesFromMemoryTest {
 
     @Test
     void aSecondReaderJoins_theRestOfTheFileGoesThroughThePageCache_whatWasStagedFirst() throws Exception {
-        int size = (int) DirectWrites.FROM_BYTES + (3 << 20) / 2;
-        byte[] bytes = new byte[size];
-        new Random(29).nextBytes(bytes);
-        Digest digest = Digest.sha256Of(bytes);
-        upstream.size = size;
-        RepositoryName name = RepositoryName.parse("team/model");
-        ProxyResponse.BlobStream stream = assertInstanceOf(ProxyResponse.BlobStream.class,
-                blobs.get(new Target(upstream, name, name, null, "default"), digest, false, Optional.empty()).get(10, TimeUnit.SECONDS));
+        Cold cold = startCold(29);
+        byte[] bytes = cold.bytes();
+        int size = bytes.length;
+        ProxyResponse.BlobStream stream = cold.stream();
         GrowingBlob blob = stream.blob();
-        BodySink sink = upstream.sink.get(10, TimeUnit.SECONDS);
+        BodySink sink = cold.sink();
         blob.addListener(() -> { });
 
         int half = 17 * CHUNK; // 5,222,400 bytes: not on a stage edge
@@ -150,21 +142,17 @@ class ColdBytesFromMemoryTest {
         sink.onEnd();
         await(() -> blobs.downloadsInFlight() == 0, "the download committed");
         stream.release();
-        assertArrayEquals(bytes, Files.readAllBytes(new BlobPaths(temp).blob(digest)));
+        assertArrayEquals(bytes, Files.readAllBytes(new BlobPaths(temp).blob(cold.digest())));
     }
 
     @Test
     void aFileFollower_isToldOfTheFileGrowing_neverOfArrivalsOnTheTransportsThread() throws Exception {
-        int size = (int) DirectWrites.FROM_BYTES + (3 << 20) / 2;
-        byte[] bytes = new byte[size];
-        new Random(30).nextBytes(bytes);
-        Digest digest = Digest.sha256Of(bytes);
-        upstream.size = size;
-        RepositoryName name = RepositoryName.parse("team/model");
-        ProxyResponse.BlobStream stream = assertInstanceOf(ProxyResponse.BlobStream.class,
-                blobs.get(new Target(upstream, name, name, null, "default"), digest, false, Optional.empty()).get(10, TimeUnit.SECONDS));
+        Cold cold = startCold(30);
+        byte[] bytes = cold.bytes();
+        int size = bytes.length;
+        ProxyResponse.BlobStream stream = cold.stream();
         BlobDownload download = (BlobDownload) stream.blob();
-        BodySink sink = upstream.sink.get(10, TimeUnit.SECONDS);
+        BodySink sink = cold.sink();
         Thread transport = Thread.currentThread(); // this test sends the chunks, as the transport's event loop would
         AtomicInteger readerNotices = new AtomicInteger();
         AtomicInteger followerNotices = new AtomicInteger();
@@ -188,6 +176,22 @@ class ColdBytesFromMemoryTest {
         assertTrue(followerNotices.get() > 0, "the follower was told the file grew");
         assertEquals(0, followerNoticesOnTheTransport.get(), "never on the transport's thread, for an arrival");
         stream.release();
+    }
+
+    /** A cold download of 9.5 MiB of random bytes (not a whole number of stages), its client's stream and the body's sink. */
+    private record Cold(byte[] bytes, Digest digest, ProxyResponse.BlobStream stream, BodySink sink) {
+    }
+
+    private Cold startCold(long seed) throws Exception {
+        byte[] bytes = new byte[(int) DirectWrites.FROM_BYTES + (3 << 20) / 2];
+        new Random(seed).nextBytes(bytes);
+        Digest digest = Digest.sha256Of(bytes);
+        upstream.size = bytes.length;
+        RepositoryName name = RepositoryName.parse("team/model");
+        CompletableFuture<ProxyResponse> answer = blobs.get(new Target(upstream, name, name, null, "default"), digest, false,
+                Optional.empty());
+        ProxyResponse.BlobStream stream = assertInstanceOf(ProxyResponse.BlobStream.class, answer.get(10, TimeUnit.SECONDS));
+        return new Cold(bytes, digest, stream, upstream.sink.get(10, TimeUnit.SECONDS));
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
