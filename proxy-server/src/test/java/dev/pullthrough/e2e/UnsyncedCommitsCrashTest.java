@@ -100,7 +100,6 @@ class UnsyncedCommitsCrashTest {
         }, clients);
     }
 
-    /** The re-hash a start after an unclean stop logged: blobs, bytes, millis, torn. */
     /**
      * Markers whose blob was renamed into place before the kill: what a start re-hashes. A marker is
      * written before its rename, so a kill between the two leaves one for a blob that was never
@@ -119,6 +118,7 @@ class UnsyncedCommitsCrashTest {
         }
     }
 
+    /** The re-hash a start after an unclean stop logged: blobs, bytes, millis, torn. */
     private static long[] rehashed(Path log) throws IOException {
         Matcher matcher = REHASHED.matcher(Files.readString(log));
         assertTrue(matcher.find(), "the start logged its re-hash:\n" + Files.readString(log));
