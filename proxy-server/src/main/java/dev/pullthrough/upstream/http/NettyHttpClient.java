@@ -201,7 +201,7 @@ public final class NettyHttpClient implements AutoCloseable {
     private CompletableFuture<UpstreamResponse> sendOn(OriginPool pool, String method, URI uri, List<String[]> headers,
                                                        int retries, int stale) {
         CompletableFuture<UpstreamResponse> result = new CompletableFuture<>();
-        pool.acquire().addListener(acquired -> {
+        pool.acquireOnItsLoop().addListener(acquired -> {
             if (!acquired.isSuccess()) {
                 Throwable cause = acquired.cause();
                 result.completeExceptionally(cause instanceof ConnectTimeoutException

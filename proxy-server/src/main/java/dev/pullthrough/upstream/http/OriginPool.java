@@ -5,6 +5,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.pool.ChannelHealthChecker;
 import io.netty.channel.pool.ChannelPoolHandler;
 import io.netty.channel.pool.SimpleChannelPool;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -21,6 +23,16 @@ final class OriginPool extends SimpleChannelPool {
     OriginPool(Bootstrap bootstrap, ChannelPoolHandler handler, int maxIdle) {
         super(bootstrap, handler, ChannelHealthChecker.ACTIVE);
         this.maxIdle = maxIdle;
+    }
+
+    /**
+     * A connection, handed over on its own event loop as soon as it is connected or checked.
+     * {@link #acquire()} hands it over on whichever loop the group picks next: there the hand-over could come
+     * after a refused tunnel or failed handshake had already closed the connection, which then looked
+     * like an idle one the upstream had dropped and was tried again (two CONNECTs for one request).
+     */
+    Future<Channel> acquireOnItsLoop() {
+        return acquire(ImmediateEventExecutor.INSTANCE.newPromise());
     }
 
     /** Keeps a returned connection unless the pool is closed or holds enough idle ones (the pool then closes it). */
