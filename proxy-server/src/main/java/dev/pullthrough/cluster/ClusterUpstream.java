@@ -98,6 +98,13 @@ public final class ClusterUpstream extends ForwardingUpstream {
         if (peer.isEmpty() || holder.equals(self)) {
             return alone(name, digest, "the lease names " + (peer.isEmpty() ? "no peer" : "this replica"));
         }
+        if (peer.equals(peerOf(self))) {
+            // An earlier process of this replica, killed while it held the lease. Asking it would be asking
+            // this process, whose answer waits on this very download (a minute, until the peer request
+            // timed out, in RollingRestartTest). It is gone: its lease is given up for it, and taken anew.
+            LOG.info("the lease of {} names an earlier process of this replica; taking it over", digest);
+            return leases.release(key, holder).thenCompose(released -> coordinated(name, digest, key, giveUpAt));
+        }
         return peers.blob(peer.get(), config().name(), name.value(), digest).thenCompose(answer -> {
             if (answer instanceof PeerClient.Streaming streaming) {
                 metrics.clusterBlobSource("peer");

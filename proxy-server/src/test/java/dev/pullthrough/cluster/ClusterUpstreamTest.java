@@ -177,6 +177,19 @@ class ClusterUpstreamTest {
     }
 
     @Test
+    void leaseHeldByAnEarlierProcessOfThisReplica_takenOverAtOnce_neverAskedOfItself() throws Exception {
+        // Restarted after kill -9 at the same advertised URL: the old process's lease outlives it.
+        String here = "http://127.0.0.1:" + peer.getAddress().getPort();
+        assertTrue(leases.take(KEY, here + " killed-process", Duration.ofMinutes(10)).join());
+        ClusterUpstream restarted = new ClusterUpstream(upstream, leases, peers, here + " this-process", HELD, timer, metrics);
+
+        assertArrayEquals(BLOB, read(restarted.blob(NAME, DIGEST).get(5, TimeUnit.SECONDS)));
+        assertEquals(0, peerRequests.get(), "its own peer endpoint was not asked");
+        assertEquals(1, upstream.blobGets.get(), "fetched from the upstream");
+        assertEquals(Optional.of(here + " this-process"), leases.holder(KEY).join(), "the ten-minute lease taken over");
+    }
+
+    @Test
     void downloadFails_theLeaseIsReleasedAtOnce() throws Exception {
         upstream.failBody = true;
         UpstreamResult<BlobBody> result = replicaWith(HELD).blob(NAME, DIGEST).get(5, TimeUnit.SECONDS);
