@@ -411,10 +411,15 @@ class RollingRestartTest {
             retried.add(retryClient().pullOnce(pull.client(), pull.image()));
         }
         assertEquals(List.of(), retried.stream().filter(p -> !p.right()).map(Pull::exchanges).toList(), "every retry succeeds");
+        // The blobs some client asked for: the last cold group is released just before the last kill,
+        // and a quick run may end before the clients reached all of its images (a 48 s run did).
+        java.util.Set<String> asked = java.util.stream.Stream.concat(all.stream(),
+                retried.stream().flatMap(p -> p.exchanges().stream())).map(Exchange::path).collect(Collectors.toSet());
         Map<String, Long> gets = upstreamBlobGets(images);
+        gets.keySet().retainAll(asked);
         Map<Long, Long> spread = gets.values().stream().collect(Collectors.groupingBy(g -> g, TreeMap::new, Collectors.counting()));
-        System.out.println("upstream GETs per blob -> blobs: " + spread + "; " + replicas.stream().map(Replica::clusterFigures).toList());
-        assertTrue(gets.values().stream().allMatch(g -> g >= 1), "every blob came from the upstream: " + gets);
+        System.out.println("upstream GETs per blob asked for -> blobs: " + spread + "; " + replicas.stream().map(Replica::clusterFigures).toList());
+        assertTrue(gets.values().stream().allMatch(g -> g >= 1), "every blob asked for came from the upstream: " + gets);
     }
 
     /** A client for retries after the fleet stopped. */
