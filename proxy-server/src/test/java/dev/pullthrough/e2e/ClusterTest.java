@@ -30,6 +30,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -131,7 +133,7 @@ class ClusterTest {
             release.countDown();
             List<Long> firstBytes = new ArrayList<>();
             for (Future<Fetched> each : fetched) {
-                Fetched result = each.get();
+                Fetched result = answered(each, "one of 30 clients of the cold blob");
                 assertEquals(200, result.status());
                 assertEquals(digest, result.digest(), "every client gets the blob's bytes");
                 assertEquals(blob.length, result.length());
@@ -176,7 +178,7 @@ class ClusterTest {
             a.kill();
 
             for (Future<Fetched> each : List.of(first, viaB, viaC)) {
-                Fetched result = each.get();
+                Fetched result = answered(each, "a client of a replica after A's kill");
                 assertTrue(result.failed() || result.digest().equals(digest) && result.length() == blob.length,
                         "complete and right, or failed visibly: " + result);
             }
@@ -186,7 +188,7 @@ class ClusterTest {
             Future<Fetched> againB = clients.submit(() -> fetch(b.url().resolve(path)));
             Future<Fetched> againC = clients.submit(() -> fetch(c.url().resolve(path)));
             for (Future<Fetched> each : List.of(againB, againC)) {
-                Fetched result = each.get();
+                Fetched result = answered(each, "a retry after A's kill");
                 assertEquals(200, result.status());
                 assertEquals(digest, result.digest());
             }
@@ -250,7 +252,7 @@ class ClusterTest {
                     "two replicas streaming the blob from the third, rejoined");
             releaseSecond.countDown();
             for (Future<Fetched> each : fetched) {
-                assertEquals(Digest.sha256Of(second), each.get().digest());
+                assertEquals(Digest.sha256Of(second), answered(each, "a client of the rejoined cluster").digest());
             }
             clients.shutdown();
             assertEquals(1, upstream.count("GET " + secondPath), "rejoined: the next cold blob is fetched once");
@@ -325,6 +327,27 @@ class ClusterTest {
 
     private static String readyz(ProxyProcess replica) {
         return new String(RegistryHttp.get(replica.url(), "/readyz").body());
+    }
+
+    /**
+     * A client's result, within a minute: each blob here arrives within a few seconds once released,
+     * so a client still waiting after a minute was left hanging (the server's idle timeout would end it after 300 s, and the
+     * test would pass as "failed visibly"). The replicas' logs say why.
+     */
+    private Fetched answered(Future<Fetched> client, String who) throws Exception {
+        try {
+            return client.get(60, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            client.cancel(true);
+            StringBuilder logs = new StringBuilder();
+            for (String name : List.of("a", "b", "c")) {
+                Path log = temp.resolve(name + ".log");
+                if (Files.exists(log)) {
+                    logs.append("\n---- replica ").append(name).append('\n').append(Files.readString(log));
+                }
+            }
+            throw new AssertionError(who + " got no answer within 60 s" + logs);
+        }
     }
 
     /** What one client got: status, bytes and digest of what it read, when the first byte came, whether it was cut. */

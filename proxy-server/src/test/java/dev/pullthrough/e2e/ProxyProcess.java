@@ -239,11 +239,19 @@ final class ProxyProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * SIGTERM, and the graceful stop it starts: bounded by {@code server.drainTimeout} (30 s by default,
+     * 90 s at most in a test), so a process still running after 150 s is stuck, and said so rather
+     * than holding the suite.
+     */
     @Override
     public void close() {
         process.destroy();
         try {
-            process.waitFor();
+            if (!process.waitFor(150, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("the proxy did not stop within 150 s of SIGTERM");
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
