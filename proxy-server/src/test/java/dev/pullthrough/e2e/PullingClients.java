@@ -37,8 +37,15 @@ final class PullingClients {
     /** One request of a pull: which replica answered it (nginx's last try), when it ran, how it ended and why. */
     record Exchange(int client, String path, String replica, boolean retriedByBalancer, long startedNanos, long endedNanos,
                     Outcome outcome, String detail) {
-        boolean inFlightAt(long nanos) {
-            return startedNanos <= nanos && nanos <= endedNanos;
+        /** Whether it ran at some moment from {@code from} to {@code to} (nanos). */
+        boolean inFlightWithin(long from, long to) {
+            return startedNanos <= to && endedNanos >= from;
+        }
+
+        /** When it ran against each of {@code moments} (nanos by name), for a failure message. */
+        String describeAgainst(java.util.Map<String, Long> moments) {
+            return moments.entrySet().stream().map(m -> m.getKey() + ": " + (startedNanos - m.getValue()) / 1_000_000
+                    + " to " + (endedNanos - m.getValue()) / 1_000_000 + " ms").toList().toString();
         }
 
         @Override
