@@ -261,6 +261,11 @@ final class Exchange implements UpstreamResponse {
         });
     }
 
+    /**
+     * The body is all here: the connection goes back to the pool first, then the caller is told. Told
+     * first, a caller sends its next request from the completion (a manifest after its token, on this
+     * loop) or at once from another thread, and finds the pool without this connection: a new one each time.
+     */
     private void complete() {
         if (finished) {
             return;
@@ -268,12 +273,15 @@ final class Exchange implements UpstreamResponse {
         if (mode == Mode.AGGREGATE) {
             byte[] bytes = new byte[aggregated.readableBytes()];
             aggregated.readBytes(bytes);
+            finish(true);
             body.complete(bytes);
         } else if (mode == Mode.STREAM) {
+            finish(true);
             sink.readsWaited(pausedNanos);
             sink.onEnd();
+        } else {
+            finish(true);
         }
-        finish(true);
     }
 
     private void finish(boolean reusable) {

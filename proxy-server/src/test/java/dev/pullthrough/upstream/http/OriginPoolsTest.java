@@ -138,6 +138,18 @@ class OriginPoolsTest {
         assertEquals(1, client.originPools());
     }
 
+    /** The next request sent from the first answer's completion (on the loop, before anything else runs there). */
+    @Test
+    void send_fromTheFirstAnswersCompletion_reusesItsConnection() throws Exception {
+        byte[] second = client.send("GET", origin(7), List.of())
+                .thenCompose(first -> first.aggregate(1024, Duration.ofSeconds(10)))
+                .thenCompose(body -> client.send("GET", origin(7), List.of()))
+                .thenCompose(next -> next.aggregate(1024, Duration.ofSeconds(10)))
+                .get(20, TimeUnit.SECONDS);
+        assertEquals("ok", new String(second, StandardCharsets.UTF_8));
+        assertEquals(1, clientPorts.size(), "one connection for both requests");
+    }
+
     @Test
     void send_burstToOneOrigin_keepsAtMostMaxIdleConnections() throws Exception {
         int burst = 3 * NettyHttpClient.MAX_IDLE_PER_ORIGIN;
