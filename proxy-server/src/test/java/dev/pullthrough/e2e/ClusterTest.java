@@ -177,8 +177,11 @@ class ClusterTest {
                     "B and C stream from A");
             a.kill();
 
-            for (Future<Fetched> each : List.of(first, viaB, viaC)) {
-                Fetched result = answered(each, "a client of a replica after A's kill");
+            Map<String, Future<Fetched>> byReplica = new java.util.LinkedHashMap<>(Map.of("A", first));
+            byReplica.put("B", viaB);
+            byReplica.put("C", viaC);
+            for (Map.Entry<String, Future<Fetched>> client : byReplica.entrySet()) {
+                Fetched result = answered(client.getValue(), "the client of replica " + client.getKey() + " after A's kill");
                 assertTrue(result.failed() || result.digest().equals(digest) && result.length() == blob.length,
                         "complete and right, or failed visibly: " + result);
             }
