@@ -9,6 +9,7 @@ import io.netty.handler.stream.ChunkedWriteHandler;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 
 /**
  * A client's view of a blob that is still downloading, from this client's own offset: copies the
@@ -58,7 +59,7 @@ final class GrowingFileInput implements ChunkedInput<Object> {
         }
         long available = Math.min(download.available(), end) - offset;
         if (available <= 0) {
-            return waitForBytes(allocator);
+            return waitUnlessMoved(allocator, () -> Math.min(download.available(), end) - offset <= 0);
         }
         Object held = fromMemory(allocator, available);
         if (held != null) {
@@ -66,10 +67,9 @@ final class GrowingFileInput implements ChunkedInput<Object> {
         }
         long inFile = Math.min(download.readable(), end) - offset;
         if (inFile <= 0) {
-            // Not expected (a chunk is let go from memory only once the file has it), but harmless:
-            // the next notice of the file growing resumes us.
-            waiting.set(true);
-            return null;
+            // Memory let go of bytes the file does not have: a download that just failed drops its chunks
+            // (otherwise a chunk is let go only once the file has it). Its notice may be gone already.
+            return waitUnlessMoved(allocator, () -> !download.holds(offset) && Math.min(download.readable(), end) - offset <= 0);
         }
         if (zeroCopy) {
             long length = Math.min(REGION, inFile);
@@ -112,11 +112,14 @@ final class GrowingFileInput implements ChunkedInput<Object> {
         return buffer;
     }
 
-    /** Nothing to send yet: null (Netty's "nothing yet") once the download's listener will resume us. */
-    private Object waitForBytes(ByteBufAllocator allocator) throws IOException {
+    /**
+     * Nothing to send yet: null (Netty's "nothing yet") once the download's listener will resume us.
+     * The download may have moved on or failed between our look and the flag, and its notice then found
+     * nobody waiting: look once more.
+     */
+    private Object waitUnlessMoved(ByteBufAllocator allocator, BooleanSupplier stillNothing) throws IOException {
         waiting.set(true);
-        // The download may have moved on between our look and the flag: look once more.
-        if (Math.min(download.available(), end) - offset <= 0 && download.failure() == null) {
+        if (download.failure() == null && stillNothing.getAsBoolean()) {
             return null;
         }
         waiting.set(false);

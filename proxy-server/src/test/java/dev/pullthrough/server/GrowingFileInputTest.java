@@ -113,6 +113,37 @@ class GrowingFileInputTest {
         channel.finishAndReleaseAll();
     }
 
+    @Test
+    void readChunk_downloadFailsWhileLooking_memoryLetGo_abortsInsteadOfWaitingForever() throws Exception {
+        byte[] blob = new byte[1000];
+        Path file = dir.resolve("growing");
+        Files.write(file, Arrays.copyOf(blob, 400));
+        FakeBlob download = new FakeBlob(blob);
+        download.inFile = 400;
+        download.heldFrom = 400;
+        download.heldTo = 700;
+        download.arrived = 700;
+        // The download fails between the reader's look at its failure and its look at memory: the failure
+        // lets the held chunks go and tells the listeners before the reader says it waits.
+        download.onHolds = () -> {
+            download.failure = new java.io.IOException("the upstream closed the connection in the middle of the body");
+            download.heldTo = download.heldFrom;
+            download.listeners.forEach(Runnable::run);
+        };
+
+        EmbeddedChannel channel = new EmbeddedChannel(new ChunkedWriteHandler(), new ChannelInboundHandlerAdapter());
+        ChannelHandlerContext ctx = channel.pipeline().lastContext();
+        try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
+            GrowingFileInput input = new GrowingFileInput(download, reading, 400, 1000, ctx);
+            java.io.IOException aborted = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> input.readChunk(UnpooledByteBufAllocator.DEFAULT),
+                    "no later notice will come: waiting now would leave the client hanging");
+            assertInstanceOf(java.io.IOException.class, aborted.getCause());
+            input.close();
+        }
+        channel.finishAndReleaseAll();
+    }
+
     /** A download whose file, memory and arrivals the test sets. */
     private static final class FakeBlob implements GrowingBlob {
         private final byte[] bytes;
@@ -120,6 +151,10 @@ class GrowingFileInputTest {
         volatile long heldFrom;
         volatile long heldTo;
         volatile long arrived;
+        volatile Throwable failure;
+        /** Runs once, when a reader first asks whether memory holds its offset. */
+        volatile Runnable onHolds;
+        final java.util.Set<Runnable> listeners = new java.util.concurrent.CopyOnWriteArraySet<>();
 
         FakeBlob(byte[] bytes) {
             this.bytes = bytes;
@@ -142,6 +177,11 @@ class GrowingFileInputTest {
 
         @Override
         public boolean holds(long offset) {
+            Runnable hook = onHolds;
+            onHolds = null;
+            if (hook != null) {
+                hook.run();
+            }
             return offset >= heldFrom && offset < heldTo;
         }
 
@@ -157,15 +197,17 @@ class GrowingFileInputTest {
 
         @Override
         public Throwable failure() {
-            return null;
+            return failure;
         }
 
         @Override
         public void addListener(Runnable listener) {
+            listeners.add(listener);
         }
 
         @Override
         public void removeListener(Runnable listener) {
+            listeners.remove(listener);
         }
     }
 }
