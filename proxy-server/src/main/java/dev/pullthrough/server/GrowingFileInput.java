@@ -9,7 +9,6 @@ import io.netty.handler.stream.ChunkedWriteHandler;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BooleanSupplier;
 
 /**
  * A client's view of a blob that is still downloading, from this client's own offset: copies the
@@ -59,7 +58,7 @@ final class GrowingFileInput implements ChunkedInput<Object> {
         }
         long available = Math.min(download.available(), end) - offset;
         if (available <= 0) {
-            return waitUnlessMoved(allocator, () -> Math.min(download.available(), end) - offset <= 0);
+            return waitForBytes(allocator);
         }
         Object held = fromMemory(allocator, available);
         if (held != null) {
@@ -69,7 +68,7 @@ final class GrowingFileInput implements ChunkedInput<Object> {
         if (inFile <= 0) {
             // Memory let go of bytes the file does not have: a download that just failed drops its chunks
             // (otherwise a chunk is let go only once the file has it). Its notice may be gone already.
-            return waitUnlessMoved(allocator, () -> !download.holds(offset) && Math.min(download.readable(), end) - offset <= 0);
+            return waitForBytes(allocator);
         }
         if (zeroCopy) {
             long length = Math.min(REGION, inFile);
@@ -117,13 +116,19 @@ final class GrowingFileInput implements ChunkedInput<Object> {
      * The download may have moved on or failed between our look and the flag, and its notice then found
      * nobody waiting: look once more.
      */
-    private Object waitUnlessMoved(ByteBufAllocator allocator, BooleanSupplier stillNothing) throws IOException {
+    private Object waitForBytes(ByteBufAllocator allocator) throws IOException {
         waiting.set(true);
-        if (download.failure() == null && stillNothing.getAsBoolean()) {
+        if (download.failure() == null && nothingToSend()) {
             return null;
         }
         waiting.set(false);
         return readChunk(allocator);
+    }
+
+    /** Nothing at this offset has arrived, or (a download that failed) memory let it go and the file lacks it. */
+    private boolean nothingToSend() {
+        return Math.min(download.available(), end) - offset <= 0
+                || !download.holds(offset) && Math.min(download.readable(), end) - offset <= 0;
     }
 
     @Override

@@ -177,10 +177,7 @@ class ClusterTest {
                     "B and C stream from A");
             a.kill();
 
-            Map<String, Future<Fetched>> byReplica = new java.util.LinkedHashMap<>(Map.of("A", first));
-            byReplica.put("B", viaB);
-            byReplica.put("C", viaC);
-            for (Map.Entry<String, Future<Fetched>> client : byReplica.entrySet()) {
+            for (Map.Entry<String, Future<Fetched>> client : List.of(Map.entry("A", first), Map.entry("B", viaB), Map.entry("C", viaC))) {
                 Fetched result = answered(client.getValue(), "the client of replica " + client.getKey() + " after A's kill");
                 assertTrue(result.failed() || result.digest().equals(digest) && result.length() == blob.length,
                         "complete and right, or failed visibly: " + result);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.pullthrough.oci.Digest;
 import dev.pullthrough.proxy.GrowingBlob;
@@ -16,12 +17,15 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.stream.ChunkedWriteHandler;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,11 +45,7 @@ class GrowingFileInputTest {
         Arrays.fill(blob, 400, 1000, (byte) 2);
         Path file = dir.resolve("growing");
         Files.write(file, Arrays.copyOf(blob, 400)); // the file holds 400 bytes
-        FakeBlob download = new FakeBlob(blob);
-        download.inFile = 400;
-        download.heldFrom = 400; // memory holds 400..700
-        download.heldTo = 700;
-        download.arrived = 700;
+        FakeBlob download = new FakeBlob(blob, 400, 400, 700, 700); // file 0..400, memory 400..700
 
         EmbeddedChannel channel = new EmbeddedChannel(new ChunkedWriteHandler(), new ChannelInboundHandlerAdapter());
         ChannelHandlerContext ctx = channel.pipeline().lastContext();
@@ -70,11 +70,7 @@ class GrowingFileInputTest {
         }
         Path file = dir.resolve("growing");
         Files.write(file, Arrays.copyOf(blob, 600));
-        FakeBlob download = new FakeBlob(blob);
-        download.inFile = 600;
-        download.heldFrom = 600;
-        download.heldTo = 900;
-        download.arrived = 900;
+        FakeBlob download = new FakeBlob(blob, 600, 600, 900, 900);
 
         EmbeddedChannel channel = new EmbeddedChannel(new ChunkedWriteHandler(), new ChannelInboundHandlerAdapter());
         // Over TLS (no zero-copy) the file's bytes come as a buffer too; without an SslHandler they come as a region.
@@ -118,15 +114,11 @@ class GrowingFileInputTest {
         byte[] blob = new byte[1000];
         Path file = dir.resolve("growing");
         Files.write(file, Arrays.copyOf(blob, 400));
-        FakeBlob download = new FakeBlob(blob);
-        download.inFile = 400;
-        download.heldFrom = 400;
-        download.heldTo = 700;
-        download.arrived = 700;
+        FakeBlob download = new FakeBlob(blob, 400, 400, 700, 700);
         // The download fails between the reader's look at its failure and its look at memory: the failure
         // lets the held chunks go and tells the listeners before the reader says it waits.
         download.onHolds = () -> {
-            download.failure = new java.io.IOException("the upstream closed the connection in the middle of the body");
+            download.failure = new IOException("the upstream closed the connection in the middle of the body");
             download.heldTo = download.heldFrom;
             download.listeners.forEach(Runnable::run);
         };
@@ -135,10 +127,10 @@ class GrowingFileInputTest {
         ChannelHandlerContext ctx = channel.pipeline().lastContext();
         try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
             GrowingFileInput input = new GrowingFileInput(download, reading, 400, 1000, ctx);
-            java.io.IOException aborted = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+            IOException aborted = assertThrows(IOException.class,
                     () -> input.readChunk(UnpooledByteBufAllocator.DEFAULT),
                     "no later notice will come: waiting now would leave the client hanging");
-            assertInstanceOf(java.io.IOException.class, aborted.getCause());
+            assertInstanceOf(IOException.class, aborted.getCause());
             input.close();
         }
         channel.finishAndReleaseAll();
@@ -154,10 +146,15 @@ class GrowingFileInputTest {
         volatile Throwable failure;
         /** Runs once, when a reader first asks whether memory holds its offset. */
         volatile Runnable onHolds;
-        final java.util.Set<Runnable> listeners = new java.util.concurrent.CopyOnWriteArraySet<>();
+        final Set<Runnable> listeners = new CopyOnWriteArraySet<>();
 
-        FakeBlob(byte[] bytes) {
+        /** In the file up to {@code inFile}, held in memory from {@code heldFrom} to {@code heldTo}, arrived up to {@code arrived}. */
+        FakeBlob(byte[] bytes, long inFile, long heldFrom, long heldTo, long arrived) {
             this.bytes = bytes;
+            this.inFile = inFile;
+            this.heldFrom = heldFrom;
+            this.heldTo = heldTo;
+            this.arrived = arrived;
         }
 
         @Override

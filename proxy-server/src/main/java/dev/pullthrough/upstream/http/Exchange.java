@@ -270,17 +270,17 @@ final class Exchange implements UpstreamResponse {
         if (finished) {
             return;
         }
+        byte[] bytes = null;
         if (mode == Mode.AGGREGATE) {
-            byte[] bytes = new byte[aggregated.readableBytes()];
-            aggregated.readBytes(bytes);
-            finish(true);
+            bytes = new byte[aggregated.readableBytes()];
+            aggregated.readBytes(bytes); // before finish() releases the buffer
+        }
+        finish(true);
+        if (mode == Mode.AGGREGATE) {
             body.complete(bytes);
         } else if (mode == Mode.STREAM) {
-            finish(true);
             sink.readsWaited(pausedNanos);
             sink.onEnd();
-        } else {
-            finish(true);
         }
     }
 
