@@ -1,0 +1,26 @@
+package dev.pullthrough.server;
+
+import dev.pullthrough.proxy.GrowingBlob;
+import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.buffer.UnpooledDirectByteBuf;
+
+/**
+ * A download's held bytes sent to a client as they are, without a copy: Netty writes them to the
+ * socket straight from the chunk the upstream's socket was read into, and gives the loan back (the
+ * chunk may go back to the transport) when the buffer is released, once written or dropped.
+ */
+final class LentBuf extends UnpooledDirectByteBuf {
+    private final GrowingBlob.Lent lent;
+
+    LentBuf(GrowingBlob.Lent lent) {
+        // Wraps (does not copy, never frees) the lent memory: the transport's buffer owns it.
+        super(UnpooledByteBufAllocator.DEFAULT, lent.bytes(), lent.bytes().remaining());
+        this.lent = lent;
+    }
+
+    @Override
+    protected void deallocate() {
+        super.deallocate();
+        lent.giveBack();
+    }
+}
