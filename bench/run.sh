@@ -16,7 +16,7 @@
 #      blob, and the floor of this machine:
 #      SHA-256 (sha256sum, and openssl, which uses the CPU's SHA instructions) and dd (into a fresh file,
 #      fsynced) of a blob of the same size, measured alone (issue 28). Each path's one-client cold blob
-#      starts on an idle disk (sync first).
+#      starts on an idle disk (sync first), with the upstream's copy of the blob read into memory first.
 # Prints one table with the ratios of this proxy to each peer, and a JSON line (also written to
 # bench/results/latest.json). Stops every process it started.
 # Needs: docker-registry, skopeo, nginx, wrk, curl, python3, java 17; builds the jar if missing.
@@ -298,6 +298,13 @@ for target in upstream reference-proxy pullthrough; do
   # On an idle disk: the writeback of what the path before wrote (the reference proxy stores a blob in
   # the background after its client is served) would otherwise land on this one's writes.
   sync
+  # The upstream sends the blob from memory, as a remote registry would. Here it shares the proxies' disk,
+  # so its reads would compete with their writes, which a real upstream's reads never do. This VM's host
+  # also takes the page cache back within seconds (a 512 MiB file, synced: 384 MiB of it resident 20 s
+  # later, by fincore), so without this the upstream's disk set every path's speed (issue 28: upstream
+  # direct 393-727 MiB/s from run to run, 1,300-2,024 where the cache stayed).
+  hex=${SOLO[$target]#sha256:}
+  cat "$WORK/upstream/data/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data" > /dev/null
   before=$(cpu $serving)
   solo_speed[$target]=$(curl -sf -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$port/v2/bench/solo/blobs/${SOLO[$target]}")
   cpu_solo[$target]=$(per_gib "$before" "$(cpu_settled $serving)" "$BLOB_MIB")
