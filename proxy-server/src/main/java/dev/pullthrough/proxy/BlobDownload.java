@@ -256,10 +256,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     @Override
     public void readerAt(long offset) {
         readerOffset = offset;
-        long known = size;
-        // At the last byte the reader waits for the digest, which waits for the body's end, which a
-        // source may send only once its last chunk went back (the bucket's does): it waits for nobody.
-        held.readerAt(known >= 0 && offset >= known - 1 ? Long.MAX_VALUE : offset);
+        held.readerAt(offset);
     }
 
     /** The reason the download failed, or null while it has not. */
@@ -407,9 +404,6 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             if (answered.size() >= 0) {
                 size = answered.size();
                 started.complete(answered.size());
-            } else {
-                // Without a length the clients are answered only once the blob is committed: none reads yet.
-                held.stopHoldingForReader();
             }
             floor.restart(System.nanoTime(), received);
             body = answered;
@@ -434,11 +428,6 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             stages.wrote(System.nanoTime() - start);
             if (size >= 0 && writer.appended() > size) {
                 throw new IOException("upstream sent more than its Content-Length of " + size);
-            }
-            if (writer.appended() == size) {
-                // The last bytes: into the file now, not at the commit. A source may end the body only
-                // once its last chunk went back (the bucket's does), and the commit waits for that end.
-                writer.flush();
             }
             awaitingFile.add(chunk);
             awaiting = true;

@@ -109,7 +109,7 @@ final class GrowingFileInput implements ChunkedInput<Object> {
             GrowingBlob.Lent lent = download.lendHeld(offset, (int) Math.min(Integer.MAX_VALUE, available));
             if (lent != null) {
                 offset += lent.bytes().remaining();
-                return LentBuf.of(lent, allocator);
+                return new LentBuf(lent);
             }
         }
         if (!download.holds(offset)) {

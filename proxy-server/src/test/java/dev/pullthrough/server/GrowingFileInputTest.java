@@ -92,33 +92,6 @@ class GrowingFileInputTest {
     }
 
     @Test
-    void readChunk_loneClient_heldBytesInHeapMemory_sentAsACopy_givenBackAtOnce() throws Exception {
-        byte[] blob = new byte[1000];
-        for (int i = 0; i < blob.length; i++) {
-            blob[i] = (byte) (i * 3);
-        }
-        Path file = dir.resolve("growing");
-        Files.write(file, Arrays.copyOf(blob, 400));
-        FakeBlob download = new FakeBlob(blob, 400, 400, 700, 700);
-        download.lends = true;
-        download.heapLoans = true; // the bucket's pieces: Netty cannot wrap them as direct memory
-
-        EmbeddedChannel channel = new EmbeddedChannel(new ChunkedWriteHandler(), new ChannelInboundHandlerAdapter());
-        ChannelHandlerContext ctx = channel.pipeline().lastContext();
-        try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
-            GrowingFileInput input = new GrowingFileInput(download, reading, 400, 1000, ctx);
-
-            ByteBuf copy = assertInstanceOf(ByteBuf.class, input.readChunk(UnpooledByteBufAllocator.DEFAULT));
-            assertArrayEquals(Arrays.copyOfRange(blob, 400, 700), ByteBufUtil.getBytes(copy));
-            assertEquals(1, download.givenBack.get(), "copied: the loan goes back at once");
-            copy.release();
-            assertEquals(1, download.givenBack.get());
-            input.close();
-        }
-        channel.finishAndReleaseAll();
-    }
-
-    @Test
     void readChunk_behindWhatMemoryHolds_readsTheFile() throws Exception {
         byte[] blob = new byte[1000];
         for (int i = 0; i < blob.length; i++) {
@@ -208,8 +181,6 @@ class GrowingFileInputTest {
         volatile Runnable onHolds;
         final Set<Runnable> listeners = new CopyOnWriteArraySet<>();
         volatile boolean lends;
-        /** Lends heap memory, as a download from the bucket does. */
-        volatile boolean heapLoans;
         volatile long readerAt = -1;
         final AtomicInteger givenBack = new AtomicInteger();
 
@@ -258,8 +229,7 @@ class GrowingFileInputTest {
                 return null;
             }
             int length = (int) Math.min(max, heldTo - offset);
-            ByteBuffer lent = (heapLoans ? ByteBuffer.allocate(length) : ByteBuffer.allocateDirect(length))
-                    .put(bytes, (int) offset, length).flip();
+            ByteBuffer lent = ByteBuffer.allocateDirect(length).put(bytes, (int) offset, length).flip();
             return new Lent() {
                 @Override
                 public ByteBuffer bytes() {
