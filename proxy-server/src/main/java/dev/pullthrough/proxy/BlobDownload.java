@@ -59,12 +59,6 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     static final long WHOLE_BODY_LIMIT = 8 * 1024;
     /** From this many readers on, a download writes its file through the page cache (see {@link #crowdJoined}). */
     static final int CROWD = 2;
-    /**
-     * A lone reader that the download waits for must pass at least this many bytes a second (or
-     * twice the upstream's {@code blobMinRate}, if more): a slower one is let fall behind to the file,
-     * so that neither the upstream's connection nor its rate floor waits on one slow client.
-     */
-    static final long READER_MIN_RATE = 1L << 20;
     /** A download of at least this many bytes logs where its time went when committed (smaller ones at debug level). */
     static final long STAGES_LOGGED_FROM = 64L << 20;
 
@@ -116,9 +110,6 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     private final HeldChunks held = new HeldChunks();
     /** Chunks appended to the writer but not yet in the file (a direct write's stage); the write executor's own. */
     private final ArrayDeque<HeldChunks.Chunk> awaitingFile = new ArrayDeque<>();
-    /** How far the lone reader got, and how far it had got at the last periodic check. */
-    private volatile long readerOffset;
-    private long readerOffsetChecked = -1;
     /** The body of a small blob, gathered on the transport's event loop; null for a body written as it arrives. */
     private volatile WholeBody whole;
 
@@ -235,28 +226,8 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     }
 
     @Override
-    public boolean lendsHeld() {
-        return held.holdingForReader();
-    }
-
-    @Override
-    public Lent lendHeld(long offset, int max) {
-        HeldChunks.Loan loan = held.lend(offset, max);
-        if (loan != null) {
-            stages.sentFromMemory(loan.bytes().remaining());
-        }
-        return loan;
-    }
-
-    @Override
     public boolean holds(long offset) {
         return held.holds(offset);
-    }
-
-    @Override
-    public void readerAt(long offset) {
-        readerOffset = offset;
-        held.readerAt(offset);
     }
 
     /** The reason the download failed, or null while it has not. */
@@ -292,9 +263,6 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     @Override
     public void addListener(Runnable listener) {
         listeners.add(listener);
-        if (followers() == 1) {
-            held.holdForReader();
-        }
         crowdCheck();
     }
 
@@ -318,7 +286,6 @@ public final class BlobDownload implements BodySink, GrowingBlob {
 
     private void crowdCheck() {
         if (followers() >= CROWD) {
-            held.stopHoldingForReader();
             writes.execute(this::crowdJoined);
         }
     }
@@ -349,7 +316,6 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     @Override
     public void removeListener(Runnable listener) {
         listeners.remove(listener);
-        held.stopHoldingForReader();
     }
 
     /** Asks the upstream; nothing waits for its answer. */
@@ -689,7 +655,6 @@ public final class BlobDownload implements BodySink, GrowingBlob {
      * does. Called periodically.
      */
     void abortIfTooSlow(long nowNanos) {
-        letSlowReaderFallBehind();
         BlobBody current = body;
         if (current == null || committed || failure != null) {
             return;
@@ -701,22 +666,6 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         tooSlow = "upstream " + target.upstreamName() + " " + floor.describe(sent.getAsLong(), "blob " + digest);
         LOG.warn("{}; aborting", tooSlow);
         current.cancel(tooSlow);
-    }
-
-    /**
-     * Called each second: a lone reader that has bytes waiting for it and passed fewer than
-     * {@link #READER_MIN_RATE} bytes since the last call is no longer waited for, from now on.
-     */
-    private void letSlowReaderFallBehind() {
-        if (!held.holdingForReader()) {
-            return;
-        }
-        long at = readerOffset;
-        long minimum = Math.max(READER_MIN_RATE, 2 * target.upstream().config().timeouts().blobMinRate());
-        if (readerOffsetChecked >= 0 && at - readerOffsetChecked < minimum && received - at > minimum) {
-            held.stopHoldingForReader();
-        }
-        readerOffsetChecked = at;
     }
 
     /** Ends the download as failed, once, whichever of its executors or the transport saw the failure first. */
