@@ -59,6 +59,12 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     static final long WHOLE_BODY_LIMIT = 8 * 1024;
     /** From this many readers on, a download writes its file through the page cache (see {@link #crowdJoined}). */
     static final int CROWD = 2;
+    /**
+     * A lone reader that the download waits for must pass at least this many bytes a second (or
+     * twice the upstream's {@code blobMinRate}, if more): a slower one is let fall behind to the file,
+     * so that neither the upstream's connection nor its rate floor waits on one slow client.
+     */
+    static final long READER_MIN_RATE = 1L << 20;
     /** A download of at least this many bytes logs where its time went when committed (smaller ones at debug level). */
     static final long STAGES_LOGGED_FROM = 64L << 20;
 
@@ -110,6 +116,9 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     private final HeldChunks held = new HeldChunks();
     /** Chunks appended to the writer but not yet in the file (a direct write's stage); the write executor's own. */
     private final ArrayDeque<HeldChunks.Chunk> awaitingFile = new ArrayDeque<>();
+    /** How far the lone reader got, and how far it had got at the last periodic check. */
+    private volatile long readerOffset;
+    private long readerOffsetChecked = -1;
     /** The body of a small blob, gathered on the transport's event loop; null for a body written as it arrives. */
     private volatile WholeBody whole;
 
@@ -226,8 +235,31 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     }
 
     @Override
+    public boolean lendsHeld() {
+        return held.holdingForReader();
+    }
+
+    @Override
+    public Lent lendHeld(long offset, int max) {
+        HeldChunks.Loan loan = held.lend(offset, max);
+        if (loan != null) {
+            stages.sentFromMemory(loan.bytes().remaining());
+        }
+        return loan;
+    }
+
+    @Override
     public boolean holds(long offset) {
         return held.holds(offset);
+    }
+
+    @Override
+    public void readerAt(long offset) {
+        readerOffset = offset;
+        long known = size;
+        // At the last byte the reader waits for the digest, which waits for the body's end, which a
+        // source may send only once its last chunk went back (the bucket's does): it waits for nobody.
+        held.readerAt(known >= 0 && offset >= known - 1 ? Long.MAX_VALUE : offset);
     }
 
     /** The reason the download failed, or null while it has not. */
@@ -263,6 +295,9 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     @Override
     public void addListener(Runnable listener) {
         listeners.add(listener);
+        if (followers() == 1) {
+            held.holdForReader();
+        }
         crowdCheck();
     }
 
@@ -286,6 +321,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
 
     private void crowdCheck() {
         if (followers() >= CROWD) {
+            held.stopHoldingForReader();
             writes.execute(this::crowdJoined);
         }
     }
@@ -316,6 +352,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
     @Override
     public void removeListener(Runnable listener) {
         listeners.remove(listener);
+        held.stopHoldingForReader();
     }
 
     /** Asks the upstream; nothing waits for its answer. */
@@ -370,6 +407,9 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             if (answered.size() >= 0) {
                 size = answered.size();
                 started.complete(answered.size());
+            } else {
+                // Without a length the clients are answered only once the blob is committed: none reads yet.
+                held.stopHoldingForReader();
             }
             floor.restart(System.nanoTime(), received);
             body = answered;
@@ -394,6 +434,11 @@ public final class BlobDownload implements BodySink, GrowingBlob {
             stages.wrote(System.nanoTime() - start);
             if (size >= 0 && writer.appended() > size) {
                 throw new IOException("upstream sent more than its Content-Length of " + size);
+            }
+            if (writer.appended() == size) {
+                // The last bytes: into the file now, not at the commit. A source may end the body only
+                // once its last chunk went back (the bucket's does), and the commit waits for that end.
+                writer.flush();
             }
             awaitingFile.add(chunk);
             awaiting = true;
@@ -655,6 +700,7 @@ public final class BlobDownload implements BodySink, GrowingBlob {
      * does. Called periodically.
      */
     void abortIfTooSlow(long nowNanos) {
+        letSlowReaderFallBehind();
         BlobBody current = body;
         if (current == null || committed || failure != null) {
             return;
@@ -666,6 +712,22 @@ public final class BlobDownload implements BodySink, GrowingBlob {
         tooSlow = "upstream " + target.upstreamName() + " " + floor.describe(sent.getAsLong(), "blob " + digest);
         LOG.warn("{}; aborting", tooSlow);
         current.cancel(tooSlow);
+    }
+
+    /**
+     * Called each second: a lone reader that has bytes waiting for it and passed fewer than
+     * {@link #READER_MIN_RATE} bytes since the last call is no longer waited for, from now on.
+     */
+    private void letSlowReaderFallBehind() {
+        if (!held.holdingForReader()) {
+            return;
+        }
+        long at = readerOffset;
+        long minimum = Math.max(READER_MIN_RATE, 2 * target.upstream().config().timeouts().blobMinRate());
+        if (readerOffsetChecked >= 0 && at - readerOffsetChecked < minimum && received - at > minimum) {
+            held.stopHoldingForReader();
+        }
+        readerOffsetChecked = at;
     }
 
     /** Ends the download as failed, once, whichever of its executors or the transport saw the failure first. */

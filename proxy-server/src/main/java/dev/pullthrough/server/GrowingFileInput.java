@@ -52,6 +52,12 @@ final class GrowingFileInput implements ChunkedInput<Object> {
 
     @Override
     public Object readChunk(ByteBufAllocator allocator) throws IOException {
+        Object next = nextChunk(allocator);
+        download.readerAt(offset); // what this client passed need not wait in memory for it
+        return next;
+    }
+
+    private Object nextChunk(ByteBufAllocator allocator) throws IOException {
         Throwable failure = download.failure();
         if (failure != null) {
             throw new IOException("upstream download of " + download.digest() + " failed; aborting this response", failure);
@@ -94,8 +100,18 @@ final class GrowingFileInput implements ChunkedInput<Object> {
         }
     }
 
-    /** The next bytes copied from the download's memory, or null when it no longer holds them. */
+    /**
+     * The next bytes from the download's memory, or null when it no longer holds them: lent to a lone
+     * client as they are (up to the end of their chunk), copied for one of a crowd.
+     */
     private ByteBuf fromMemory(ByteBufAllocator allocator, long available) {
+        if (download.lendsHeld()) {
+            GrowingBlob.Lent lent = download.lendHeld(offset, (int) Math.min(Integer.MAX_VALUE, available));
+            if (lent != null) {
+                offset += lent.bytes().remaining();
+                return LentBuf.of(lent, allocator);
+            }
+        }
         if (!download.holds(offset)) {
             return null;
         }
@@ -122,7 +138,7 @@ final class GrowingFileInput implements ChunkedInput<Object> {
             return null;
         }
         waiting.set(false);
-        return readChunk(allocator);
+        return nextChunk(allocator);
     }
 
     /** Nothing at this offset has arrived, or (a download that failed) memory let it go and the file lacks it. */

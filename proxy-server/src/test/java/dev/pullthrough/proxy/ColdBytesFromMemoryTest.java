@@ -2,6 +2,7 @@ package dev.pullthrough.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -87,19 +88,25 @@ class ColdBytesFromMemoryTest {
         BodySink sink = cold.sink();
 
         int chunks = 0;
-        for (int at = 0; at < size; at += CHUNK) {
-            sink.onBytes(ByteBuffer.wrap(bytes, at, Math.min(CHUNK, size - at)).slice(), givenBack::incrementAndGet);
+        int last = (size - 1) / CHUNK * CHUNK;
+        for (int at = 0; at < last; at += CHUNK) {
+            sink.onBytes(ByteBuffer.wrap(bytes, at, CHUNK).slice(), givenBack::incrementAndGet);
             chunks++;
         }
-        // Every byte arrived; the file holds whole stages only until the end, and the digest is not checked yet.
-        await(() -> blob.readable() == (long) (size / (1 << 20)) * (1 << 20), "the file holds the whole stages");
-        assertEquals(size - 1, blob.available(), "every byte received but the last is the client's to send");
+        // All but the last chunk arrived: the file holds whole stages only.
+        await(() -> blob.readable() == (long) (last / (1 << 20)) * (1 << 20), "the file holds the whole stages");
+        assertEquals(last, blob.available(), "every byte received is the client's to send");
         assertTrue(blob.readable() < blob.available(), "more than the file holds");
-        int tail = size - (int) blob.readable() - 1;
+        int tail = last - (int) blob.readable();
         ByteBuffer fromMemory = ByteBuffer.allocate(tail);
         assertEquals(tail, blob.copyHeld(blob.readable(), fromMemory), "the bytes past the file, from memory");
-        assertArrayEquals(Arrays.copyOfRange(bytes, (int) blob.readable(), size - 1), fromMemory.array());
+        assertArrayEquals(Arrays.copyOfRange(bytes, (int) blob.readable(), last), fromMemory.array());
         assertTrue(givenBack.get() < chunks, "chunks past the file are still held");
+
+        sink.onBytes(ByteBuffer.wrap(bytes, last, size - last).slice(), givenBack::incrementAndGet);
+        chunks++;
+        await(() -> blob.readable() == size - 1, "the last bytes go into the file at once; the last one waits for the digest");
+        assertEquals(size - 1, blob.available());
 
         sink.onEnd();
 
@@ -176,6 +183,102 @@ class ColdBytesFromMemoryTest {
         assertTrue(followerNotices.get() > 0, "the follower was told the file grew");
         assertEquals(0, followerNoticesOnTheTransport.get(), "never on the transport's thread, for an arrival");
         stream.release();
+    }
+
+    @Test
+    void aLoneReader_eachChunkWaitsUntilItPassed_untilItStalls() throws Exception {
+        Cold cold = startCold(31);
+        BlobDownload download = (BlobDownload) cold.stream().blob();
+        download.addListener(() -> { });
+        assertTrue(download.lendsHeld(), "a lone reader is waited for, and borrows the held bytes");
+        sendChunks(cold, 10); // 3,072,000 bytes: the file takes two whole stages
+        await(() -> download.readable() == 2L << 20, "the file holds two stages");
+
+        download.readerAt(3 * CHUNK);
+        await(() -> givenBack.get() == 3, "the three chunks the reader passed go back");
+        long now = System.nanoTime();
+        download.abortIfTooSlow(now);
+        assertTrue(download.lendsHeld(), "the first check only notes where the reader is");
+        download.abortIfTooSlow(now + TimeUnit.SECONDS.toNanos(1));
+        assertFalse(download.lendsHeld(), "no progress in a second with MiBs waiting for it: let fall behind to the file");
+        await(() -> givenBack.get() == 6, "what only the reader held goes back: each chunk the file's two stages hold");
+
+        finish(cold, 10);
+    }
+
+    @Test
+    void aSecondReaderJoins_theFirstIsNoLongerWaitedFor() throws Exception {
+        Cold cold = startCold(32);
+        BlobDownload download = (BlobDownload) cold.stream().blob();
+        download.addListener(() -> { });
+        sendChunks(cold, 10);
+        await(() -> download.readable() == 2L << 20, "the file holds two stages");
+        assertEquals(0, givenBack.get(), "held for the lone reader, which passed none");
+
+        download.addListener(() -> { });
+        assertFalse(download.lendsHeld(), "a crowd's readers copy");
+        await(() -> givenBack.get() == 10, "no reader is waited for: every chunk goes back once hashed and in the file");
+
+        finish(cold, 10);
+    }
+
+    @Test
+    void theLoneReaderLeaves_itsChunksGoBackAtOnce() throws Exception {
+        Cold cold = startCold(33);
+        BlobDownload download = (BlobDownload) cold.stream().blob();
+        Runnable reader = () -> { };
+        download.addListener(reader);
+        sendChunks(cold, 10);
+        await(() -> download.readable() == 2L << 20, "the file holds two stages");
+
+        download.removeListener(reader); // its client hung up
+        assertFalse(download.lendsHeld());
+        await(() -> givenBack.get() == 6, "each chunk the file's two stages hold goes back, with no reader to wait for");
+
+        finish(cold, 10);
+    }
+
+    @Test
+    void aSourceThatEndsOnlyOnceItsLastChunkWentBack_theLoneReaderAtTheLastByteWaitsForNobody() throws Exception {
+        Cold cold = startCold(34);
+        byte[] bytes = cold.bytes();
+        int size = bytes.length;
+        BlobDownload download = (BlobDownload) cold.stream().blob();
+        download.addListener(() -> { });
+        java.util.concurrent.CountDownLatch lastWentBack = new java.util.concurrent.CountDownLatch(1);
+        for (int at = 0; at < size; at += CHUNK) {
+            int length = Math.min(CHUNK, size - at);
+            Runnable consumed = at + length < size ? givenBack::incrementAndGet : lastWentBack::countDown;
+            cold.sink().onBytes(ByteBuffer.wrap(bytes, at, length).slice(), consumed);
+        }
+        download.readerAt(size - 1); // everything but the last byte sent: the client waits for the digest
+
+        // As the bucket's source does: the end only once the last chunk went back (the hash, the file and the reader let it go).
+        assertTrue(lastWentBack.await(10, TimeUnit.SECONDS), "the last chunk went back before the body ended");
+        cold.sink().onEnd();
+        await(() -> blobs.downloadsInFlight() == 0, "the download committed");
+        assertEquals(size, download.available());
+        cold.stream().release();
+        assertArrayEquals(bytes, Files.readAllBytes(new BlobPaths(temp).blob(cold.digest())));
+    }
+
+    private void sendChunks(Cold cold, int chunks) {
+        for (int i = 0; i < chunks; i++) {
+            cold.sink().onBytes(ByteBuffer.wrap(cold.bytes(), i * CHUNK, CHUNK).slice(), givenBack::incrementAndGet);
+        }
+    }
+
+    /** Sends the rest of the body from chunk {@code from} on, and waits for the commit. */
+    private void finish(Cold cold, int from) throws Exception {
+        byte[] bytes = cold.bytes();
+        ((BlobDownload) cold.stream().blob()).readerAt(bytes.length);
+        for (int at = from * CHUNK; at < bytes.length; at += CHUNK) {
+            cold.sink().onBytes(ByteBuffer.wrap(bytes, at, Math.min(CHUNK, bytes.length - at)).slice(), givenBack::incrementAndGet);
+        }
+        cold.sink().onEnd();
+        await(() -> blobs.downloadsInFlight() == 0, "the download committed");
+        cold.stream().release();
+        assertArrayEquals(bytes, Files.readAllBytes(new BlobPaths(temp).blob(cold.digest())));
     }
 
     /** A cold download of 9.5 MiB of random bytes (not a whole number of stages), its client's stream and the body's sink. */

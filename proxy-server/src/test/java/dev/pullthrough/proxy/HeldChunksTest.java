@@ -3,6 +3,7 @@ package dev.pullthrough.proxy;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -69,6 +70,72 @@ class HeldChunksTest {
         first.release();
         first.release();
         assertEquals(2, givenBack.get());
+    }
+
+    @Test
+    void loneReader_eachChunkWaitsUntilTheReaderPassedIt() {
+        held.holdForReader();
+        HeldChunks.Chunk first = add(0, bytes(0, 10));
+        HeldChunks.Chunk second = add(10, bytes(10, 10));
+        for (HeldChunks.Chunk chunk : new HeldChunks.Chunk[] {first, second}) {
+            chunk.release(); // hashed
+            chunk.release(); // in the file
+        }
+        assertEquals(0, givenBack.get(), "hash and file are done, the reader is not");
+
+        held.readerAt(9);
+        assertEquals(0, givenBack.get(), "the reader is inside the first chunk");
+        held.readerAt(15);
+        assertEquals(1, givenBack.get(), "past the first chunk: it goes back, once");
+        assertEquals(5, held.copy(15, ByteBuffer.allocate(10)), "the second is still held for the reader");
+        held.readerAt(20);
+        held.readerAt(20);
+        assertEquals(2, givenBack.get());
+    }
+
+    @Test
+    void readerLetGo_whatOnlyItHeldGoesBack_andNoReaderIsWaitedForAgain() {
+        held.holdForReader();
+        HeldChunks.Chunk done = add(0, bytes(0, 4));
+        HeldChunks.Chunk hashedOnly = add(4, bytes(4, 4));
+        done.release();
+        done.release();
+        hashedOnly.release();
+
+        held.stopHoldingForReader(); // a second reader came, or the lone one stalled
+        assertEquals(1, givenBack.get(), "the chunk only the reader held goes back at once");
+        assertFalse(held.holdingForReader());
+        hashedOnly.release();
+        assertEquals(2, givenBack.get(), "the other once the file has it");
+
+        held.holdForReader(); // a late call, from the reader that came first
+        HeldChunks.Chunk later = add(8, bytes(8, 4));
+        later.release();
+        later.release();
+        assertEquals(3, givenBack.get(), "not held for a reader once it was let go");
+        assertFalse(held.holdingForReader());
+    }
+
+    @Test
+    void lend_theHeldBytesWithoutACopy_theChunkStaysUntilTheLoanIsGivenBack() {
+        HeldChunks.Chunk chunk = add(0, bytes(0, 10));
+        add(10, bytes(10, 10));
+
+        HeldChunks.Loan loan = held.lend(3, 100);
+        assertArrayEquals(bytes(3, 7), Arrays.copyOfRange(loan.bytes().array(), loan.bytes().arrayOffset() + loan.bytes().position(),
+                loan.bytes().arrayOffset() + loan.bytes().limit()), "from the offset to the end of its chunk, not past it");
+        HeldChunks.Loan small = held.lend(6, 4);
+        assertEquals(4, small.bytes().remaining(), "at most what was asked for");
+        chunk.release();
+        chunk.release();
+        assertEquals(0, givenBack.get(), "lent: the chunk stays after the hash and the file are done");
+        loan.giveBack();
+        loan.giveBack();
+        assertEquals(0, givenBack.get(), "the other loan is still out; a loan counts once");
+        small.giveBack();
+        assertEquals(1, givenBack.get(), "given back with the last loan");
+        assertNull(held.lend(0, 1), "gone: the file has these bytes now");
+        assertNull(held.lend(20, 5), "nothing held at the offset");
     }
 
     private static byte[] bytes(int from, int length) {

@@ -63,6 +63,62 @@ class GrowingFileInputTest {
     }
 
     @Test
+    void readChunk_loneClient_sendsTheHeldBytesWithoutACopy_givesThemBackOnceWritten() throws Exception {
+        byte[] blob = new byte[1000];
+        for (int i = 0; i < blob.length; i++) {
+            blob[i] = (byte) (i * 7);
+        }
+        Path file = dir.resolve("growing");
+        Files.write(file, Arrays.copyOf(blob, 400));
+        FakeBlob download = new FakeBlob(blob, 400, 400, 700, 700);
+        download.lends = true; // a lone client: the download waits for it anyway
+
+        EmbeddedChannel channel = new EmbeddedChannel(new ChunkedWriteHandler(), new ChannelInboundHandlerAdapter());
+        ChannelHandlerContext ctx = channel.pipeline().lastContext();
+        try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
+            GrowingFileInput input = new GrowingFileInput(download, reading, 400, 1000, ctx);
+            CountingAllocator counting = new CountingAllocator();
+
+            ByteBuf lent = assertInstanceOf(LentBuf.class, input.readChunk(counting), "the held bytes themselves");
+            assertEquals(0, counting.buffers.get(), "no buffer taken for a copy");
+            assertArrayEquals(Arrays.copyOfRange(blob, 400, 700), ByteBufUtil.getBytes(lent));
+            assertEquals(700, download.readerAt, "the download is told how far this client got");
+            assertEquals(0, download.givenBack.get(), "held while the socket has not taken them");
+            lent.release();
+            assertEquals(1, download.givenBack.get(), "given back once written");
+            input.close();
+        }
+        channel.finishAndReleaseAll();
+    }
+
+    @Test
+    void readChunk_loneClient_heldBytesInHeapMemory_sentAsACopy_givenBackAtOnce() throws Exception {
+        byte[] blob = new byte[1000];
+        for (int i = 0; i < blob.length; i++) {
+            blob[i] = (byte) (i * 3);
+        }
+        Path file = dir.resolve("growing");
+        Files.write(file, Arrays.copyOf(blob, 400));
+        FakeBlob download = new FakeBlob(blob, 400, 400, 700, 700);
+        download.lends = true;
+        download.heapLoans = true; // the bucket's pieces: Netty cannot wrap them as direct memory
+
+        EmbeddedChannel channel = new EmbeddedChannel(new ChunkedWriteHandler(), new ChannelInboundHandlerAdapter());
+        ChannelHandlerContext ctx = channel.pipeline().lastContext();
+        try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
+            GrowingFileInput input = new GrowingFileInput(download, reading, 400, 1000, ctx);
+
+            ByteBuf copy = assertInstanceOf(ByteBuf.class, input.readChunk(UnpooledByteBufAllocator.DEFAULT));
+            assertArrayEquals(Arrays.copyOfRange(blob, 400, 700), ByteBufUtil.getBytes(copy));
+            assertEquals(1, download.givenBack.get(), "copied: the loan goes back at once");
+            copy.release();
+            assertEquals(1, download.givenBack.get());
+            input.close();
+        }
+        channel.finishAndReleaseAll();
+    }
+
+    @Test
     void readChunk_behindWhatMemoryHolds_readsTheFile() throws Exception {
         byte[] blob = new byte[1000];
         for (int i = 0; i < blob.length; i++) {
@@ -77,29 +133,11 @@ class GrowingFileInputTest {
         ChannelHandlerContext ctx = channel.pipeline().lastContext();
         try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
             GrowingFileInput input = new GrowingFileInput(download, reading, 100, 1000, ctx);
-            AtomicInteger buffers = new AtomicInteger();
-            AbstractByteBufAllocator counting = new AbstractByteBufAllocator() {
-                @Override
-                protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
-                    buffers.incrementAndGet();
-                    return Unpooled.buffer(initialCapacity, maxCapacity);
-                }
-
-                @Override
-                protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-                    buffers.incrementAndGet();
-                    return Unpooled.directBuffer(initialCapacity, maxCapacity);
-                }
-
-                @Override
-                public boolean isDirectBufferPooled() {
-                    return false;
-                }
-            };
+            CountingAllocator counting = new CountingAllocator();
             Object first = input.readChunk(counting);
             SharedFileRegion region = assertInstanceOf(SharedFileRegion.class, first, "let go from memory: from the file");
             assertEquals(500, region.count());
-            assertEquals(0, buffers.get(), "no buffer taken for a copy from memory that holds nothing at the offset");
+            assertEquals(0, counting.buffers.get(), "no buffer taken for a copy from memory that holds nothing at the offset");
             region.release();
             ByteBuf ahead = assertInstanceOf(ByteBuf.class, input.readChunk(UnpooledByteBufAllocator.DEFAULT));
             assertArrayEquals(Arrays.copyOfRange(blob, 600, 900), ByteBufUtil.getBytes(ahead));
@@ -137,6 +175,28 @@ class GrowingFileInputTest {
     }
 
     /** A download whose file, memory and arrivals the test sets. */
+    /** Counts the buffers taken from it. */
+    private static final class CountingAllocator extends AbstractByteBufAllocator {
+        final AtomicInteger buffers = new AtomicInteger();
+
+        @Override
+        protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+            buffers.incrementAndGet();
+            return Unpooled.buffer(initialCapacity, maxCapacity);
+        }
+
+        @Override
+        protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+            buffers.incrementAndGet();
+            return Unpooled.directBuffer(initialCapacity, maxCapacity);
+        }
+
+        @Override
+        public boolean isDirectBufferPooled() {
+            return false;
+        }
+    }
+
     private static final class FakeBlob implements GrowingBlob {
         private final byte[] bytes;
         volatile long inFile;
@@ -147,6 +207,11 @@ class GrowingFileInputTest {
         /** Runs once, when a reader first asks whether memory holds its offset. */
         volatile Runnable onHolds;
         final Set<Runnable> listeners = new CopyOnWriteArraySet<>();
+        volatile boolean lends;
+        /** Lends heap memory, as a download from the bucket does. */
+        volatile boolean heapLoans;
+        volatile long readerAt = -1;
+        final AtomicInteger givenBack = new AtomicInteger();
 
         /** In the file up to {@code inFile}, held in memory from {@code heldFrom} to {@code heldTo}, arrived up to {@code arrived}. */
         FakeBlob(byte[] bytes, long inFile, long heldFrom, long heldTo, long arrived) {
@@ -155,6 +220,11 @@ class GrowingFileInputTest {
             this.heldFrom = heldFrom;
             this.heldTo = heldTo;
             this.arrived = arrived;
+        }
+
+        @Override
+        public void readerAt(long offset) {
+            readerAt = offset;
         }
 
         @Override
@@ -180,6 +250,32 @@ class GrowingFileInputTest {
                 hook.run();
             }
             return offset >= heldFrom && offset < heldTo;
+        }
+
+        @Override
+        public Lent lendHeld(long offset, int max) {
+            if (offset < heldFrom || offset >= heldTo) {
+                return null;
+            }
+            int length = (int) Math.min(max, heldTo - offset);
+            ByteBuffer lent = (heapLoans ? ByteBuffer.allocate(length) : ByteBuffer.allocateDirect(length))
+                    .put(bytes, (int) offset, length).flip();
+            return new Lent() {
+                @Override
+                public ByteBuffer bytes() {
+                    return lent;
+                }
+
+                @Override
+                public void giveBack() {
+                    givenBack.incrementAndGet();
+                }
+            };
+        }
+
+        @Override
+        public boolean lendsHeld() {
+            return lends;
         }
 
         @Override

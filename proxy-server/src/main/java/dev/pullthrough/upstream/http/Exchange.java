@@ -24,13 +24,16 @@ import java.util.concurrent.TimeUnit;
  */
 final class Exchange implements UpstreamResponse {
     /**
-     * A streamed body reads on while fewer unconsumed bytes than this are with the sink. Half of it
-     * (where reading resumes) must exceed what a download can hold with no write in flight: a direct
-     * write's partial stage plus the one read chunk that straddles into it (1 MiB + 1 MiB). A 2 MiB
-     * window stalled a cold download for good (issue 28's trials); 16 MiB doubled the hash's time,
-     * its chunks no longer in the CPU's caches when hashed.
+     * A streamed body reads on while fewer unconsumed bytes than this are with the sink, and after a
+     * pause once fewer than {@link #RESUME_BELOW} are. What reading resumes below must exceed what a
+     * download can hold with no write in flight: a direct write's partial stage plus the one read
+     * chunk that straddles into it (1 MiB + 1 MiB), plus what a lone client may still be sending
+     * from memory (a chunk or two). A 2 MiB window stalled a cold download for good and 16 MiB doubled
+     * the hash's time, its chunks no longer in the CPU's caches when hashed (issue 28's trials);
+     * 8 MiB, read on again below 6, gave one cold client 622-692 MiB/s against 554-627 with 4 and 2.
      */
-    private static final long STREAM_WINDOW = 4L << 20;
+    private static final long STREAM_WINDOW = 8L << 20;
+    private static final long RESUME_BELOW = 6L << 20;
 
     private enum Mode { UNDECIDED, AGGREGATE, STREAM, DISCARD }
 
@@ -253,7 +256,7 @@ final class Exchange implements UpstreamResponse {
         onLoop(() -> {
             content.release();
             unconsumed -= size;
-            if (paused && !finished && !ended && unconsumed < STREAM_WINDOW / 2) {
+            if (paused && !finished && !ended && unconsumed < RESUME_BELOW) {
                 paused = false;
                 pausedNanos += System.nanoTime() - pausedAt;
                 channel.read();
