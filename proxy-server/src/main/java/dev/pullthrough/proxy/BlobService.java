@@ -250,7 +250,9 @@ public final class BlobService {
     private Optional<BlobDownload> join(Target target, Digest digest) {
         BlobDownload[] created = new BlobDownload[1];
         BlobDownload download = inFlight.compute(digest, (d, existing) -> {
-            if (existing != null) {
+            // One that failed is on its way out (its end removes it): a client joining it would get
+            // what it held and a cut, or nothing at all (a peer it streamed from died). A new one starts.
+            if (existing != null && existing.failure() == null) {
                 return existing;
             }
             try {
@@ -263,7 +265,7 @@ public final class BlobService {
             Runnable lease = leases.acquire(d);
             created[0] = new BlobDownload(target, d, store, new SerialExecutor(downloads), new SerialExecutor(downloads), janitor,
                     new IndexRecords(target, d), () -> {
-                        inFlight.remove(d);
+                        inFlight.remove(d, created[0]); // not the one that may have replaced it
                         lease.run();
                         slots.release();
                     });

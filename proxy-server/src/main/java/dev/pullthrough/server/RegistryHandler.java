@@ -22,13 +22,13 @@ import java.util.Optional;
  * and written back here, and the admin endpoints too when they share this port.
  */
 final class RegistryHandler extends HttpTurns {
-    private final PullApi api;
+    private final PullAnswers api;
     private final Optional<AdminResponder> admin;
     private final Optional<PeerResponder> peers;
     private final ClientPolicy clients;
     private final AccessLog accessLog;
 
-    RegistryHandler(PullApi api, Optional<AdminResponder> admin, Optional<PeerResponder> peers, Metrics metrics,
+    RegistryHandler(PullAnswers api, Optional<AdminResponder> admin, Optional<PeerResponder> peers, Metrics metrics,
                     ClientPolicy clients, AccessLog accessLog) {
         super(metrics);
         this.peers = peers;
@@ -65,46 +65,69 @@ final class RegistryHandler extends HttpTurns {
         Optional<String> range = Optional.ofNullable(request.headers().get(HttpHeaderNames.RANGE));
         Optional<String> authorization = Optional.ofNullable(request.headers().get(HttpHeaderNames.AUTHORIZATION));
         String uri = request.uri();
-        api.handle(method, uri, accept, range, authorization).whenComplete((reply, failure) -> {
-            PullApi.Reply answer = failure == null ? reply : new PullApi.Reply(new ProxyResponse.Error(new ApiError(
-                    ErrorCode.UNKNOWN, "the proxy failed serving this request"), Map.of()), Map.of(), "error", "-");
-            // Answers from memory complete on this event loop already: write them without another hop.
-            if (ctx.executor().inEventLoop()) {
-                reply(ctx, answer, head, keepAlive, method, uri, started);
-            } else {
-                ctx.executor().execute(() -> reply(ctx, answer, head, keepAlive, method, uri, started));
-            }
-        });
+        ask(ctx, new Request(method, uri, accept, range, authorization, head, keepAlive, started), false);
     }
 
-    private void reply(ChannelHandlerContext ctx, PullApi.Reply reply, boolean head, boolean keepAlive,
-                       String method, String uri, long started) {
+    /** One request of the pull API, as this handler asks it (a second time at most). */
+    private record Request(String method, String uri, List<String> accept, Optional<String> range,
+                           Optional<String> authorization, boolean head, boolean keepAlive, long started) {}
+
+    private void ask(ChannelHandlerContext ctx, Request request, boolean again) {
+        api.handle(request.method(), request.uri(), request.accept(), request.range(), request.authorization())
+                .whenComplete((reply, failure) -> {
+                    PullApi.Reply answer = failure == null ? reply : new PullApi.Reply(new ProxyResponse.Error(new ApiError(
+                            ErrorCode.UNKNOWN, "the proxy failed serving this request"), Map.of()), Map.of(), "error", "-");
+                    // Answers from memory complete on this event loop already: write them without another hop.
+                    if (ctx.executor().inEventLoop()) {
+                        reply(ctx, answer, request, again);
+                    } else {
+                        ctx.executor().execute(() -> reply(ctx, answer, request, again));
+                    }
+                });
+    }
+
+    private void reply(ChannelHandlerContext ctx, PullApi.Reply reply, Request request, boolean askedAgain) {
         if (!ctx.channel().isActive()) {
             reply.response().release();
             return;
         }
+        if (!askedAgain && followsAFailedDownload(reply.response())) {
+            reply.response().release();
+            ask(ctx, request, true);
+            return;
+        }
         int status = reply.response().status();
-        metrics.request(reply.route(), method, status);
-        boolean keep = keepAlive && !(reply.response() instanceof ProxyResponse.Error && status >= 500);
+        metrics.request(reply.route(), request.method(), status);
+        boolean keep = request.keepAlive() && !(reply.response() instanceof ProxyResponse.Error && status >= 500);
         Map<String, String> headers = reply.headers();
         if (!keep) {
             // Say so, or a client may send its next request on a connection we are closing.
             headers = new java.util.HashMap<>(headers);
             headers.put("Connection", "close");
         }
-        ChannelFuture done = ResponseWriter.write(ctx, reply.response(), head, headers);
+        ChannelFuture done = ResponseWriter.write(ctx, reply.response(), request.head(), headers);
         done.addListener(f -> {
-            long nanos = System.nanoTime() - started;
-            long bytes = head ? 0 : reply.response().bodyBytes();
+            long nanos = System.nanoTime() - request.started();
+            long bytes = request.head() ? 0 : reply.response().bodyBytes();
             ProxyResponse.CacheResult cache = reply.response().cacheResult();
             if (f.isSuccess() && bytes > 0 && cache != ProxyResponse.CacheResult.NOT_APPLICABLE) {
                 metrics.bytesServed(cache == ProxyResponse.CacheResult.HIT ? "cache" : "upstream", bytes);
             }
             metrics.requestDuration(reply.route(), nanos);
-            accessLog.record(ctx.channel().eventLoop(), clientAddress(ctx), method, uri, status, bytes, nanos / 1_000_000, cache.label(), reply.upstream(),
+            accessLog.record(ctx.channel().eventLoop(), clientAddress(ctx), request.method(), request.uri(), status, bytes, nanos / 1_000_000, cache.label(), reply.upstream(),
                     reply.route(), !f.isSuccess());
         });
         finish(ctx, done, keep);
+    }
+
+    /**
+     * A stream of a download that failed before this client got a byte of it: the download it joined
+     * lost its source meanwhile (a peer replica it streamed from was killed, say). Written, it would be
+     * a status line and a cut, and a balancer in front counts a replica that closes before its answer's
+     * head as down; asked again, the request joins a new download instead (issue 28).
+     */
+    private static boolean followsAFailedDownload(ProxyResponse response) {
+        return response instanceof ProxyResponse.BlobStream stream && stream.blob().failure() != null;
     }
 
     /** The client's IP address as the access log writes it. */

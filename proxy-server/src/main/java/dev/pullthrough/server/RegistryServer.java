@@ -91,7 +91,7 @@ public final class RegistryServer implements AutoCloseable {
         Optional<AdminResponder> shared = admin.map(routes -> new AdminResponder(routes, metrics, blocking, adminClients, api::allows, drain));
         Optional<PeerResponder> peers = admin.map(routes -> new PeerResponder(peerApi, metrics, accessLog));
         return bind(host, port, new RegistryInitializer(tls.context,
-                () -> new RegistryHandler(api, shared, peers, metrics, clients, accessLog),
+                () -> new RegistryHandler(api::handle, shared, peers, metrics, clients, accessLog),
                 connectionsPerClient, headerTimeout, drain));
     }
 

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -196,8 +198,8 @@ class BlobServiceTest {
         assertTrue(stream.blob().readable() < BLOB.length, "the last byte is never readable");
         assertFalse(store.stat(DIGEST).isPresent(), "nothing under the digest");
         stream.release();
-        // A client that asks in the moment between the failure and the download's end gets the
-        // failure too; one that asks after it starts afresh.
+        // A client that asks after the download ended starts afresh (one that asks in the moment between
+        // the failure and the end does too: get_askedWhileAFailedDownloadEnds_aNewDownloadServesIt).
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (blobs.downloadsInFlight() > 0) {
             assertTrue(System.nanoTime() < deadline, "the failed download ended");
@@ -209,6 +211,51 @@ class BlobServiceTest {
         assertEquals(2, upstream.gets.get(), "a fresh download");
         upstream.bodies.get(1).send();
         assertEquals(BLOB.length, blobs.ensureCached(target("team/app"), DIGEST));
+    }
+
+    @Test
+    void get_askedWhileAFailedDownloadEnds_aNewDownloadServesIt() throws Exception {
+        upstream.holding.add("team/app");
+        upstream.corrupt = true;
+        List<BlobDownload> started = new CopyOnWriteArrayList<>();
+        blobs.observeDownloads(started::add);
+        ProxyResponse.BlobStream first = assertInstanceOf(ProxyResponse.BlobStream.class, get("team/app"));
+        CompletableFuture<ProxyResponse> askedMeanwhile = new CompletableFuture<>();
+        // Told of the failure before the download's end takes it out of flight: the moment in which a
+        // client could still join it (a replica's download from a peer that was just killed).
+        started.get(0).done().whenComplete((blob, failure) -> {
+            upstream.corrupt = false;
+            try {
+                assertEquals(1, blobs.downloadsInFlight(), "not ended yet");
+                blobs.get(target("team/app"), DIGEST, false, Optional.empty()).whenComplete((answer, e) -> {
+                    if (e == null) {
+                        askedMeanwhile.complete(answer);
+                    } else {
+                        askedMeanwhile.completeExceptionally(e);
+                    }
+                });
+            } catch (Throwable e) {
+                askedMeanwhile.completeExceptionally(e);
+            }
+        });
+        upstream.bodies.get(0).send();
+
+        ProxyResponse.BlobStream second = assertInstanceOf(ProxyResponse.BlobStream.class, askedMeanwhile.get(10, TimeUnit.SECONDS));
+        assertNotSame(first.blob(), second.blob(), "a new download, not the failed one");
+        assertNull(second.blob().failure());
+        assertEquals(2, upstream.gets.get());
+        upstream.bodies.get(1).send();
+        assertFalse(failed(second.blob()));
+        assertEquals(BLOB.length, CompletableFuture.supplyAsync(() -> {
+            try {
+                return blobs.ensureCached(target("team/app"), DIGEST);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }).get(10, TimeUnit.SECONDS), "committed: the failed download's end did not take the new one out of flight");
+        assertEquals(2, upstream.gets.get());
+        first.release();
+        second.release();
     }
 
     // ---------------------------------------------------------------- the fake
