@@ -16,7 +16,9 @@
 #      blob, and the floor of this machine:
 #      SHA-256 (sha256sum, and openssl, which uses the CPU's SHA instructions) and dd (into a fresh file,
 #      fsynced) of a blob of the same size, measured alone (issue 28). Each path's one-client cold blob
-#      starts on an idle disk (sync first), with the upstream's copy of the blob read into memory first.
+#      starts on an idle disk (sync first), with the upstream's copy of the blob read into memory first;
+#      for it the CPU that the upstream, the client (curl) and the proxy spent while it ran, against what
+#      the cores had in its wall time: a path near 100% busy is bound by this machine's CPU.
 # Prints one table with the ratios of this proxy to each peer, and a JSON line (also written to
 # bench/results/latest.json). Stops every process it started.
 # Needs: docker-registry, skopeo, nginx, wrk, curl, python3, java 17; builds the jar if missing.
@@ -287,7 +289,7 @@ for target in reference-proxy pullthrough; do
 done
 
 # ---- 4b. one client, one cold blob: MiB/s through each path
-declare -A solo_speed
+declare -A solo_speed solo_budget
 for target in upstream reference-proxy pullthrough; do
   case $target in
     upstream) port=$UP_PORT ;;
@@ -305,8 +307,17 @@ for target in upstream reference-proxy pullthrough; do
   # direct 393-727 MiB/s from run to run, 1,300-2,024 where the cache stayed).
   hex=${SOLO[$target]#sha256:}
   cat "$WORK/upstream/data/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data" > /dev/null
-  before=$(cpu $serving)
-  solo_speed[$target]=$(curl -sf -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$port/v2/bench/solo/blobs/${SOLO[$target]}")
+  before=$(cpu $serving); up_before=$(cpu "$UP_PID")
+  # The client's own CPU too (python's rusage of its child): with the upstream's and the proxy's, all the
+  # CPU the transfer took while it ran, against what the machine's cores had in that time.
+  read -r speed wall curl_cpu < <(python3 -c 'import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True).stdout
+r = resource.getrusage(resource.RUSAGE_CHILDREN); print(out.strip(), round(r.ru_utime + r.ru_stime, 3))' \
+    curl -sf -o /dev/null -w '%{speed_download} %{time_total}' "http://127.0.0.1:$port/v2/bench/solo/blobs/${SOLO[$target]}")
+  solo_speed[$target]=$speed
+  during=$(cpu $serving); up_during=$(cpu "$UP_PID")
+  [ $target = upstream ] && proxy_cpu=0 || proxy_cpu=$(python3 -c "print(round($during - $before, 2))")
+  solo_budget[$target]="$(python3 -c "print(round($up_during - $up_before, 2))")/$curl_cpu/$proxy_cpu/$wall"
   cpu_solo[$target]=$(per_gib "$before" "$(cpu_settled $serving)" "$BLOB_MIB")
 done
 # Where this proxy's time went on that blob, from its own log line (reads waited on disk or hash, file, hash).
@@ -346,7 +357,8 @@ python3 - "$(nproc)" "$BLOB_MIB" "$LAYER_MIB" \
   "${cpu_solo[upstream]} ${cpu_solo[reference-proxy]} ${cpu_solo[pullthrough]}" \
   "${cpu_crowd[reference-proxy]} ${cpu_crowd[pullthrough]}" \
   "${cpu_warm[upstream]} ${cpu_warm[reference-proxy]} ${cpu_warm[pullthrough]} ${cpu_warm[nginx-sendfile]}" \
-  "$floor_sha $floor_dd $floor_openssl" "$(uptime | sed 's/.*load average: //')" "${stages:-no log line}" <<'PY'
+  "$floor_sha $floor_dd $floor_openssl" "$(uptime | sed 's/.*load average: //')" "${stages:-no log line}" \
+  "${solo_budget[upstream]} ${solo_budget[reference-proxy]} ${solo_budget[pullthrough]}" <<'PY'
 import json, statistics, sys
 a = sys.argv
 cores, blob_mib, layer_mib = a[1:4]
@@ -378,6 +390,8 @@ sha, dd, ossl = map(float, a[27].split())
 cpu["floor"] = {"sha256sum": sha, "openssl_sha256": ossl, "dd": dd, "both": round(min(sha, ossl) + dd, 3)}
 load = a[28]
 stages = a[29]
+# CPU seconds of the upstream, the client and the proxy while the one-client transfer ran, and its wall time
+budget = {n: dict(zip(["upstream", "client", "proxy", "wall"], map(float, v.split("/")))) for n, v in zip(three, a[30].split())}
 
 def row(label, unit, values, better_high=True):
     print(f"  {label:44s}", end="")
@@ -399,6 +413,12 @@ print("3. cold pull, skopeo copy (median)")
 row("seconds", "s", cold, better_high=False)
 print("4. cold blob, one client (MiB/s)")
 row("MiB/s", "", solo)
+print(f"   CPU while it ran (s): upstream + client + proxy, against the {cores} cores' seconds in its wall time")
+for n in three:
+    b = budget[n]
+    used = b["upstream"] + b["client"] + b["proxy"]
+    print(f"    {n:18s} {b['upstream']:.2f} + {b['client']:.2f} + {b['proxy']:.2f} = {used:.2f} of {int(cores) * b['wall']:.2f}"
+          f" ({used / (int(cores) * b['wall']):.0%} busy)")
 print("4b. 20 concurrent cold requests for one blob")
 row("MiB the upstream served", "", {n: float(crowd_upstream[n]) for n in peers}, better_high=False)
 row("wall time", "s", crowd_wall, better_high=False)
@@ -418,7 +438,7 @@ result = {"cores": int(cores), "blob_mib": int(blob_mib), "warm_manifest_rps": {
           "warm_manifest_p99_ms": {"tag": p99_tag, "digest": p99_digest}, "warm_blob_mib_per_s": speeds,
           "cold_pull_seconds": cold, "cold_blob_one_client_mib_per_s": solo, "crowd_upstream_mib": crowd_upstream, "crowd_wall_seconds": crowd_wall,
           "crowd_ttfb_seconds": ttfb, "rss_after_mib": rss_after, "rss_slow_streams_mib": rss_slow, "slow_streams": int(slow),
-          "cpu_seconds_per_gib": cpu, "load_average": load}
+          "cpu_seconds_per_gib": cpu, "cold_blob_one_client_cpu_while_running": budget, "load_average": load}
 open(out, "w").write(json.dumps(result, indent=1))
 print(json.dumps(result))
 PY
