@@ -41,6 +41,16 @@ final class HeldChunks {
             return offset + bytes.remaining();
         }
 
+        /** A view of the bytes from {@code at} (inside this chunk) on, at most {@code max}, for a user that holds it. */
+        private ByteBuffer from(long at, int max) {
+            ByteBuffer view = bytes.duplicate();
+            view.position(view.position() + (int) (at - offset));
+            if (view.remaining() > max) {
+                view.limit(view.position() + max);
+            }
+            return view;
+        }
+
         private boolean tryUse() {
             for (int now = users.get(); now > 0; now = users.get()) {
                 if (users.compareAndSet(now, now + 1)) {
@@ -117,20 +127,18 @@ final class HeldChunks {
      * socket took the bytes). Null when memory no longer holds {@code offset}: the file has it.
      */
     Loan lend(long offset, int max) {
+        Chunk chunk = useAt(offset);
+        return chunk == null ? null : new Loan(chunk.from(offset, max).slice(), chunk);
+    }
+
+    /** The chunk that holds {@code offset}, with a use taken for the caller to release; null when none does. */
+    private Chunk useAt(long offset) {
         Map.Entry<Long, Chunk> entry = chunks.floorEntry(offset);
         if (entry == null) {
             return null;
         }
         Chunk chunk = entry.getValue();
-        if (offset >= chunk.end() || !chunk.tryUse()) {
-            return null;
-        }
-        ByteBuffer slice = chunk.bytes.duplicate();
-        slice.position(slice.position() + (int) (offset - chunk.offset));
-        if (slice.remaining() > max) {
-            slice.limit(slice.position() + max);
-        }
-        return new Loan(slice.slice(), chunk);
+        return offset < chunk.end() && chunk.tryUse() ? chunk : null;
     }
 
     /** Bytes of a held chunk lent to a client; {@link #giveBack} once, when the client is done with them. */
@@ -159,6 +167,11 @@ final class HeldChunks {
 
     /** The reader has sent every byte below {@code offset}, from memory or the file: the chunks it passed need not wait for it. */
     void readerAt(long offset) {
+        if (!holdForReader) {
+            // No chunk waits for a reader (stopping let each go, and add() any that raced it): this
+            // spares a crowd's readers a walk over the held chunks on every chunk they send.
+            return;
+        }
         for (Chunk chunk : chunks.headMap(offset).values()) {
             if (chunk.end() > offset) {
                 break;
@@ -181,20 +194,12 @@ final class HeldChunks {
         int copied = 0;
         long at = offset;
         while (into.hasRemaining()) {
-            Map.Entry<Long, Chunk> entry = chunks.floorEntry(at);
-            if (entry == null) {
-                break;
-            }
-            Chunk chunk = entry.getValue();
-            if (at >= chunk.end() || !chunk.tryUse()) {
+            Chunk chunk = useAt(at);
+            if (chunk == null) {
                 break;
             }
             try {
-                ByteBuffer from = chunk.bytes.duplicate();
-                from.position(from.position() + (int) (at - chunk.offset));
-                if (from.remaining() > into.remaining()) {
-                    from.limit(from.position() + into.remaining());
-                }
+                ByteBuffer from = chunk.from(at, into.remaining());
                 int length = from.remaining();
                 into.put(from);
                 copied += length;

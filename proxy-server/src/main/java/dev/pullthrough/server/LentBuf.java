@@ -4,8 +4,8 @@ import dev.pullthrough.proxy.GrowingBlob;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.UnpooledByteBufAllocator;
-import java.nio.ByteBuffer;
 import io.netty.buffer.UnpooledDirectByteBuf;
+import java.nio.ByteBuffer;
 
 /**
  * A download's held bytes sent to a client as they are, without a copy: Netty writes them to the

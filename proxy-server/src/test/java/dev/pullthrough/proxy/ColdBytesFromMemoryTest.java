@@ -185,14 +185,20 @@ class ColdBytesFromMemoryTest {
         stream.release();
     }
 
+    /** Sends ten chunks (3,072,000 bytes) and waits until the file holds the two whole stages they fill. */
+    private void tenChunksTwoStagesInTheFile(Cold cold) throws Exception {
+        sendChunks(cold, 10);
+        BlobDownload download = (BlobDownload) cold.stream().blob();
+        await(() -> download.readable() == 2L << 20, "the file holds two stages");
+    }
+
     @Test
     void aLoneReader_eachChunkWaitsUntilItPassed_untilItStalls() throws Exception {
         Cold cold = startCold(31);
         BlobDownload download = (BlobDownload) cold.stream().blob();
         download.addListener(() -> { });
         assertTrue(download.lendsHeld(), "a lone reader is waited for, and borrows the held bytes");
-        sendChunks(cold, 10); // 3,072,000 bytes: the file takes two whole stages
-        await(() -> download.readable() == 2L << 20, "the file holds two stages");
+        tenChunksTwoStagesInTheFile(cold);
 
         download.readerAt(3 * CHUNK);
         await(() -> givenBack.get() == 3, "the three chunks the reader passed go back");
@@ -211,8 +217,7 @@ class ColdBytesFromMemoryTest {
         Cold cold = startCold(32);
         BlobDownload download = (BlobDownload) cold.stream().blob();
         download.addListener(() -> { });
-        sendChunks(cold, 10);
-        await(() -> download.readable() == 2L << 20, "the file holds two stages");
+        tenChunksTwoStagesInTheFile(cold);
         assertEquals(0, givenBack.get(), "held for the lone reader, which passed none");
 
         download.addListener(() -> { });
@@ -228,8 +233,7 @@ class ColdBytesFromMemoryTest {
         BlobDownload download = (BlobDownload) cold.stream().blob();
         Runnable reader = () -> { };
         download.addListener(reader);
-        sendChunks(cold, 10);
-        await(() -> download.readable() == 2L << 20, "the file holds two stages");
+        tenChunksTwoStagesInTheFile(cold);
 
         download.removeListener(reader); // its client hung up
         assertFalse(download.lendsHeld());

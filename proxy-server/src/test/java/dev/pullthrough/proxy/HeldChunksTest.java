@@ -20,6 +20,14 @@ class HeldChunksTest {
     private final HeldChunks held = new HeldChunks();
     private final AtomicInteger givenBack = new AtomicInteger();
 
+    /** The hash and the file are done with each chunk (their two uses). */
+    private static void hashedAndInFile(HeldChunks.Chunk... done) {
+        for (HeldChunks.Chunk chunk : done) {
+            chunk.release();
+            chunk.release();
+        }
+    }
+
     private HeldChunks.Chunk add(long offset, byte[] bytes) {
         return held.add(offset, ByteBuffer.wrap(bytes), givenBack::incrementAndGet);
     }
@@ -77,10 +85,7 @@ class HeldChunksTest {
         held.holdForReader();
         HeldChunks.Chunk first = add(0, bytes(0, 10));
         HeldChunks.Chunk second = add(10, bytes(10, 10));
-        for (HeldChunks.Chunk chunk : new HeldChunks.Chunk[] {first, second}) {
-            chunk.release(); // hashed
-            chunk.release(); // in the file
-        }
+        hashedAndInFile(first, second);
         assertEquals(0, givenBack.get(), "hash and file are done, the reader is not");
 
         held.readerAt(9);
@@ -98,8 +103,7 @@ class HeldChunksTest {
         held.holdForReader();
         HeldChunks.Chunk done = add(0, bytes(0, 4));
         HeldChunks.Chunk hashedOnly = add(4, bytes(4, 4));
-        done.release();
-        done.release();
+        hashedAndInFile(done);
         hashedOnly.release();
 
         held.stopHoldingForReader(); // a second reader came, or the lone one stalled
@@ -110,8 +114,7 @@ class HeldChunksTest {
 
         held.holdForReader(); // a late call, from the reader that came first
         HeldChunks.Chunk later = add(8, bytes(8, 4));
-        later.release();
-        later.release();
+        hashedAndInFile(later);
         assertEquals(3, givenBack.get(), "not held for a reader once it was let go");
         assertFalse(held.holdingForReader());
     }
@@ -126,8 +129,7 @@ class HeldChunksTest {
                 loan.bytes().arrayOffset() + loan.bytes().limit()), "from the offset to the end of its chunk, not past it");
         HeldChunks.Loan small = held.lend(6, 4);
         assertEquals(4, small.bytes().remaining(), "at most what was asked for");
-        chunk.release();
-        chunk.release();
+        hashedAndInFile(chunk);
         assertEquals(0, givenBack.get(), "lent: the chunk stays after the hash and the file are done");
         loan.giveBack();
         loan.giveBack();
